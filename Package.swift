@@ -1,0 +1,45 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Stowage",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Stowage", targets: ["Stowage"]),
+        .library(name: "StowageS3", targets: ["StowageS3"]),
+        .executable(name: "stowage", targets: ["stowage"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLMDB", path: "CSources/CLMDB", pkgConfig: "lmdb",
+                       providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CXXHash", path: "CSources/CXXHash", pkgConfig: "libxxhash",
+                       providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CISAL", path: "CSources/CISAL", pkgConfig: "libisal",
+                       providers: [.apt(["libisal-dev"])]),
+        // Checksums: XXH3 for the engine's chunks, MD5 and the S3 wire checksums.
+        .target(name: "StowageChecksums",
+                dependencies: ["CXXHash", "CISAL", .product(name: "Crypto", package: "swift-crypto")]),
+        // The engine: LMDB index, extent store, object store. No HTTP in here.
+        .target(name: "Stowage",
+                dependencies: ["CLMDB", "StowageChecksums", .product(name: "Logging", package: "swift-log")]),
+        // The S3 wire: Hummingbird routes, SigV4, aws-chunked, XML.
+        .target(name: "StowageS3",
+                dependencies: ["Stowage", "StowageChecksums",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "stowage",
+                          dependencies: ["StowageS3", "Stowage",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "StowageChecksumsTests", dependencies: ["StowageChecksums"]),
+        .testTarget(name: "StowageTests", dependencies: ["Stowage", "StowageChecksums"]),
+        .testTarget(name: "StowageS3Tests",
+                    dependencies: ["StowageS3", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+    ]
+)

@@ -1,0 +1,110 @@
+import Glibc
+import Synchronization
+
+/// A range of a segment handed to one writer. Concurrent uploads get disjoint ranges and
+/// write them in parallel.
+struct Reservation: Sendable {
+    let segment: SegmentFile
+    let offsetBytes: UInt64
+    let lengthBytes: UInt64
+}
+
+/// The append-only segment files under `DATA/segments/`. Reserving space is an in-memory
+/// step under a lock; writing, syncing and mapping happen outside it.
+final class ExtentStore: Sendable {
+    let directory: String
+    let segmentCapacityBytes: UInt64
+
+    private struct State {
+        var files: [UInt64: SegmentFile] = [:]
+        var openSegmentID: UInt64?
+        var appendOffsetBytes: UInt64 = 0
+        var nextSegmentID: UInt64 = 1
+    }
+    private let state: Mutex<State>
+
+    /// - Parameters:
+    ///   - openSegment: the segment appends resume in, and its committed high-water mark.
+    ///   - highestKnownID: the largest segment id the index or the directory knows; new
+    ///     segments get larger ids, so a crash's orphan files are never reused.
+    init(directory: String, segmentCapacityBytes: UInt64, openSegment: (id: UInt64, highWaterBytes: UInt64)?,
+         highestKnownID: UInt64) {
+        self.directory = directory
+        self.segmentCapacityBytes = segmentCapacityBytes
+        var initial = State()
+        initial.nextSegmentID = highestKnownID + 1
+        if let openSegment {
+            initial.openSegmentID = openSegment.id
+            initial.appendOffsetBytes = openSegment.highWaterBytes
+        }
+        state = Mutex(initial)
+    }
+
+    /// Ids of the segment files present in the directory.
+    static func segmentIDs(in directory: String) -> [UInt64] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var ids: [UInt64] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasSuffix(".seg"), let id = UInt64(name.dropLast(4)) { ids.append(id) }
+        }
+        return ids
+    }
+
+    /// The open file of segment `id`.
+    func segment(_ id: UInt64) throws(IOError) -> SegmentFile {
+        try state.withLock { (s: inout State) throws(IOError) -> SegmentFile in
+            if let file = s.files[id] { return file }
+            let file = try SegmentFile.open(id: id, directory: directory)
+            s.files[id] = file
+            return file
+        }
+    }
+
+    /// Reserves up to `maxLength` bytes. A reservation shorter than asked is a whole number
+    /// of `chunkBytes`, so extents break only at chunk boundaries; the caller asks again
+    /// for the rest.
+    func reserve(maxLength: UInt64, chunkBytes: UInt64) throws(IOError) -> Reservation {
+        precondition(maxLength > 0 && chunkBytes > 0 && chunkBytes <= segmentCapacityBytes)
+        return try state.withLock { (s: inout State) throws(IOError) -> Reservation in
+            if let id = s.openSegmentID, let file = try? openFile(id, &s) {
+                let remaining = file.capacityBytes - min(s.appendOffsetBytes, file.capacityBytes)
+                let granted = remaining >= maxLength ? maxLength : remaining / chunkBytes * chunkBytes
+                if granted > 0 {
+                    defer { s.appendOffsetBytes += granted }
+                    return Reservation(segment: file, offsetBytes: s.appendOffsetBytes, lengthBytes: granted)
+                }
+            }
+            let file = try SegmentFile.create(id: s.nextSegmentID, directory: directory,
+                                              capacityBytes: segmentCapacityBytes)
+            s.files[file.id] = file
+            s.nextSegmentID += 1
+            s.openSegmentID = file.id
+            let granted = min(maxLength, segmentCapacityBytes)
+            s.appendOffsetBytes = granted
+            return Reservation(segment: file, offsetBytes: 0, lengthBytes: granted)
+        }
+    }
+
+    private func openFile(_ id: UInt64, _ s: inout State) throws(IOError) -> SegmentFile {
+        if let file = s.files[id] { return file }
+        let file = try SegmentFile.open(id: id, directory: directory)
+        s.files[id] = file
+        return file
+    }
+
+    /// Hands back the unused tail of a reservation when nothing was reserved after it.
+    func release(segmentID: UInt64, offsetBytes: UInt64, lengthBytes: UInt64) {
+        state.withLock { s in
+            if s.openSegmentID == segmentID && s.appendOffsetBytes == offsetBytes + lengthBytes {
+                s.appendOffsetBytes = offsetBytes
+            }
+        }
+    }
+
+    /// The segment appends currently go to.
+    var openSegmentID: UInt64? { state.withLock { $0.openSegmentID } }
+}

@@ -1,0 +1,102 @@
+import Glibc
+import Synchronization
+
+/// A read-only shared mapping of a whole segment file. Unmapped when the last reference
+/// goes, so a reader holding one keeps valid bytes even after the file is unlinked (I6).
+final class Mapping: @unchecked Sendable {
+    // Immutable after init; the mapped bytes are read-only and only ever read.
+    let base: UnsafeRawPointer
+    let length: Int
+
+    init(fd: Int32, length: Int, path: String) throws(IOError) {
+        let address = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0)
+        guard let address, address != MAP_FAILED else {
+            throw IOError(operation: "mmap", path: path, errno: errno)
+        }
+        base = UnsafeRawPointer(address)
+        self.length = length
+    }
+
+    /// The mapped bytes `[offset, offset + count)`, which must lie inside the mapping.
+    func bytes(offset: UInt64, count: Int) -> UnsafeRawBufferPointer {
+        precondition(offset + UInt64(count) <= UInt64(length), "read past the mapping (I5)")
+        return UnsafeRawBufferPointer(start: base + Int(offset), count: count)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
+}
+
+/// One segment file: preallocated to its capacity when created, appended with `pwrite`,
+/// read through one `Mapping` of its full length. Never truncated while open (I5).
+final class SegmentFile: Sendable {
+    let id: UInt64
+    let path: String
+    let fd: Int32
+    let capacityBytes: UInt64
+    private let mapping = Mutex<Mapping?>(nil)
+
+    static func fileName(_ id: UInt64) -> String {
+        let digits = String(id)
+        return String(repeating: "0", count: max(0, 12 - digits.count)) + digits + ".seg"
+    }
+
+    /// Creates the file and preallocates `capacityBytes` (I5: mapped bytes always exist).
+    static func create(id: UInt64, directory: String, capacityBytes: UInt64) throws(IOError) -> SegmentFile {
+        let path = directory + "/" + fileName(id)
+        let fd = try FileIO.open(path, flags: O_RDWR | O_CREAT | O_EXCL)
+        do {
+            try FileIO.preallocate(fd, length: capacityBytes, path: path)
+            // The file's length and its name must be durable before any index entry
+            // points into it (I3).
+            try FileIO.fsync(fd, path: path)
+            try FileIO.syncDirectory(directory)
+        } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
+        return SegmentFile(id: id, path: path, fd: fd, capacityBytes: capacityBytes)
+    }
+
+    /// Opens an existing segment. Its real length bounds what may be mapped: a file shorter
+    /// than the index says is damage, reported to the caller, never mapped past its end.
+    static func open(id: UInt64, directory: String) throws(IOError) -> SegmentFile {
+        let path = directory + "/" + fileName(id)
+        let fd = try FileIO.open(path, flags: O_RDWR)
+        do {
+            let size = try FileIO.fileSize(fd, path: path)
+            return SegmentFile(id: id, path: path, fd: fd, capacityBytes: size)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    private init(id: UInt64, path: String, fd: Int32, capacityBytes: UInt64) {
+        self.id = id
+        self.path = path
+        self.fd = fd
+        self.capacityBytes = capacityBytes
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(IOError) {
+        precondition(offset + UInt64(bytes.count) <= capacityBytes, "write past the preallocated segment")
+        try FileIO.pwriteAll(fd, bytes, offset: offset, path: path)
+    }
+
+    func sync() throws(IOError) {
+        try FileIO.fdatasync(fd, path: path)
+    }
+
+    /// The segment's mapping, created on first use.
+    func mapped() throws(IOError) -> Mapping {
+        try mapping.withLock { (current: inout Mapping?) throws(IOError) -> Mapping in
+            if let current { return current }
+            let created = try Mapping(fd: fd, length: Int(capacityBytes), path: path)
+            current = created
+            return created
+        }
+    }
+
+    deinit { close(fd) }
+}

@@ -1,0 +1,132 @@
+/// The index's tables and the record-level operations every store operation is made of.
+/// Each function runs inside a transaction it is lent; none of them commits.
+struct Index: Sendable {
+    let meta: Table
+    let buckets: Table
+    let objects: Table
+    let blobs: Table
+    let segments: Table
+    let uploads: Table
+    let tokens: Table
+
+    /// The on-disk format this build reads and writes (`meta["format"]`).
+    static let formatVersion: UInt8 = 1
+    static let formatKey = Array("format".utf8)
+    static let nextBlobKey = Array("next-blob".utf8)
+
+    init(_ environment: LMDBEnvironment) {
+        meta = environment.table("meta")
+        buckets = environment.table("buckets")
+        objects = environment.table("objects")
+        blobs = environment.table("blobs")
+        segments = environment.table("segments")
+        uploads = environment.table("uploads")
+        tokens = environment.table("tokens")
+    }
+
+    // MARK: Buckets and objects
+
+    func bucket(_ txn: borrowing Transaction, _ name: String) throws -> BucketRecord? {
+        try txn.withValue(buckets, Array(name.utf8)) { try BucketRecord(decoding: $0) }
+    }
+
+    func requireBucket(_ txn: borrowing Transaction, _ name: String) throws {
+        guard try bucket(txn, name) != nil else {
+            throw StoreError(.noSuchBucket, "The specified bucket does not exist")
+        }
+    }
+
+    // MARK: Blobs and space (I7)
+
+    func blob(_ txn: borrowing Transaction, _ id: UInt64) throws -> BlobRecord? {
+        try txn.withValue(blobs, IndexKey.id(id)) { try BlobRecord(decoding: $0) }
+    }
+
+    /// Stores a new blob with one reference and counts its extents as live.
+    /// Blob id 0 is the empty object, which has no record and no extents.
+    func insertBlob(_ txn: borrowing Transaction, _ blob: BlobRecord, capacity: (UInt64) throws -> UInt64) throws -> UInt64 {
+        guard !blob.extents.isEmpty else { return 0 }
+        let next = try txn.withValue(meta, Self.nextBlobKey) { $0.loadUnaligned(as: UInt64.self) } ?? 1
+        try txn.put(meta, Self.nextBlobKey, withUnsafeBytes(of: (next + 1)) { Array($0) })
+        try txn.put(blobs, IndexKey.id(next), blob.encoded(), noOverwrite: true)
+        for extent in blob.extents {
+            try adjustSegment(txn, extent.segmentID, capacity: capacity) { record in
+                record.liveBytes += extent.lengthBytes
+                record.highWaterBytes = max(record.highWaterBytes, extent.offsetBytes + extent.lengthBytes)
+            }
+        }
+        return next
+    }
+
+    /// Adds one reference to a blob (copy; later, upload parts).
+    func retainBlob(_ txn: borrowing Transaction, _ id: UInt64) throws {
+        guard id != 0 else { return }
+        guard var record = try blob(txn, id) else {
+            throw StoreError(.corrupt, "blob \(id) is referenced but missing")
+        }
+        record.referenceCount += 1
+        try txn.put(blobs, IndexKey.id(id), record.encoded())
+    }
+
+    /// Drops one reference; the last one deletes the blob and turns its bytes dead.
+    func releaseBlob(_ txn: borrowing Transaction, _ id: UInt64) throws {
+        guard id != 0 else { return }
+        guard var record = try blob(txn, id) else {
+            throw StoreError(.corrupt, "blob \(id) is referenced but missing")
+        }
+        if record.referenceCount > 1 {
+            record.referenceCount -= 1
+            try txn.put(blobs, IndexKey.id(id), record.encoded())
+            return
+        }
+        try txn.delete(blobs, IndexKey.id(id))
+        for extent in record.extents {
+            try adjustSegment(txn, extent.segmentID, capacity: { _ in 0 }) { segment in
+                segment.liveBytes -= min(segment.liveBytes, extent.lengthBytes)
+            }
+        }
+    }
+
+    /// Read-modify-write of a segment's accounting. Below the high-water mark every byte is
+    /// live or dead, so `dead = highWater - live` is restored after every change.
+    func adjustSegment(_ txn: borrowing Transaction, _ id: UInt64, capacity: (UInt64) throws -> UInt64,
+                       _ change: (inout SegmentRecord) -> Void) throws {
+        let key = IndexKey.id(id)
+        var record = try txn.withValue(segments, key) { try SegmentRecord(decoding: $0) } ?? SegmentRecord(capacityBytes: try capacity(id))
+        change(&record)
+        record.deadBytes = record.highWaterBytes - min(record.liveBytes, record.highWaterBytes)
+        try txn.put(segments, key, record.encoded())
+    }
+
+    func segment(_ txn: borrowing Transaction, _ id: UInt64) throws -> SegmentRecord? {
+        try txn.withValue(segments, IndexKey.id(id)) { try SegmentRecord(decoding: $0) }
+    }
+
+    /// Every segment record, by id.
+    func allSegments(_ txn: borrowing Transaction) throws -> [(UInt64, SegmentRecord)] {
+        var result: [(UInt64, SegmentRecord)] = []
+        try txn.scan(segments, from: []) { key, value in
+            guard let id = IndexKey.decodeID(key) else {
+                throw RecordError(record: "segment", reason: "bad key length \(key.count)")
+            }
+            result.append((id, try SegmentRecord(decoding: value)))
+            return true
+        }
+        return result
+    }
+
+    /// Replaces (or creates) `key` with `record`, releasing the blob it replaced.
+    func replaceObject(_ txn: borrowing Transaction, bucket: String, key: String,
+                       existing: ObjectRecord?, with record: ObjectRecord) throws {
+        try putObject(txn, bucket: bucket, key: key, record)
+        if let existing { try releaseBlob(txn, existing.blobID) }
+    }
+
+    /// Deletes `key` and releases its blob; false when it was not there.
+    func deleteObject(_ txn: borrowing Transaction, bucket: String, key: String) throws -> Bool {
+        guard let existing = try object(txn, bucket: bucket, key: key) else { return false }
+        _ = try removeObjectKey(txn, bucket: bucket, key: key)
+        try releaseBlob(txn, existing.blobID)
+        return true
+    }
+}

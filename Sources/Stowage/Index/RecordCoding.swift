@@ -1,0 +1,107 @@
+/// Fixed little-endian binary layouts for index records (docs/ARCHITECTURE.md lists each).
+/// Every record starts with a format version byte; a decoder that meets an unknown
+/// version or runs out of bytes throws `RecordError` instead of guessing.
+struct RecordError: Error, Sendable, CustomStringConvertible {
+    let record: String
+    let reason: String
+    var description: String { "\(record) record: \(reason)" }
+}
+
+struct RecordWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init(version: UInt8) { bytes.append(version) }
+
+    mutating func u8(_ value: UInt8) { bytes.append(value) }
+
+    mutating func u16(_ value: UInt16) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+
+    mutating func u32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+
+    mutating func u64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+
+    mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value)) }
+
+    /// u32 length, then the bytes.
+    mutating func blob(_ value: [UInt8]) {
+        u32(UInt32(value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    mutating func string(_ value: String) { blob(Array(value.utf8)) }
+
+    /// A presence byte (0 or 1), then the string when present.
+    mutating func optionalString(_ value: String?) {
+        guard let value else { return u8(0) }
+        u8(1)
+        string(value)
+    }
+}
+
+struct RecordReader {
+    private let bytes: UnsafeRawBufferPointer
+    private var position = 0
+    let record: String
+
+    /// Reads the version byte and checks it against `expectedVersion`.
+    init(_ bytes: UnsafeRawBufferPointer, record: String, expectedVersion: UInt8) throws(RecordError) {
+        self.bytes = bytes
+        self.record = record
+        let version = try u8()
+        guard version == expectedVersion else {
+            throw RecordError(record: record, reason: "unknown format version \(version)")
+        }
+    }
+
+    private mutating func take(_ count: Int) throws(RecordError) -> UnsafeRawBufferPointer {
+        guard count >= 0, bytes.count - position >= count else {
+            throw RecordError(record: record, reason: "truncated at byte \(position) (needs \(count) more)")
+        }
+        defer { position += count }
+        return UnsafeRawBufferPointer(rebasing: bytes[position..<position + count])
+    }
+
+    mutating func u8() throws(RecordError) -> UInt8 { try take(1)[0] }
+
+    mutating func u16() throws(RecordError) -> UInt16 {
+        UInt16(littleEndian: try take(2).loadUnaligned(as: UInt16.self))
+    }
+
+    mutating func u32() throws(RecordError) -> UInt32 {
+        UInt32(littleEndian: try take(4).loadUnaligned(as: UInt32.self))
+    }
+
+    mutating func u64() throws(RecordError) -> UInt64 {
+        UInt64(littleEndian: try take(8).loadUnaligned(as: UInt64.self))
+    }
+
+    mutating func i64() throws(RecordError) -> Int64 { Int64(bitPattern: try u64()) }
+
+    mutating func blob() throws(RecordError) -> [UInt8] {
+        let count = Int(try u32())
+        return Array(try take(count))
+    }
+
+    mutating func string() throws(RecordError) -> String {
+        let raw = try blob()
+        guard let text = String(validating: raw, as: UTF8.self) else {
+            throw RecordError(record: record, reason: "invalid UTF-8 at byte \(position)")
+        }
+        return text
+    }
+
+    mutating func optionalString() throws(RecordError) -> String? {
+        switch try u8() {
+        case 0: return nil
+        case 1: return try string()
+        case let flag: throw RecordError(record: record, reason: "bad presence byte \(flag)")
+        }
+    }
+
+    /// Decoding must consume the record exactly: trailing bytes mean a layout mismatch.
+    func finish() throws(RecordError) {
+        guard position == bytes.count else {
+            throw RecordError(record: record, reason: "\(bytes.count - position) trailing bytes")
+        }
+    }
+}

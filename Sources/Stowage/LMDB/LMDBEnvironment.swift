@@ -1,0 +1,138 @@
+import CLMDB
+import Foundation
+import Synchronization
+
+/// A named database inside the environment (`MDB_dbi`).
+struct Table: Sendable, Hashable {
+    let dbi: MDB_dbi
+}
+
+/// One LMDB environment: the object index. Owns the `MDB_env` and its table handles.
+///
+/// `@unchecked Sendable` because `MDB_env` is documented thread-safe; what is not — a
+/// write transaction — is only begun by the store's single writer thread (`write` is
+/// called from nowhere else), and read transactions are `MDB_NOTLS` so any thread may
+/// use one (lmdb.h: "A thread may use parallel read-only transactions… with MDB_NOTLS").
+final class LMDBEnvironment: @unchecked Sendable {
+    private let env: OpaquePointer
+    private let readerPool = Mutex(ReaderPool())
+    private var closed = false
+
+    /// Names of the tables, in the order they are opened (docs/ARCHITECTURE.md).
+    static let tableNames = ["meta", "buckets", "objects", "blobs", "segments", "uploads", "tokens"]
+    let tables: [String: Table]
+
+    /// - Parameters:
+    ///   - mapSizeBytes: the map's size. LMDB's file grows sparsely up to it; a write that
+    ///     would pass it fails with `MDB_MAP_FULL`, which the store reports as `indexFull`.
+    ///   - syncOnCommit: false sets `MDB_NOSYNC` (the `relaxed` durability mode).
+    init(path: String, mapSizeBytes: Int, maxReaders: UInt32, syncOnCommit: Bool) throws(LMDBError) {
+        var handle: OpaquePointer?
+        try LMDBError.check(mdb_env_create(&handle), "mdb_env_create")
+        guard let handle else { throw LMDBError(code: EINVAL, operation: "mdb_env_create") }
+        env = handle
+        do {
+            try LMDBError.check(mdb_env_set_maxdbs(env, MDB_dbi(Self.tableNames.count)), "mdb_env_set_maxdbs")
+            try LMDBError.check(mdb_env_set_mapsize(env, mapSizeBytes), "mdb_env_set_mapsize")
+            try LMDBError.check(mdb_env_set_maxreaders(env, maxReaders), "mdb_env_set_maxreaders")
+            // MDB_NOTLS: read transactions move between threads of a pool.
+            // MDB_NORDAHEAD: the index is random-access; read-ahead only evicts useful pages.
+            var flags = UInt32(MDB_NOTLS | MDB_NORDAHEAD)
+            if !syncOnCommit { flags |= UInt32(MDB_NOSYNC) }
+            try LMDBError.check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open \(path)")
+            tables = try Self.openTables(env)
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+    }
+
+    private static func openTables(_ env: OpaquePointer) throws(LMDBError) -> [String: Table] {
+        var txn: OpaquePointer?
+        try LMDBError.check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin")
+        var tables: [String: Table] = [:]
+        for name in tableNames {
+            var dbi = MDB_dbi()
+            let rc = mdb_dbi_open(txn, name, UInt32(MDB_CREATE), &dbi)
+            if rc != MDB_SUCCESS {
+                mdb_txn_abort(txn)
+                throw LMDBError(code: rc, operation: "mdb_dbi_open \(name)")
+            }
+            tables[name] = Table(dbi: dbi)
+        }
+        // A failed commit has already freed the transaction: never abort after it.
+        try LMDBError.check(mdb_txn_commit(txn), "mdb_txn_commit")
+        return tables
+    }
+
+    func table(_ name: String) -> Table {
+        guard let table = tables[name] else { preconditionFailure("unknown table \(name)") }
+        return table
+    }
+
+    /// Runs `body` in a read-only snapshot. Values it sees are valid only inside it.
+    func read<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+        let txn = try beginRead()
+        defer {
+            mdb_txn_reset(txn)
+            readerPool.withLock { $0.idle.append(txn) }
+        }
+        return try body(Transaction(txn: txn))
+    }
+
+    private func beginRead() throws(LMDBError) -> OpaquePointer {
+        if let pooled = readerPool.withLock({ $0.idle.popLast() }) {
+            let rc = mdb_txn_renew(pooled)
+            if rc == MDB_SUCCESS { return pooled }
+            mdb_txn_abort(pooled)
+        }
+        var txn: OpaquePointer?
+        try LMDBError.check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read)")
+        return txn!
+    }
+
+    /// Runs `body` in a write transaction: commits when it returns, aborts when it throws.
+    /// Only the store's writer thread calls this.
+    func write<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+        var txn: OpaquePointer?
+        try LMDBError.check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(write)")
+        let result: R
+        do {
+            result = try body(Transaction(txn: txn!))
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        // A failed commit has already freed the transaction: never abort after it.
+        try LMDBError.check(mdb_txn_commit(txn), "mdb_txn_commit")
+        return result
+    }
+
+    /// Flushes the environment to disk (used at close in relaxed mode).
+    func sync() throws(LMDBError) {
+        try LMDBError.check(mdb_env_sync(env, 1), "mdb_env_sync")
+    }
+
+    /// Closes the environment. No transaction may be open (lmdb.h: "Only a single thread
+    /// may call this function. All transactions, databases, and cursors must already be
+    /// closed before calling this function").
+    func close() {
+        guard !closed else { return }
+        closed = true
+        readerPool.withLock { pool in
+            for txn in pool.idle { mdb_txn_abort(txn) }
+            pool.idle.removeAll()
+        }
+        mdb_env_close(env)
+    }
+
+    deinit { close() }
+}
+
+/// Reset read transactions waiting to be renewed (lmdb.h: "mdb_txn_reset… the reader
+/// table slot is kept… mdb_txn_renew() may reuse the handle").
+/// `@unchecked Sendable`: a reset `MDB_NOTLS` transaction belongs to no thread, and the
+/// pool is only touched under its mutex.
+private struct ReaderPool: @unchecked Sendable {
+    var idle: [OpaquePointer] = []
+}

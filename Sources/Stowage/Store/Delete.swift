@@ -1,0 +1,43 @@
+extension ObjectStore {
+    /// DeleteObject: idempotent (deleting a missing key succeeds). With `ifMatch`, the key
+    /// must exist (`NoSuchKey`) and match (`PreconditionFailed`); `*` matches any object.
+    public func deleteObject(bucket: String, key: String, ifMatch: ETagCondition? = nil) async throws(StoreError) {
+        try Validation.checkBucketName(bucket)
+        try Validation.checkKey(key)
+        try await mutate { [index] txn in
+            try index.requireBucket(txn, bucket)
+            try Self.delete(txn, index, bucket: bucket, key: key, ifMatch: ifMatch)
+        }
+    }
+
+    /// DeleteObjects: every key in one transaction, each with its own outcome.
+    public func deleteObjects(bucket: String, keys: [String]) async throws(StoreError) -> [DeleteOutcome] {
+        try Validation.checkBucketName(bucket)
+        guard keys.count <= Limits.maxDeleteKeys else {
+            throw StoreError(.invalidRequest, "A DeleteObjects request takes at most \(Limits.maxDeleteKeys) keys")
+        }
+        return try await mutate { [index] txn in
+            try index.requireBucket(txn, bucket)
+            return try keys.map { key in
+                do {
+                    try Validation.checkKey(key)
+                    try txn.nested { child in try Self.delete(child, index, bucket: bucket, key: key, ifMatch: nil) }
+                    return DeleteOutcome(key: key, error: nil)
+                } catch let error as StoreError {
+                    return DeleteOutcome(key: key, error: error)
+                }
+            }
+        }
+    }
+
+    private static func delete(_ txn: borrowing Transaction, _ index: Index, bucket: String, key: String,
+                               ifMatch: ETagCondition?) throws {
+        if let ifMatch {
+            guard let existing = try index.object(txn, bucket: bucket, key: key) else {
+                throw StoreError(.noSuchKey, "The specified key does not exist.")
+            }
+            guard ifMatch.matches(existing.etag) else { throw StoreError.precondition("If-Match") }
+        }
+        _ = try index.deleteObject(txn, bucket: bucket, key: key)
+    }
+}

@@ -1,0 +1,84 @@
+/// Every limit the engine enforces, named once. Tests probe each at its edge.
+public enum Limits {
+    /// S3: object keys are at most 1024 bytes of UTF-8.
+    public static let maxKeyBytes = 1024
+    /// S3 bucket names: 3 to 63 characters.
+    public static let minBucketNameLength = 3
+    public static let maxBucketNameLength = 63
+    /// A listing page holds at most this many keys and common prefixes.
+    public static let maxListKeys = 1000
+    /// DeleteObjects takes at most this many keys.
+    public static let maxDeleteKeys = 1000
+    /// `x-amz-client-token`: 1–64 ASCII characters in 33–126.
+    public static let maxClientTokenLength = 64
+    /// Client tokens are kept at least this long (S3-SEMANTICS.md: at least 24 hours).
+    public static let tokenLifetimeMilliseconds: Int64 = 24 * 60 * 60 * 1000
+    /// User metadata: S3 allows 2 KiB of `x-amz-meta-*` names and values in all.
+    public static let maxUserMetadataBytes = 2048
+    /// A single PutObject body: S3's 5 GiB.
+    public static let maxPutObjectBytes: UInt64 = 5 << 30
+}
+
+/// Checks on names, run before anything is read or written (I8).
+public enum Validation {
+    /// S3's bucket naming rules: 3–63 characters of lowercase letters, digits, dots and
+    /// hyphens, beginning and ending with a letter or digit, no `..`, not an IPv4 address.
+    public static func checkBucketName(_ name: String) throws(StoreError) {
+        let bytes = Array(name.utf8)
+        func fail(_ why: String) -> StoreError {
+            StoreError(.invalidBucketName, "The specified bucket is not valid: \(why)")
+        }
+        guard (Limits.minBucketNameLength...Limits.maxBucketNameLength).contains(bytes.count) else {
+            throw fail("a bucket name is 3 to 63 characters long")
+        }
+        let allowed: (UInt8) -> Bool = { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2e || $0 == 0x2d }
+        let alphanumeric: (UInt8) -> Bool = { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) }
+        guard bytes.allSatisfy(allowed) else {
+            throw fail("only lowercase letters, digits, dots and hyphens are allowed")
+        }
+        guard alphanumeric(bytes.first!), alphanumeric(bytes.last!) else {
+            throw fail("a bucket name begins and ends with a letter or digit")
+        }
+        guard !name.contains("..") else { throw fail("two adjacent dots") }
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 4, parts.allSatisfy({ UInt8($0) != nil }) {
+            throw fail("a bucket name must not look like an IP address")
+        }
+    }
+
+    /// A key is 1–1024 bytes of UTF-8.
+    public static func checkKey(_ key: String) throws(StoreError) {
+        let length = key.utf8.count
+        guard length > 0 else { throw StoreError(.invalidKey, "The object key must not be empty") }
+        guard length <= Limits.maxKeyBytes else {
+            throw StoreError(.keyTooLong, "Your key is too long: \(length) bytes, the limit is \(Limits.maxKeyBytes)")
+        }
+    }
+
+    /// Decodes raw key bytes (as they come off the wire) into a key, rejecting invalid UTF-8.
+    public static func key(fromBytes bytes: [UInt8]) throws(StoreError) -> String {
+        guard let key = String(validating: bytes, as: UTF8.self) else {
+            throw StoreError(.invalidKey, "The object key is not valid UTF-8")
+        }
+        try checkKey(key)
+        return key
+    }
+
+    /// `x-amz-client-token`: 1–64 ASCII characters in 33–126.
+    public static func checkClientToken(_ token: String) throws(StoreError) {
+        let bytes = Array(token.utf8)
+        guard (1...Limits.maxClientTokenLength).contains(bytes.count),
+              bytes.allSatisfy({ $0 >= 33 && $0 <= 126 }) else {
+            throw StoreError(.invalidArgument,
+                             "x-amz-client-token must be 1 to 64 ASCII characters in the range 33-126")
+        }
+    }
+
+    static func checkUserMetadata(_ metadata: [(name: String, value: String)]) throws(StoreError) {
+        let total = metadata.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+        guard total <= Limits.maxUserMetadataBytes else {
+            throw StoreError(.invalidArgument,
+                             "Your metadata headers exceed the maximum allowed metadata size (\(total) > \(Limits.maxUserMetadataBytes) bytes)")
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import StowageChecksums
+
+/// A verified run of object bytes, lent straight from the segment's mapping (no copy).
+/// Holding it keeps the mapping alive (I6).
+public struct ObjectBytes: ByteChunk {
+    let mapping: Mapping
+    let offset: UInt64
+    public let count: Int
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(mapping.bytes(offset: offset, count: count))
+    }
+}
+
+/// One chunk to serve: where it is, what it must hash to, and the slice of it wanted.
+struct ChunkRead: Sendable {
+    let mapping: Mapping
+    let segmentID: UInt64
+    let chunkOffset: UInt64
+    let chunkLength: Int
+    let expectedHash: UInt64
+    let slice: Range<Int>
+}
+
+/// A GET's answer: the object's description, the byte range served, and its bytes.
+public struct ObjectRead: Sendable {
+    public let info: ObjectInfo
+    /// The bytes served: the whole object, or the range asked for.
+    public let range: Range<UInt64>
+    /// True when a Range was asked for and applied (S3 answers 206).
+    public let isPartial: Bool
+    public let body: ObjectBody
+}
+
+/// The bytes of an object, chunk by chunk, each checked against its XXH3 before it is
+/// handed out (I4). Verification touches the mapped pages, so it runs on a Dispatch
+/// thread: page faults never stall a cooperative or event-loop thread.
+public struct ObjectBody: AsyncSequence, Sendable {
+    public typealias Element = ObjectBytes
+    let chunks: [ChunkRead]
+    let verify: Bool
+    let location: String
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let body: ObjectBody
+        var position = 0
+
+        public mutating func next() async throws -> ObjectBytes? {
+            guard position < body.chunks.count else { return nil }
+            let chunk = body.chunks[position]
+            position += 1
+            let verify = body.verify
+            let location = body.location
+            try await BlockingIO.run { try ObjectBody.check(chunk, verify: verify, location: location) }
+            return ObjectBytes(mapping: chunk.mapping, offset: chunk.chunkOffset + UInt64(chunk.slice.lowerBound),
+                               count: chunk.slice.count)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
+
+    static func check(_ chunk: ChunkRead, verify: Bool, location: String) throws(StoreError) {
+        guard verify else { return }
+        let bytes = chunk.mapping.bytes(offset: chunk.chunkOffset, count: chunk.chunkLength)
+        let actual = XXH3.hash(bytes)
+        guard actual == chunk.expectedHash else {
+            throw StoreError(.integrity,
+                             "Stored data failed its checksum: \(location), segment \(chunk.segmentID) offset \(chunk.chunkOffset) (\(chunk.chunkLength) bytes)")
+        }
+    }
+
+    /// Every byte, collected (tests and small objects).
+    public func collect() async throws -> [UInt8] {
+        var result: [UInt8] = []
+        for try await piece in self {
+            piece.withUnsafeBytes { result.append(contentsOf: $0) }
+        }
+        return result
+    }
+}
+
+extension ObjectStore {
+    /// HeadObject with the GET/HEAD conditions of S3-SEMANTICS.md.
+    public func headObject(bucket: String, key: String,
+                           conditions: ObjectConditions = ObjectConditions()) throws(StoreError) -> ObjectInfo {
+        try lookup(bucket: bucket, key: key, conditions: conditions).info(key: key)
+    }
+
+    /// GetObject, whole or by range, with the GET/HEAD conditions of S3-SEMANTICS.md.
+    /// The answer pins the segment mappings it reads, so a later delete or compaction
+    /// cannot pull bytes from under it (I6).
+    public func getObject(bucket: String, key: String, range: ByteRange? = nil,
+                          conditions: ObjectConditions = ObjectConditions()) throws(StoreError) -> ObjectRead {
+        let (record, blob) = try read { txn -> (ObjectRecord, BlobRecord?) in
+            let record = try lookupRecord(txn, bucket: bucket, key: key, conditions: conditions)
+            guard record.blobID != 0 else { return (record, nil) }
+            guard let blob = try index.blob(txn, record.blobID) else {
+                throw StoreError(.corrupt, "\(bucket)/\(key): blob \(record.blobID) is missing from the index")
+            }
+            return (record, blob)
+        }
+        var served = 0..<record.size
+        if let range, record.size > 0 {
+            guard let resolved = range.resolve(size: record.size) else {
+                throw StoreError(.invalidRange, "The requested range is not satisfiable")
+            }
+            served = resolved
+        }
+        var chunks: [ChunkRead] = []
+        if let blob { chunks = try plan(blob, range: served, location: "\(bucket)/\(key)") }
+        return ObjectRead(info: record.info(key: key), range: served,
+                          isPartial: range != nil && record.size > 0,
+                          body: ObjectBody(chunks: chunks, verify: options.verifyReads, location: "\(bucket)/\(key)"))
+    }
+
+    func lookup(bucket: String, key: String, conditions: ObjectConditions) throws(StoreError) -> ObjectRecord {
+        try read { txn in try lookupRecord(txn, bucket: bucket, key: key, conditions: conditions) }
+    }
+
+    /// 404s before any condition, then the conditions (S3-SEMANTICS.md, "Conditional reads").
+    private func lookupRecord(_ txn: borrowing Transaction, bucket: String, key: String,
+                              conditions: ObjectConditions) throws -> ObjectRecord {
+        try Validation.checkBucketName(bucket)
+        try Validation.checkKey(key)
+        try index.requireBucket(txn, bucket)
+        guard let record = try index.object(txn, bucket: bucket, key: key) else {
+            throw StoreError(.noSuchKey, "The specified key does not exist.")
+        }
+        try conditions.checkForRead(record, key: key, nowSeconds: Self.nowMilliseconds() / 1000)
+        return record
+    }
+
+    /// The chunks covering `range`, with their mappings pinned.
+    private func plan(_ blob: BlobRecord, range: Range<UInt64>, location: String) throws(StoreError) -> [ChunkRead] {
+        var chunks: [ChunkRead] = []
+        var position: UInt64 = 0
+        let chunkSize = UInt64(blob.chunkSizeBytes)
+        for extent in blob.extents {
+            defer { position += extent.lengthBytes }
+            guard position < range.upperBound, position + extent.lengthBytes > range.lowerBound else { continue }
+            let mapping = try pin(extent, location: location)
+            for (index, hash) in extent.chunkHashes.enumerated() {
+                let start = position + UInt64(index) * chunkSize
+                let length = min(chunkSize, extent.lengthBytes - UInt64(index) * chunkSize)
+                let lower = max(start, range.lowerBound), upper = min(start + length, range.upperBound)
+                guard lower < upper else { continue }
+                chunks.append(ChunkRead(mapping: mapping, segmentID: extent.segmentID,
+                                        chunkOffset: extent.offsetBytes + UInt64(index) * chunkSize,
+                                        chunkLength: Int(length), expectedHash: hash,
+                                        slice: Int(lower - start)..<Int(upper - start)))
+            }
+        }
+        return chunks
+    }
+
+    /// The mapping of an extent's segment, refusing an extent past the file's end (I5).
+    private func pin(_ extent: Extent, location: String) throws(StoreError) -> Mapping {
+        let mapping: Mapping
+        do { mapping = try extents.segment(extent.segmentID).mapped() } catch {
+            throw StoreError(.integrity, "\(location): segment \(extent.segmentID) cannot be read: \(error)", cause: error)
+        }
+        guard extent.offsetBytes + extent.lengthBytes <= UInt64(mapping.length) else {
+            throw StoreError(.integrity, "\(location): segment \(extent.segmentID) is shorter than the index says (truncated)")
+        }
+        return mapping
+    }
+}

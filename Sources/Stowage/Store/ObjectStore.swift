@@ -1,0 +1,212 @@
+import Foundation
+import Glibc
+import Logging
+
+/// How the store trades durability for speed (DESIGN.md, "Durability modes").
+public enum Durability: String, Sendable, CaseIterable {
+    /// I3 as written: object data `fdatasync`ed before the index commit, and the commit
+    /// synced before anyone is answered. The default.
+    case strict
+    /// Neither data nor index commits are synced (`MDB_NOSYNC`): for tests and benchmarks
+    /// that say so. A crash may lose recent acknowledged writes, never consistency.
+    case relaxed
+}
+
+public struct StoreOptions: Sendable {
+    public var durability: Durability = .strict
+    /// Size each segment file is preallocated to.
+    public var segmentCapacityBytes: UInt64 = 1 << 30
+    /// Bytes covered by one XXH3 checksum.
+    public var chunkSizeBytes: UInt32 = 1 << 20
+    /// Largest run of a segment one writer reserves at a time when the size is unknown.
+    public var reservationRunBytes: UInt64 = 16 << 20
+    /// LMDB map size: the index can grow to this. Sparse on disk.
+    public var indexMapSizeBytes: Int = 256 << 30
+    /// Concurrent read transactions (LMDB reader slots).
+    public var maxReaders: UInt32 = 1024
+    /// Verify every chunk served against its XXH3 (I4). Operators may turn it off.
+    public var verifyReads: Bool = true
+    public var logger: Logger = Logger(label: "stowage.engine")
+
+    public init() {}
+}
+
+/// The engine: buckets and objects in one data directory.
+///
+/// `Sendable`: its parts are — the LMDB environment (thread-safe, writes confined to the
+/// writer thread), the extent store (locked), the writer (a queue).
+public final class ObjectStore: Sendable {
+    public let directory: String
+    public let options: StoreOptions
+    let environment: LMDBEnvironment
+    let index: Index
+    let extents: ExtentStore
+    let writer: IndexWriter
+    private let lockDescriptor: Int32
+
+    /// Named files and folders inside the data directory.
+    static let lockFileName = "stowage.lock"
+    static let indexDirectoryName = "index"
+    static let segmentsDirectoryName = "segments"
+
+    /// Opens (creating if missing) the store in `directory`. A directory already open —
+    /// in this process or another — is refused with `alreadyOpen`.
+    public init(directory: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
+        self.directory = directory
+        self.options = options
+        precondition(options.chunkSizeBytes > 0 && UInt64(options.chunkSizeBytes) <= options.segmentCapacityBytes)
+        do {
+            try FileIO.makeDirectory(directory)
+            try FileIO.makeDirectory(directory + "/" + Self.indexDirectoryName)
+            try FileIO.makeDirectory(directory + "/" + Self.segmentsDirectoryName)
+        } catch { throw error.storeError }
+        lockDescriptor = try Self.lock(directory)
+        do {
+            environment = try LMDBEnvironment(path: directory + "/" + Self.indexDirectoryName,
+                                              mapSizeBytes: options.indexMapSizeBytes,
+                                              maxReaders: options.maxReaders,
+                                              syncOnCommit: options.durability == .strict)
+            index = Index(environment)
+            extents = try Self.openExtents(environment, index, directory: directory, options: options)
+        } catch {
+            Glibc.close(lockDescriptor)
+            throw StoreError.wrapping(error, "opening \(directory)")
+        }
+        writer = IndexWriter(environment: environment, extents: extents,
+                             syncData: options.durability == .strict)
+    }
+
+    /// `flock` on `DATA/stowage.lock`: locks belong to open file descriptions, so a second
+    /// open of the same directory fails even inside one process (LMDB must not be opened
+    /// twice in one process).
+    private static func lock(_ directory: String) throws(StoreError) -> Int32 {
+        let path = directory + "/" + lockFileName
+        let fd: Int32
+        do { fd = try FileIO.open(path, flags: O_RDWR | O_CREAT) } catch { throw error.storeError }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            Glibc.close(fd)
+            if code == EWOULDBLOCK {
+                throw StoreError(.alreadyOpen, "The data directory \(directory) is already open (by this or another process)")
+            }
+            throw IOError(operation: "flock", path: path, errno: code).storeError
+        }
+        return fd
+    }
+
+    private static func openExtents(_ environment: LMDBEnvironment, _ index: Index, directory: String,
+                                    options: StoreOptions) throws -> ExtentStore {
+        let known = try environment.read { txn in try index.allSegments(txn) }
+        try checkFormat(environment, index)
+        let segmentsPath = directory + "/" + segmentsDirectoryName
+        let onDisk = ExtentStore.segmentIDs(in: segmentsPath)
+        let highest = max(known.map(\.0).max() ?? 0, onDisk.max() ?? 0)
+        // Appends resume in the newest segment the index knows, after its committed bytes.
+        let open = known.last.flatMap { id, record in
+            record.state == .open ? (id: id, highWaterBytes: record.highWaterBytes) : nil
+        }
+        return ExtentStore(directory: segmentsPath, segmentCapacityBytes: options.segmentCapacityBytes,
+                           openSegment: open, highestKnownID: highest)
+    }
+
+    /// Writes the format version into a new index; refuses an index of another version.
+    private static func checkFormat(_ environment: LMDBEnvironment, _ index: Index) throws {
+        let stored = try environment.read { txn in try txn.get(index.meta, Index.formatKey) }
+        if let stored {
+            guard stored == [Index.formatVersion] else {
+                throw StoreError(.corrupt, "The index has format \(stored) but this build reads format \(Index.formatVersion)")
+            }
+            return
+        }
+        _ = try environment.write { txn in try txn.put(index.meta, Index.formatKey, [Index.formatVersion]) }
+    }
+
+    /// Finishes queued writes and closes the index. Idempotent.
+    public func close() {
+        writer.stop()
+        if options.durability == .relaxed { try? environment.sync() }
+        environment.close()
+        Glibc.close(lockDescriptor)
+    }
+
+    static func nowMilliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    /// Capacity of a segment for its first accounting record.
+    func segmentCapacity(_ id: UInt64) throws -> UInt64 {
+        do { return try extents.segment(id).capacityBytes } catch { throw error.storeError }
+    }
+}
+
+// MARK: - Buckets
+
+extension ObjectStore {
+    public func createBucket(_ name: String) async throws(StoreError) {
+        try Validation.checkBucketName(name)
+        let record = BucketRecord(createdMilliseconds: Self.nowMilliseconds())
+        try await mutate { [index] txn in
+            guard try txn.put(index.buckets, Array(name.utf8), record.encoded(), noOverwrite: true) else {
+                throw StoreError(.bucketAlreadyExists, "Your previous request to create the named bucket succeeded and you already own it")
+            }
+        }
+    }
+
+    public func headBucket(_ name: String) throws(StoreError) -> BucketInfo {
+        try Validation.checkBucketName(name)
+        return try read { txn in
+            guard let record = try index.bucket(txn, name) else {
+                throw StoreError(.noSuchBucket, "The specified bucket does not exist")
+            }
+            return BucketInfo(name: name, createdMilliseconds: record.createdMilliseconds)
+        }
+    }
+
+    public func listBuckets() throws(StoreError) -> [BucketInfo] {
+        try read { txn in
+            var result: [BucketInfo] = []
+            try txn.scan(index.buckets, from: []) { key, value in
+                let record = try BucketRecord(decoding: value)
+                result.append(BucketInfo(name: String(decoding: key, as: UTF8.self),
+                                         createdMilliseconds: record.createdMilliseconds))
+                return true
+            }
+            return result
+        }
+    }
+
+    /// Deletes an empty bucket; `BucketNotEmpty` otherwise.
+    public func deleteBucket(_ name: String) async throws(StoreError) {
+        try Validation.checkBucketName(name)
+        try await mutate { [index] txn in
+            try index.requireBucket(txn, name)
+            let prefix = IndexKey.objectPrefix(bucket: name)
+            var empty = true
+            try txn.scan(index.objects, from: prefix) { key, _ in
+                empty = !key.starts(with: prefix)
+                return false
+            }
+            guard empty else {
+                throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty")
+            }
+            try txn.delete(index.buckets, Array(name.utf8))
+        }
+    }
+}
+
+// MARK: - Transactions with engine errors
+
+extension ObjectStore {
+    /// A read snapshot; every error comes out as a `StoreError`.
+    func read<R>(_ body: (borrowing Transaction) throws -> R) throws(StoreError) -> R {
+        do { return try environment.read(body) } catch { throw StoreError.wrapping(error, "index read") }
+    }
+
+    /// A mutation in the next group commit; every error comes out as a `StoreError`.
+    func mutate<R: Sendable>(dataSegments: Set<UInt64> = [],
+                             _ body: @escaping @Sendable (borrowing Transaction) throws -> R) async throws(StoreError) -> R {
+        do { return try await writer.submit(dataSegments: dataSegments, body) } catch {
+            throw StoreError.wrapping(error, "index write")
+        }
+    }
+}

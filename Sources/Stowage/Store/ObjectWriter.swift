@@ -1,0 +1,256 @@
+import Dispatch
+import StowageChecksums
+
+/// Anything that can lend its bytes: `[UInt8]`, and (in the server) NIO's `ByteBuffer`.
+public protocol ByteChunk: Sendable {
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+}
+
+extension Array: ByteChunk where Element == UInt8 {}
+
+/// What a PUT asks for besides its bytes.
+public struct PutRequest: Sendable {
+    public var bucket: String
+    public var key: String
+    public var attributes: ObjectAttributes
+    public var conditions: WriteConditions
+    /// The body's length when known (Content-Length): space is reserved in one piece.
+    public var sizeHint: UInt64?
+    /// `Content-MD5`, decoded: the body must hash to it (`BadDigest` otherwise).
+    public var expectedMD5: [UInt8]?
+
+    public init(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
+                conditions: WriteConditions = WriteConditions(), sizeHint: UInt64? = nil,
+                expectedMD5: [UInt8]? = nil) {
+        self.bucket = bucket
+        self.key = key
+        self.attributes = attributes
+        self.conditions = conditions
+        self.sizeHint = sizeHint
+        self.expectedMD5 = expectedMD5
+    }
+}
+
+/// Runs blocking file work on a Dispatch thread, never on a cooperative (or NIO) thread.
+enum BlockingIO {
+    static func run<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
+
+/// Streams one object's bytes into the extent store: fills a chunk-sized staging buffer,
+/// and for each full chunk computes its XXH3, feeds the MD5 (the ETag), and `pwrite`s it
+/// into reserved space. Memory is one chunk, whatever the object's size.
+///
+/// `@unchecked Sendable`: one task drives a writer at a time (write… then finish or
+/// abort); the staging buffer is handed to a Dispatch thread only while that task awaits.
+public final class ObjectWriter: @unchecked Sendable {
+    private let store: ObjectStore
+    public let request: PutRequest
+    private let chunkBytes: Int
+    private let staging: UnsafeMutableRawBufferPointer
+    private var stagedBytes = 0
+    private var md5 = MD5Digest()
+    private var writtenBytes: UInt64 = 0
+    private var extents: [Extent] = []
+    private var reservation: Reservation?
+    private var reservationUsedBytes: UInt64 = 0
+    private var done = false
+
+    init(store: ObjectStore, request: PutRequest) {
+        self.store = store
+        self.request = request
+        chunkBytes = Int(store.options.chunkSizeBytes)
+        let stagingBytes = Int(min(UInt64(chunkBytes), max(request.sizeHint ?? UInt64(chunkBytes), 1)))
+        staging = .allocate(byteCount: stagingBytes, alignment: 4096)
+    }
+
+    deinit {
+        staging.deallocate()
+        if !done { releaseReservationTail() }
+    }
+
+    /// Appends bytes to the object.
+    public func write(_ chunk: some ByteChunk) async throws(StoreError) {
+        precondition(!done, "write after finish or abort")
+        var consumed = 0
+        while true {
+            let total = chunk.withUnsafeBytes { $0.count }
+            if consumed == total { return }
+            consumed += chunk.withUnsafeBytes { bytes in stage(UnsafeRawBufferPointer(rebasing: bytes[consumed...])) }
+            if stagedBytes == staging.count {
+                try await flushStaging()
+            }
+        }
+    }
+
+    /// Copies as much of `bytes` as fits into the staging buffer.
+    private func stage(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = min(bytes.count, staging.count - stagedBytes)
+        if n > 0 {
+            UnsafeMutableRawBufferPointer(rebasing: staging[stagedBytes..<stagedBytes + n])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[..<n]))
+            stagedBytes += n
+        }
+        return n
+    }
+
+    /// Writes the staged bytes as one chunk.
+    private func flushStaging() async throws(StoreError) {
+        guard stagedBytes > 0 else { return }
+        if UInt64(stagedBytes) + writtenBytes > Limits.maxPutObjectBytes {
+            throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed object size")
+        }
+        let target = try place(UInt64(stagedBytes))
+        let count = stagedBytes
+        do {
+            let hash = try await BlockingIO.run { [self] in
+                let bytes = UnsafeRawBufferPointer(rebasing: staging[..<count])
+                md5.update(bytes)
+                try target.segment.write(bytes, at: target.offset)
+                return XXH3.hash(bytes)
+            }
+            record(chunkHash: hash, segmentID: target.segment.id, offset: target.offset, length: UInt64(count))
+        } catch {
+            throw StoreError.wrapping(error, "writing object data")
+        }
+        writtenBytes += UInt64(stagedBytes)
+        stagedBytes = 0
+    }
+
+    /// Where the next chunk of `length` bytes goes: the current reservation, or a new one.
+    private func place(_ length: UInt64) throws(StoreError) -> (segment: SegmentFile, offset: UInt64) {
+        if let reservation, reservation.lengthBytes - reservationUsedBytes >= length {
+            defer { reservationUsedBytes += length }
+            return (reservation.segment, reservation.offsetBytes + reservationUsedBytes)
+        }
+        releaseReservationTail()
+        let chunk = UInt64(chunkBytes)
+        var want = store.options.reservationRunBytes / chunk * chunk
+        if let hint = request.sizeHint, hint > writtenBytes {
+            want = max(hint - writtenBytes, length)
+        }
+        do {
+            let granted = try store.extents.reserve(maxLength: max(want, length), chunkBytes: chunk)
+            reservation = granted
+            reservationUsedBytes = length
+            return (granted.segment, granted.offsetBytes)
+        } catch {
+            throw error.storeError
+        }
+    }
+
+    /// Extends the last extent when the chunk continues it, or starts a new one.
+    private func record(chunkHash: UInt64, segmentID: UInt64, offset: UInt64, length: UInt64) {
+        if var last = extents.last, last.segmentID == segmentID,
+           last.offsetBytes + last.lengthBytes == offset,
+           last.lengthBytes % UInt64(chunkBytes) == 0 {
+            last.lengthBytes += length
+            last.chunkHashes.append(chunkHash)
+            extents[extents.count - 1] = last
+        } else {
+            extents.append(Extent(segmentID: segmentID, offsetBytes: offset, lengthBytes: length, chunkHashes: [chunkHash]))
+        }
+    }
+
+    private func releaseReservationTail() {
+        guard let reservation else { return }
+        store.extents.release(segmentID: reservation.segment.id,
+                              offsetBytes: reservation.offsetBytes + reservationUsedBytes,
+                              lengthBytes: reservation.lengthBytes - reservationUsedBytes)
+        self.reservation = nil
+        reservationUsedBytes = 0
+    }
+
+    /// Ends the body and commits the object (after the data is synced, I3). Returns what
+    /// HEAD will answer.
+    public func finish() async throws(StoreError) -> ObjectInfo {
+        precondition(!done, "finish twice")
+        try await flushStaging()
+        done = true
+        releaseReservationTail()
+        let digest = md5.finalize()
+        if let expected = request.expectedMD5, expected != digest {
+            throw StoreError(.badDigest, "The Content-MD5 you specified did not match what we received")
+        }
+        if let hint = request.sizeHint, hint != writtenBytes {
+            throw StoreError(.incompleteBody, "The body had \(writtenBytes) bytes; \(hint) were announced")
+        }
+        let object = ObjectRecord(blobID: 0, size: writtenBytes, etag: digest.hexString,
+                                  lastModifiedMilliseconds: ObjectStore.nowMilliseconds(), partCount: 0,
+                                  attributes: request.attributes)
+        let blob = BlobRecord(referenceCount: 1, size: writtenBytes,
+                              chunkSizeBytes: UInt32(chunkBytes), extents: extents)
+        return try await store.commitPut(request, object: object, blob: blob)
+    }
+
+    /// Abandons the upload: nothing becomes visible; the space written is dead once the
+    /// segment's high-water mark passes it, or reused after a restart.
+    public func abort() {
+        guard !done else { return }
+        done = true
+        releaseReservationTail()
+    }
+}
+
+extension ObjectStore {
+    /// Starts a PUT. Validation and the early checks (bucket exists; `If-None-Match: *`
+    /// against an existing key) run before any byte is written, so a doomed upload does
+    /// not stream its body first; the conditions are checked again at commit.
+    public func beginPut(_ request: PutRequest) throws(StoreError) -> ObjectWriter {
+        try Validation.checkBucketName(request.bucket)
+        try Validation.checkKey(request.key)
+        try Validation.checkUserMetadata(request.attributes.userMetadata)
+        try request.conditions.validate()
+        if let hint = request.sizeHint, hint > Limits.maxPutObjectBytes {
+            throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed object size")
+        }
+        try read { txn in
+            try index.requireBucket(txn, request.bucket)
+            try request.conditions.check(existing: try index.object(txn, bucket: request.bucket, key: request.key))
+        }
+        return ObjectWriter(store: self, request: request)
+    }
+
+    /// PutObject from any stream of byte chunks.
+    public func putObject<Body: AsyncSequence>(_ request: PutRequest, body: Body) async throws -> ObjectInfo
+    where Body.Element: ByteChunk {
+        let writer = try beginPut(request)
+        do {
+            for try await chunk in body { try await writer.write(chunk) }
+            return try await writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// PutObject of bytes already in memory.
+    public func putObject(_ request: PutRequest, bytes: [UInt8]) async throws(StoreError) -> ObjectInfo {
+        var request = request
+        request.sizeHint = request.sizeHint ?? UInt64(bytes.count)
+        let writer = try beginPut(request)
+        do {
+            try await writer.write(bytes)
+            return try await writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    func commitPut(_ request: PutRequest, object: ObjectRecord, blob: BlobRecord) async throws(StoreError) -> ObjectInfo {
+        let segments = Set(blob.extents.map(\.segmentID))
+        return try await mutate(dataSegments: segments) { [index, self] txn in
+            try index.requireBucket(txn, request.bucket)
+            let existing = try index.object(txn, bucket: request.bucket, key: request.key)
+            try request.conditions.check(existing: existing)
+            var record = object
+            record.blobID = try index.insertBlob(txn, blob, capacity: { try self.segmentCapacity($0) })
+            try index.replaceObject(txn, bucket: request.bucket, key: request.key, existing: existing, with: record)
+            return record.info(key: request.key)
+        }
+    }
+}

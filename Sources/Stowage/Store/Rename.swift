@@ -1,0 +1,144 @@
+/// RenameObject: S3-SEMANTICS.md, "RenameObject", in its evaluation order. The swap is one
+/// write transaction over key records and the token table — plus, when it replaces a
+/// destination, that object's blob reference (I1). No segment file is touched.
+extension ObjectStore {
+    public struct RenameOutcome: Sendable, Equatable {
+        /// True when a retry with the same client token found the rename already done.
+        public let replayed: Bool
+    }
+
+    @discardableResult
+    public func renameObject(_ request: RenameRequest) async throws(StoreError) -> RenameOutcome {
+        let candidates = try Self.validate(request)
+        let fingerprint = request.fingerprint
+        let now = Self.nowMilliseconds()
+        return try await mutate { [index] txn in
+            try index.requireBucket(txn, request.bucket)
+            if let token = request.clientToken,
+               let earlier = try txn.withValue(index.tokens, Array(token.utf8), { try TokenRecord(decoding: $0) }),
+               earlier.expiresMilliseconds > now {
+                guard earlier.fingerprint == fingerprint else {
+                    throw StoreError(.idempotencyParameterMismatch,
+                                     "The client token was already used with different parameters")
+                }
+                return RenameOutcome(replayed: true)
+            }
+            let (sourceKey, source) = try Self.resolveSource(txn, index, request, candidates)
+            try request.sourceConditions.checkRenameSource(source)
+            let destination = try index.object(txn, bucket: request.bucket, key: request.destination)
+            try request.destinationConditions.checkRenameDestination(destination)
+            _ = try index.removeObjectKey(txn, bucket: request.bucket, key: sourceKey)
+            try index.replaceObject(txn, bucket: request.bucket, key: request.destination,
+                                    existing: destination, with: source)
+            if let token = request.clientToken {
+                let record = TokenRecord(expiresMilliseconds: now + Limits.tokenLifetimeMilliseconds,
+                                         fingerprint: fingerprint)
+                try txn.put(index.tokens, Array(token.utf8), record.encoded())
+            }
+            return RenameOutcome(replayed: false)
+        }
+    }
+
+    /// Header and key rules, before anything is read (I8). Returns the source keys to try.
+    static func validate(_ request: RenameRequest) throws(StoreError) -> [String] {
+        guard !request.source.isEmpty else {
+            throw StoreError(.invalidArgument, "x-amz-rename-source is required and must not be empty")
+        }
+        if let token = request.clientToken { try Validation.checkClientToken(token) }
+        if let ifNoneMatch = request.destinationConditions.ifNoneMatch, ifNoneMatch != .any {
+            throw StoreError(.invalidRequest, "If-None-Match on RenameObject only accepts '*'")
+        }
+        try Validation.checkBucketName(request.bucket)
+        try Validation.checkKey(request.destination)
+        let candidates = sourceCandidates(request.source, bucket: request.bucket)
+        for candidate in candidates { try Validation.checkKey(candidate) }
+        guard !request.destination.hasSuffix("/") else {
+            throw StoreError(.invalidRequest, "The destination key must not end with '/'")
+        }
+        guard candidates.first != request.destination else {
+            throw StoreError(.invalidRequest, "The source and destination keys are the same")
+        }
+        return candidates
+    }
+
+    /// The source value, percent-decoded with path rules (`+` stays `+`; undecodable
+    /// values are kept raw), one leading `/` stripped; then, as a fallback tried only when
+    /// the first is absent, the rest after `<bucket>/`.
+    static func sourceCandidates(_ raw: String, bucket: String) -> [String] {
+        var value = percentDecode(raw) ?? raw
+        if value.hasPrefix("/") { value.removeFirst() }
+        var candidates = [value]
+        let bucketPrefix = bucket + "/"
+        if value.hasPrefix(bucketPrefix), value.count > bucketPrefix.count {
+            candidates.append(String(value.dropFirst(bucketPrefix.count)))
+        }
+        return candidates
+    }
+
+    private static func resolveSource(_ txn: borrowing Transaction, _ index: Index, _ request: RenameRequest,
+                                      _ candidates: [String]) throws -> (String, ObjectRecord) {
+        for candidate in candidates {
+            if let record = try index.object(txn, bucket: request.bucket, key: candidate) {
+                guard candidate != request.destination else {
+                    throw StoreError(.invalidRequest, "The source and destination keys are the same")
+                }
+                return (candidate, record)
+            }
+        }
+        throw StoreError(.noSuchKey, "The specified rename source does not exist")
+    }
+
+    /// RFC 3986 percent-decoding; nil when a `%` is not followed by two hex digits or the
+    /// result is not UTF-8.
+    static func percentDecode(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        var input = Array(text.utf8)[...]
+        while let byte = input.popFirst() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard input.count >= 2, let high = hexValue(input.popFirst()!), let low = hexValue(input.popFirst()!) else {
+                return nil
+            }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+extension RenameRequest {
+    /// The canonical encoding of every parameter: a retry with the same token must carry
+    /// exactly these to be answered from the token table.
+    var fingerprint: [UInt8] {
+        var w = RecordWriter(version: 1)
+        w.string(bucket)
+        w.string(source)
+        w.string(destination)
+        for conditions in [destinationConditions, sourceConditions] {
+            for tag in [conditions.ifMatch, conditions.ifNoneMatch] {
+                switch tag {
+                case nil: w.u8(0)
+                case .any: w.u8(1)
+                case .etags(let list):
+                    w.u8(2)
+                    w.string(list.joined(separator: ","))
+                }
+            }
+            for date in [conditions.ifModifiedSince, conditions.ifUnmodifiedSince] {
+                w.u8(date == nil ? 0 : 1)
+                w.i64(date ?? 0)
+            }
+        }
+        return w.bytes
+    }
+}

@@ -1,0 +1,1 @@
+print("stowage: the server arrives with issue 3")

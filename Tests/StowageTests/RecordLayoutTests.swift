@@ -1,0 +1,46 @@
+import Testing
+@testable import Stowage
+
+/// The on-disk layouts of docs/ARCHITECTURE.md, pinned by size and round trip.
+@Suite struct RecordLayoutTests {
+    @Test func fixedSizes() {
+        #expect(BucketRecord(createdMilliseconds: 1).encoded().count == 1 + 8 + 4)
+        #expect(SegmentRecord(capacityBytes: 1).encoded().count == 1 + 8 * 4 + 1)
+        #expect(TokenRecord(expiresMilliseconds: 1, fingerprint: [1, 2]).encoded().count == 1 + 8 + 4 + 2)
+        let blob = BlobRecord(referenceCount: 1, size: 10, chunkSizeBytes: 4,
+                              extents: [Extent(segmentID: 1, offsetBytes: 0, lengthBytes: 10, chunkHashes: [1, 2, 3])])
+        #expect(blob.encoded().count == 1 + 4 + 8 + 4 + 4 + (8 + 8 + 8 + 4 + 3 * 8))
+        let object = ObjectRecord(blobID: 1, size: 2, etag: "e", lastModifiedMilliseconds: 3, partCount: 0,
+                                  attributes: ObjectAttributes())
+        #expect(object.encoded().count == 1 + 8 + 8 + (4 + 1) + 8 + 4 + 8 * 1 + 2 + 1)
+        #expect(object.encoded().first == ObjectRecord.version)
+    }
+
+    @Test func roundTrips() throws {
+        let attributes = ObjectAttributes(contentType: "a", cacheControl: "c", userMetadata: [("k", "v")],
+                                          storageClass: "s", checksums: [("CRC32", "x")])
+        let object = ObjectRecord(blobID: 7, size: 9, etag: "abc-2", lastModifiedMilliseconds: -5, partCount: 2, attributes: attributes)
+        #expect(try object.encoded().withUnsafeBytes { try ObjectRecord(decoding: $0) } == object)
+        let blob = BlobRecord(referenceCount: 3, size: 5, chunkSizeBytes: 2,
+                              extents: [Extent(segmentID: 1, offsetBytes: 4, lengthBytes: 3, chunkHashes: [1, 2]),
+                                        Extent(segmentID: 2, offsetBytes: 0, lengthBytes: 2, chunkHashes: [9])])
+        #expect(try blob.encoded().withUnsafeBytes { try BlobRecord(decoding: $0) } == blob)
+        let segment = SegmentRecord(capacityBytes: 1, highWaterBytes: 2, liveBytes: 3, deadBytes: 4, state: .sealed)
+        #expect(try segment.encoded().withUnsafeBytes { try SegmentRecord(decoding: $0) } == segment)
+    }
+
+    /// Damaged records are errors, never guesses: every truncation, a wrong version,
+    /// trailing bytes, and inconsistent extents.
+    @Test func damagedRecordsAreRejected() {
+        let object = ObjectRecord(blobID: 7, size: 9, etag: "abc", lastModifiedMilliseconds: 1, partCount: 0,
+                                  attributes: ObjectAttributes(contentType: "t")).encoded()
+        for length in 0..<object.count {
+            #expect(throws: RecordError.self) { try Array(object.prefix(length)).withUnsafeBytes { try ObjectRecord(decoding: $0) } }
+        }
+        #expect(throws: RecordError.self) { try ([9] + object.dropFirst()).withUnsafeBytes { try ObjectRecord(decoding: $0) } }
+        #expect(throws: RecordError.self) { try (object + [0]).withUnsafeBytes { try ObjectRecord(decoding: $0) } }
+        let badBlob = BlobRecord(referenceCount: 1, size: 10, chunkSizeBytes: 4,
+                                 extents: [Extent(segmentID: 1, offsetBytes: 0, lengthBytes: 10, chunkHashes: [1])]).encoded()
+        #expect(throws: RecordError.self) { try badBlob.withUnsafeBytes { try BlobRecord(decoding: $0) } }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+@testable import Stowage
+
+/// A store on a fresh temporary data directory, removed afterwards. Small segments and
+/// chunks so that multi-extent and multi-segment paths run with small objects.
+func withTemporaryStore<R>(durability: Durability = .relaxed,
+                           segmentCapacityBytes: UInt64 = 8 << 20,
+                           chunkSizeBytes: UInt32 = 64 << 10,
+                           _ body: (ObjectStore, String) async throws -> R) async throws -> R {
+    let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("stowage-test-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = try ObjectStore(directory: directory, options: testOptions(durability, segmentCapacityBytes, chunkSizeBytes))
+    defer { store.close() }
+    return try await body(store, directory)
+}
+
+func testOptions(_ durability: Durability = .relaxed, _ segmentCapacityBytes: UInt64 = 8 << 20,
+                 _ chunkSizeBytes: UInt32 = 64 << 10) -> StoreOptions {
+    var options = StoreOptions()
+    options.durability = durability
+    options.segmentCapacityBytes = segmentCapacityBytes
+    options.chunkSizeBytes = chunkSizeBytes
+    options.reservationRunBytes = 1 << 20
+    options.indexMapSizeBytes = 1 << 30
+    return options
+}
+
+/// Deterministic pseudo-random bytes (a xorshift stream), so failures reproduce.
+func testBytes(_ count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [UInt8] {
+    var state = seed | 1
+    var bytes = [UInt8](repeating: 0, count: count)
+    var i = 0
+    while i < count {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        withUnsafeBytes(of: state) { word in
+            for b in word where i < count { bytes[i] = b; i += 1 }
+        }
+    }
+    return bytes
+}
+
+extension ObjectStore {
+    @discardableResult
+    func put(_ bucket: String, _ key: String, _ bytes: [UInt8], attributes: ObjectAttributes = ObjectAttributes(),
+             conditions: WriteConditions = WriteConditions()) async throws -> ObjectInfo {
+        try await putObject(PutRequest(bucket: bucket, key: key, attributes: attributes, conditions: conditions), bytes: bytes)
+    }
+
+    func bytes(_ bucket: String, _ key: String, range: ByteRange? = nil) async throws -> [UInt8] {
+        try await getObject(bucket: bucket, key: key, range: range).body.collect()
+    }
+
+    func keys(_ bucket: String, prefix: String = "") throws -> [String] {
+        try listObjects(bucket: bucket, prefix: prefix).objects.map(\.key)
+    }
+}
+
+/// Asserts that `body` throws a `StoreError` with `code` (and, if given, `condition`).
+func expectStoreError(_ code: StoreError.Code, condition: String? = nil,
+                      sourceLocation: SourceLocation = #_sourceLocation,
+                      _ body: () async throws -> Void) async {
+    do {
+        try await body()
+        Issue.record("expected \(code), but it succeeded", sourceLocation: sourceLocation)
+    } catch let error as StoreError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        if let condition {
+            #expect(error.condition == condition, "\(error)", sourceLocation: sourceLocation)
+        }
+    } catch {
+        Issue.record("expected StoreError \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// The MD5 of `bytes` as S3 writes an ETag, computed independently of the engine.
+func md5Hex(_ bytes: [UInt8]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/md5sum")
+    let input = Pipe(), output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    try process.run()
+    input.fileHandleForWriting.write(Data(bytes))
+    try input.fileHandleForWriting.close()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data.prefix(32), as: UTF8.self)
+}
