@@ -12,7 +12,7 @@ import Testing
                 contentDisposition: "attachment; filename=\"c.bin\"", contentLanguage: "en",
                 cacheControl: "no-cache", expires: "Wed, 21 Oct 2026 07:28:00 GMT",
                 userMetadata: [("step", "1000"), ("run", "α-β")], storageClass: "STANDARD_IA",
-                serverSideEncryption: "AES256", checksums: [("CRC32", "AAAAAA==")])
+                serverSideEncryption: "AES256")
             let put = try await store.put("bkt", "dir/ckpt.bin", body, attributes: attributes)
             #expect(put.size == 200_000)
             #expect(put.etag == (try md5Hex(body)))
@@ -24,6 +24,28 @@ import Testing
             await expectStoreError(.noSuchKey) { _ = try store.headObject(bucket: "bkt", key: "dir/ckpt.bin") }
             // Deleting again is not an error (S3 DeleteObject is idempotent).
             try await store.deleteObject(bucket: "bkt", key: "dir/ckpt.bin")
+        }
+    }
+
+    /// S3 wire checksums are computed in the same pass, verified against what the client
+    /// sent (up front or as trailers), and stored with the object.
+    @Test func wireChecksums() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            let body = Array("123456789".utf8)
+            let crc32 = "y/Q5Jg==", sha256 = "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU="
+            let request = PutRequest(bucket: "bkt", key: "k", checksumAlgorithms: [.sha256], expectedChecksums: [.crc32: crc32])
+            let info = try await store.putObject(request, bytes: body)
+            #expect(info.attributes.checksums.map(\.algorithm) == ["CRC32", "SHA256"])
+            #expect(info.attributes.checksums.map(\.value) == [crc32, sha256])
+            // A trailer that disagrees with the body: BadDigest, nothing stored.
+            let writer = try store.beginPut(PutRequest(bucket: "bkt", key: "bad", checksumAlgorithms: [.crc32]))
+            try await writer.write(body)
+            await expectStoreError(.badDigest) { _ = try await writer.finish(trailingChecksums: [.crc32: "AAAAAA=="]) }
+            await expectStoreError(.badDigest) {
+                _ = try await store.putObject(PutRequest(bucket: "bkt", key: "bad", expectedChecksums: [.sha256: crc32]), bytes: body)
+            }
+            #expect(try store.keys("bkt") == ["k"])
         }
     }
 

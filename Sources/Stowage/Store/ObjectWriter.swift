@@ -18,10 +18,17 @@ public struct PutRequest: Sendable {
     public var sizeHint: UInt64?
     /// `Content-MD5`, decoded: the body must hash to it (`BadDigest` otherwise).
     public var expectedMD5: [UInt8]?
+    /// S3 wire checksums to compute in the same pass and store with the object.
+    public var checksumAlgorithms: [S3ChecksumAlgorithm]
+    /// Checksum values the client sent up front (headers); trailers come to `finish`.
+    public var expectedChecksums: [S3ChecksumAlgorithm: String]
 
     public init(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
                 conditions: WriteConditions = WriteConditions(), sizeHint: UInt64? = nil,
-                expectedMD5: [UInt8]? = nil) {
+                expectedMD5: [UInt8]? = nil, checksumAlgorithms: [S3ChecksumAlgorithm] = [],
+                expectedChecksums: [S3ChecksumAlgorithm: String] = [:]) {
+        self.checksumAlgorithms = checksumAlgorithms
+        self.expectedChecksums = expectedChecksums
         self.bucket = bucket
         self.key = key
         self.attributes = attributes
@@ -53,6 +60,7 @@ public final class ObjectWriter: @unchecked Sendable {
     private let staging: UnsafeMutableRawBufferPointer
     private var stagedBytes = 0
     private var md5 = MD5Digest()
+    private var checksummers: [S3Checksummer]
     private var writtenBytes: UInt64 = 0
     private var extents: [Extent] = []
     private var reservation: Reservation?
@@ -63,6 +71,8 @@ public final class ObjectWriter: @unchecked Sendable {
         self.store = store
         self.request = request
         chunkBytes = Int(store.options.chunkSizeBytes)
+        let algorithms = Set(request.checksumAlgorithms).union(request.expectedChecksums.keys)
+        checksummers = S3ChecksumAlgorithm.allCases.filter(algorithms.contains).map(S3Checksummer.init)
         let stagingBytes = Int(min(UInt64(chunkBytes), max(request.sizeHint ?? UInt64(chunkBytes), 1)))
         staging = .allocate(byteCount: stagingBytes, alignment: 4096)
     }
@@ -109,6 +119,7 @@ public final class ObjectWriter: @unchecked Sendable {
             let hash = try await BlockingIO.run { [self] in
                 let bytes = UnsafeRawBufferPointer(rebasing: staging[..<count])
                 md5.update(bytes)
+                for i in checksummers.indices { checksummers[i].update(bytes) }
                 try target.segment.write(bytes, at: target.offset)
                 return XXH3.hash(bytes)
             }
@@ -166,7 +177,9 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Ends the body and commits the object (after the data is synced, I3). Returns what
     /// HEAD will answer.
-    public func finish() async throws(StoreError) -> ObjectInfo {
+    /// - Parameter trailingChecksums: checksum values that arrived after the body (aws-chunked
+    ///   trailers); they are verified like the ones sent up front.
+    public func finish(trailingChecksums: [S3ChecksumAlgorithm: String] = [:]) async throws(StoreError) -> ObjectInfo {
         precondition(!done, "finish twice")
         try await flushStaging()
         done = true
@@ -178,12 +191,31 @@ public final class ObjectWriter: @unchecked Sendable {
         if let hint = request.sizeHint, hint != writtenBytes {
             throw StoreError(.incompleteBody, "The body had \(writtenBytes) bytes; \(hint) were announced")
         }
+        var attributes = request.attributes
+        attributes.checksums = try verifiedChecksums(request.expectedChecksums.merging(trailingChecksums) { $1 })
         let object = ObjectRecord(blobID: 0, size: writtenBytes, etag: digest.hexString,
                                   lastModifiedMilliseconds: ObjectStore.nowMilliseconds(), partCount: 0,
-                                  attributes: request.attributes)
+                                  attributes: attributes)
         let blob = BlobRecord(referenceCount: 1, size: writtenBytes,
                               chunkSizeBytes: UInt32(chunkBytes), extents: extents)
         return try await store.commitPut(request, object: object, blob: blob)
+    }
+
+    /// The computed S3 checksums (wire name, base64), each checked against the value the
+    /// client sent, if it sent one. A trailer for an algorithm not computed is a mismatch.
+    private func verifiedChecksums(_ expected: [S3ChecksumAlgorithm: String]) throws(StoreError) -> [(algorithm: String, value: String)] {
+        var computed: [(algorithm: String, value: String)] = []
+        for checksummer in checksummers {
+            let value = checksummer.finalizeBase64()
+            if let sent = expected[checksummer.algorithm], sent != value {
+                throw StoreError(.badDigest, "The \(checksummer.algorithm.wireName) you specified did not match the calculated checksum.")
+            }
+            computed.append((checksummer.algorithm.wireName, value))
+        }
+        for algorithm in expected.keys where !checksummers.contains(where: { $0.algorithm == algorithm }) {
+            throw StoreError(.invalidRequest, "The \(algorithm.wireName) checksum was sent but not declared before the body")
+        }
+        return computed
     }
 
     /// Abandons the upload: nothing becomes visible; the space written is dead once the
