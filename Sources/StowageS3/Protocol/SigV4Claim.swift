@@ -1,0 +1,107 @@
+/// What a request claims about its signature, from the `Authorization` header or the
+/// presigned query: who signed, when, for which scope, over which headers, and the result.
+struct SigV4Claim {
+    let accessKey: String
+    /// `<day>/<region>/<service>/aws4_request`, exactly as sent.
+    let scope: String
+    let scopeElements: [Substring]
+    /// The `SignedHeaders` value as sent, and split on `;`.
+    let signedHeadersLine: String
+    let signedHeaders: [Substring]
+    let signature: String
+    let timestamp: SigV4Timestamp
+
+    static let service = "s3"
+    static let terminator = "aws4_request"
+    static let scopeElementCount = 4
+
+    /// Parses `Credential`/`X-Amz-Credential`, `<access key>/<day>/<region>/s3/aws4_request`,
+    /// checks it against the request time, and parses `SignedHeaders`.
+    init(credential: String, signedHeaders: String, signature: String, timestamp: SigV4Timestamp,
+         malformed: S3ProtocolError.Code) throws(S3ProtocolError) {
+        let (accessKey, scopeElements) = try Self.credential(credential, malformed: malformed)
+        guard scopeElements[0] == timestamp.day else {
+            throw S3ProtocolError(malformed, "Invalid credential date \(scopeElements[0]). Date is not the same as X-Amz-Date.")
+        }
+        self.accessKey = accessKey
+        self.scope = scopeElements.joined(separator: "/")
+        self.scopeElements = scopeElements
+        self.signedHeadersLine = signedHeaders
+        self.signedHeaders = try Self.headerNames(signedHeaders, malformed: malformed)
+        self.signature = signature
+        self.timestamp = timestamp
+    }
+
+    /// The access key is everything before the last four elements, so keys of other S3
+    /// servers that contain `/` still parse.
+    private static func credential(_ credential: String, malformed: S3ProtocolError.Code)
+        throws(S3ProtocolError) -> (accessKey: String, scope: [Substring]) {
+        let elements = credential.split(separator: "/", omittingEmptySubsequences: false)
+        guard elements.count > scopeElementCount else {
+            throw S3ProtocolError(malformed, "The credential \(credential) is not of the form <key>/<date>/<region>/s3/aws4_request.")
+        }
+        let scope = Array(elements.suffix(scopeElementCount))
+        let accessKey = elements.dropLast(scopeElementCount).joined(separator: "/")
+        guard !accessKey.isEmpty, !scope[1].isEmpty, scope[2] == service, scope[3] == terminator else {
+            throw S3ProtocolError(malformed, "The credential scope of \(credential) must be <date>/<region>/s3/aws4_request.")
+        }
+        return (accessKey, scope)
+    }
+
+    /// `SignedHeaders`: `;`-separated names, `host` among them (S3 requires it signed).
+    private static func headerNames(_ signedHeaders: String, malformed: S3ProtocolError.Code)
+        throws(S3ProtocolError) -> [Substring] {
+        let names = signedHeaders.split(separator: ";", omittingEmptySubsequences: false)
+        guard !signedHeaders.isEmpty, names.allSatisfy({ !$0.isEmpty }) else {
+            throw S3ProtocolError(malformed, "SignedHeaders '\(signedHeaders)' is not a ;-separated list of header names.")
+        }
+        guard names.contains(where: { $0.lowercased() == "host" }) else {
+            throw S3ProtocolError(malformed, "SignedHeaders must include host.")
+        }
+        return names
+    }
+}
+
+/// The three fields of `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…,
+/// Signature=…`. Clients differ on the separators (`, ` or `,`), so fields are split on
+/// commas and trimmed.
+struct SigV4AuthorizationHeader {
+    let credential: String
+    let signedHeaders: String
+    let signature: String
+
+    static let prefix = SigV4SigningContext.algorithm
+    /// `Authorization: AWS <key>:<signature>` is SigV2, which Stowage does not speak.
+    static let signatureV2Prefix = "AWS "
+
+    init(_ value: String) throws(S3ProtocolError) {
+        guard value.hasPrefix(Self.prefix),
+              let separator = value.dropFirst(Self.prefix.count).first, SigV4Encoding.isWhitespace(separator.asciiValue ?? 0)
+        else {
+            if value.hasPrefix(Self.signatureV2Prefix) { throw SigV4Verifier.unsupportedMechanism }
+            throw Self.malformed("The authorization header must start with \(Self.prefix).")
+        }
+        var fields: [Substring: Substring] = [:]
+        for field in value.dropFirst(Self.prefix.count).split(separator: ",") {
+            let trimmed = SigV4Encoding.trim(field)
+            guard let equals = trimmed.firstIndex(of: "=") else {
+                throw Self.malformed("The authorization header field '\(trimmed)' has no '='.")
+            }
+            let name = trimmed[..<equals]
+            guard fields.updateValue(trimmed[trimmed.index(after: equals)...], forKey: name) == nil else {
+                throw Self.malformed("The authorization header repeats \(name).")
+            }
+        }
+        guard let credential = fields["Credential"], let signedHeaders = fields["SignedHeaders"],
+              let signature = fields["Signature"] else {
+            throw Self.malformed("The authorization header needs Credential, SignedHeaders and Signature.")
+        }
+        self.credential = String(credential)
+        self.signedHeaders = String(signedHeaders)
+        self.signature = String(signature)
+    }
+
+    private static func malformed(_ message: String) -> S3ProtocolError {
+        S3ProtocolError(.authorizationHeaderMalformed, message)
+    }
+}

@@ -1,0 +1,124 @@
+/// The byte-level rules of SigV4's canonical forms: AWS's URI encoding, percent-decoding
+/// of what clients sent, header-value trimming and lowercase hex.
+///
+/// Everything works on UTF-8 bytes: keys are arbitrary UTF-8 and AWS encodes byte by byte.
+enum SigV4Encoding {
+    /// `A-Z a-z 0-9 - _ . ~`: the only bytes AWS's URI encoding leaves as they are.
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
+    }
+
+    /// AWS's `UriEncode`: every byte but the unreserved ones as `%XX`, uppercase.
+    static func encode(_ bytes: some Sequence<UInt8>, into output: inout [UInt8]) {
+        for byte in bytes {
+            if isUnreserved(byte) {
+                output.append(byte)
+            } else {
+                output.append(UInt8(ascii: "%"))
+                output.append(upperHexDigits[Int(byte >> 4)])
+                output.append(upperHexDigits[Int(byte & 0x0f)])
+            }
+        }
+    }
+
+    /// Percent-decodes `bytes`. `%` not followed by two hex digits stays literal: a client
+    /// that sent it unencoded signed it as the byte `%`, which encodes back to `%25`.
+    /// With `plusIsSpace` (query strings), `+` is a space, as form encoding and the Go and
+    /// Java SDKs have it.
+    static func decode(_ bytes: ArraySlice<UInt8>, plusIsSpace: Bool) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "%"), let high = hexValue(bytes, index + 1),
+               let low = hexValue(bytes, index + 2) {
+                output.append(high << 4 | low)
+                index += 3
+                continue
+            }
+            output.append(plusIsSpace && byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+            index += 1
+        }
+        return output
+    }
+
+    /// The value of the hex digit at `index`, nil when out of range or not a hex digit.
+    private static func hexValue(_ bytes: ArraySlice<UInt8>, _ index: Int) -> UInt8? {
+        guard index < bytes.endIndex else { return nil }
+        return hexDigitValue(bytes[index])
+    }
+
+    static func hexDigitValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// SigV4's `Trimall`: no white space at either end, inner runs of it as one space.
+    static func trimAll(_ value: String) -> String {
+        var output: [UInt8] = []
+        var pendingSpace = false
+        for byte in value.utf8 {
+            if isWhitespace(byte) {
+                pendingSpace = !output.isEmpty
+                continue
+            }
+            if pendingSpace { output.append(UInt8(ascii: " ")) }
+            pendingSpace = false
+            output.append(byte)
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || (byte >= 0x09 && byte <= 0x0d)
+    }
+
+    /// `value` without white space at either end.
+    static func trim(_ value: Substring) -> Substring {
+        let start = value.utf8.firstIndex { !isWhitespace($0) } ?? value.endIndex
+        let end = value.utf8.lastIndex { !isWhitespace($0) }.map { value.utf8.index(after: $0) } ?? start
+        return value[start..<max(start, end)]
+    }
+
+    static func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
+        var output: [UInt8] = []
+        for byte in bytes {
+            output.append(lowerHexDigits[Int(byte >> 4)])
+            output.append(lowerHexDigits[Int(byte & 0x0f)])
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// True when `value` is `count` hex digits of either case.
+    static func isHex(_ value: Substring, count: Int) -> Bool {
+        value.utf8.count == count && value.utf8.allSatisfy { hexDigitValue($0) != nil }
+    }
+
+    /// Compares in time independent of where the strings differ, so a forger learns nothing
+    /// from how long a wrong signature took to reject.
+    static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+        let left = Array(lhs.utf8)
+        let right = Array(rhs.utf8)
+        guard left.count == right.count else { return false }
+        var difference: UInt8 = 0
+        for index in left.indices {
+            difference |= left[index] ^ right[index]
+        }
+        return difference == 0
+    }
+
+    private static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+    private static let lowerHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+}

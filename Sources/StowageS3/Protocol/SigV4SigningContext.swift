@@ -1,0 +1,69 @@
+import Crypto
+
+/// What a verified request's signature hands on to its body: the derived signing key, the
+/// timestamp and scope as the client sent them, and the request's own signature, the seed
+/// of the chain of chunk signatures in a signed aws-chunked upload.
+public struct SigV4SigningContext: Sendable {
+    /// `yyyyMMdd'T'HHmmss'Z'`, as in the string to sign.
+    public let timestamp: String
+    /// `<yyyyMMdd>/<region>/s3/aws4_request`, as the client sent it.
+    public let scope: String
+    /// The request signature, lowercase hex: the "previous signature" of the first chunk.
+    public let seedSignature: String
+    /// HMAC chain of the secret over the scope; never leaves the module.
+    let signingKey: [UInt8]
+
+    static let algorithm = "AWS4-HMAC-SHA256"
+    static let chunkAlgorithm = "AWS4-HMAC-SHA256-PAYLOAD"
+    static let trailerAlgorithm = "AWS4-HMAC-SHA256-TRAILER"
+    /// SHA-256 of the empty string: the fixed fifth line of a chunk's string to sign.
+    static let emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+    init(timestamp: String, scope: String, seedSignature: String, signingKey: [UInt8]) {
+        self.timestamp = timestamp
+        self.scope = scope
+        self.seedSignature = seedSignature
+        self.signingKey = signingKey
+    }
+
+    /// `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, day), region), service), "aws4_request")`,
+    /// over the scope's own elements.
+    static func deriveSigningKey(secret: String, scopeElements: [Substring]) -> [UInt8] {
+        var key = Array("AWS4\(secret)".utf8)
+        for element in scopeElements {
+            key = hmac(key: key, Array(element.utf8))
+        }
+        return key
+    }
+
+    static func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+    }
+
+    static func sha256Hex(_ bytes: [UInt8]) -> String {
+        SigV4Encoding.lowercaseHex(SHA256.hash(data: bytes))
+    }
+
+    /// The signature of a string to sign under `key`, lowercase hex.
+    static func signature(key: [UInt8], of stringToSign: String) -> String {
+        SigV4Encoding.lowercaseHex(hmac(key: key, Array(stringToSign.utf8)))
+    }
+
+    func signature(of stringToSign: String) -> String {
+        Self.signature(key: signingKey, of: stringToSign)
+    }
+
+    /// The signature a chunk must carry, given the previous one in the chain and the hex
+    /// SHA-256 of the chunk's data.
+    func chunkSignature(previous: String, chunkSHA256: String) -> String {
+        signature(of: [Self.chunkAlgorithm, timestamp, scope, previous, Self.emptySHA256, chunkSHA256]
+            .joined(separator: "\n"))
+    }
+
+    /// The signature of the trailing headers, given the final chunk's signature and the hex
+    /// SHA-256 of the canonical trailers (`name:value\n` each, sorted by name).
+    func trailerSignature(previous: String, trailersSHA256: String) -> String {
+        signature(of: [Self.trailerAlgorithm, timestamp, scope, previous, trailersSHA256]
+            .joined(separator: "\n"))
+    }
+}
