@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", path: "CSources/CLMDB", pkgConfig: "lmdb",
@@ -32,6 +35,9 @@ let package = Package(
         .target(name: "StowageS3",
                 dependencies: ["Stowage", "StowageChecksums",
                                .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HTTPTypes", package: "swift-http-types"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                                .product(name: "Crypto", package: "swift-crypto"),
                                .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "stowage",
@@ -40,6 +46,6 @@ let package = Package(
         .testTarget(name: "StowageChecksumsTests", dependencies: ["StowageChecksums"]),
         .testTarget(name: "StowageTests", dependencies: ["Stowage", "StowageChecksums"]),
         .testTarget(name: "StowageS3Tests",
-                    dependencies: ["StowageS3", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+                    dependencies: ["StowageS3", "StowageChecksums", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

@@ -65,7 +65,7 @@ extension ObjectStore {
     /// values are kept raw), one leading `/` stripped; then, as a fallback tried only when
     /// the first is absent, the rest after `<bucket>/`.
     static func sourceCandidates(_ raw: String, bucket: String) -> [String] {
-        var value = percentDecode(raw) ?? raw
+        var value = PercentDecoding.string(raw) ?? raw
         if value.hasPrefix("/") { value.removeFirst() }
         var candidates = [value]
         let bucketPrefix = bucket + "/"
@@ -86,33 +86,6 @@ extension ObjectStore {
             }
         }
         throw StoreError(.noSuchKey, "The specified rename source does not exist")
-    }
-
-    /// RFC 3986 percent-decoding; nil when a `%` is not followed by two hex digits or the
-    /// result is not UTF-8.
-    static func percentDecode(_ text: String) -> String? {
-        var bytes: [UInt8] = []
-        var input = Array(text.utf8)[...]
-        while let byte = input.popFirst() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard input.count >= 2, let high = hexValue(input.popFirst()!), let low = hexValue(input.popFirst()!) else {
-                return nil
-            }
-            bytes.append(high << 4 | low)
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }
 

@@ -1,0 +1,82 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Stowage
+
+extension Handlers {
+    /// ListObjects (v1) and ListObjectsV2 (`list-type=2`): one engine page, rendered.
+    func listObjects(_ bucket: String, _ s3: S3Request) throws -> Response {
+        let v2 = s3.parameter("list-type") == "2"
+        if let listType = s3.parameter("list-type"), listType != "2" {
+            throw S3Error.invalidArgument("Invalid list-type \(listType)")
+        }
+        var maxKeys = Limits.maxListKeys
+        if let text = s3.parameter("max-keys") {
+            guard let value = Int(text), value >= 0 else { throw S3Error.invalidArgument("Provided max-keys not an integer or within integer range") }
+            maxKeys = min(value, Limits.maxListKeys)
+        }
+        let urlEncoded: Bool
+        switch s3.parameter("encoding-type") {
+        case nil: urlEncoded = false
+        case "url": urlEncoded = true
+        case let other?: throw S3Error.invalidArgument("Invalid Encoding Method specified in Request: \(other)")
+        }
+        let prefix = s3.parameter("prefix") ?? ""
+        let delimiter = s3.parameter("delimiter").flatMap { $0.isEmpty ? nil : $0 }
+        let token = s3.parameter("continuation-token")
+        var startAfter = v2 ? s3.parameter("start-after") : s3.parameter("marker")
+        if v2, let token {
+            guard let data = Data(base64Encoded: token), let marker = String(data: data, encoding: .utf8) else {
+                throw S3Error.invalidArgument("The continuation token provided is incorrect")
+            }
+            startAfter = marker
+        }
+        let page = try store.listObjects(bucket: bucket, prefix: prefix, delimiter: delimiter,
+                                         startAfter: startAfter, maxKeys: maxKeys)
+        func encode(_ text: String) -> String { urlEncoded ? urlEncode(text) : text }
+        let fetchOwner = !v2 || s3.parameter("fetch-owner") == "true"
+        var xml = XMLWriter()
+        xml.element("ListBucketResult", namespace: XMLWriter.s3Namespace) { xml in
+            xml.element("Name", bucket)
+            xml.element("Prefix", encode(prefix))
+            if v2 {
+                if let token { xml.element("ContinuationToken", token) }
+                if let after = s3.parameter("start-after") { xml.element("StartAfter", encode(after)) }
+                xml.element("KeyCount", String(page.objects.count + page.commonPrefixes.count))
+            } else {
+                xml.element("Marker", encode(s3.parameter("marker") ?? ""))
+            }
+            if let delimiter { xml.element("Delimiter", encode(delimiter)) }
+            xml.element("MaxKeys", String(maxKeys))
+            if urlEncoded { xml.element("EncodingType", "url") }
+            xml.element("IsTruncated", page.isTruncated ? "true" : "false")
+            if page.isTruncated, let next = page.nextMarker {
+                if v2 {
+                    xml.element("NextContinuationToken", Data(next.utf8).base64EncodedString())
+                } else {
+                    xml.element("NextMarker", encode(next))
+                }
+            }
+            for object in page.objects {
+                xml.element("Contents") { xml in
+                    xml.element("Key", encode(object.key))
+                    xml.element("LastModified", HTTPDate.iso8601(milliseconds: object.lastModifiedMilliseconds))
+                    xml.element("ETag", object.quotedETag)
+                    xml.element("Size", String(object.size))
+                    xml.element("StorageClass", object.attributes.storageClass ?? "STANDARD")
+                    for (algorithm, _) in object.attributes.checksums { xml.element("ChecksumAlgorithm", algorithm) }
+                    if fetchOwner {
+                        xml.element("Owner") { xml in
+                            xml.element("ID", Self.owner.id)
+                            xml.element("DisplayName", Self.owner.displayName)
+                        }
+                    }
+                }
+            }
+            for common in page.commonPrefixes {
+                xml.element("CommonPrefixes") { xml in xml.element("Prefix", encode(common)) }
+            }
+        }
+        return xmlResponse(xml)
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Stowage
+import StowageChecksums
+
+extension Handlers {
+    static let storageClasses: Set<String> = [
+        "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
+        "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
+    ]
+    static let encryptions: Set<String> = ["AES256", "aws:kms", "aws:kms:dsse"]
+
+    func putObject(_ bucket: String, _ key: String, _ s3: S3Request, auth: SigV4Authentication,
+                   body: RequestBody) async throws -> Response {
+        let length = try UploadBody.decodedLength(s3, auth)
+        let checksums = try UploadBody.checksums(s3)
+        var request = PutRequest(bucket: bucket, key: key, attributes: try Self.attributes(s3),
+                                 conditions: Self.writeConditions(s3), sizeHint: length,
+                                 expectedMD5: try Self.contentMD5(s3),
+                                 checksumAlgorithms: checksums.compute, expectedChecksums: checksums.expected)
+        request.sizeHint = length
+        let writer = try store.beginPut(request)
+        let info: ObjectInfo
+        do {
+            let trailing = try await UploadBody.stream(body, into: writer, s3: s3, auth: auth, decodedLength: length)
+            info = try await writer.finish(trailingChecksums: trailing)
+        } catch {
+            writer.abort()
+            throw error
+        }
+        var headers: HTTPFields = [.eTag: info.quotedETag]
+        for (algorithm, value) in info.attributes.checksums {
+            if let name = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[name] = value }
+        }
+        if let sse = info.attributes.serverSideEncryption { headers[.init("x-amz-server-side-encryption")!] = sse }
+        return Response(status: .ok, headers: headers)
+    }
+
+    func getObject(_ bucket: String, _ key: String, _ s3: S3Request, isHead: Bool) throws -> Response {
+        if let part = s3.parameter("partNumber"), part != "1" { throw S3Error.notImplemented("partNumber") }
+        let conditions = Self.readConditions(s3)
+        guard !isHead else {
+            let info = try store.headObject(bucket: bucket, key: key, conditions: conditions)
+            var headers = Self.objectHeaders(info, s3)
+            headers[.contentLength] = String(info.size)
+            return Response(status: .ok, headers: headers)
+        }
+        let read = try store.getObject(bucket: bucket, key: key, range: Self.range(s3), conditions: conditions)
+        var headers = Self.objectHeaders(read.info, s3, whole: !read.isPartial)
+        let length = Int(read.range.count)
+        headers[.contentLength] = String(length)
+        if read.isPartial {
+            headers[.contentRange] = "bytes \(read.range.lowerBound)-\(read.range.upperBound - 1)/\(read.info.size)"
+        }
+        let objectBody = read.body
+        let body = ResponseBody(contentLength: length) { writer in
+            for try await piece in objectBody {
+                var buffer = ByteBufferAllocator().buffer(capacity: piece.count)
+                piece.withUnsafeBytes { _ = buffer.writeBytes($0) }
+                try await writer.write(buffer)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: read.isPartial ? .partialContent : .ok, headers: headers, body: body)
+    }
+
+    func deleteObject(_ bucket: String, _ key: String, _ s3: S3Request) async throws -> Response {
+        try await store.deleteObject(bucket: bucket, key: key, ifMatch: s3.headers[.ifMatch].map(ETagCondition.init(header:)))
+        return Response(status: .noContent)
+    }
+
+    /// DeleteObjects: `<Delete><Quiet/><Object><Key/></Object>…</Delete>`.
+    func deleteObjects(_ bucket: String, _ s3: S3Request, body: RequestBody) async throws -> Response {
+        guard let root = try await xmlBody(body), root.name == "Delete" else {
+            throw S3Error.malformedXML("expected a Delete element")
+        }
+        let quiet = root.child("Quiet")?.text.trimmingCharacters(in: .whitespaces).lowercased() == "true"
+        let keys = root.all("Object").map { $0.child("Key")?.text ?? "" }
+        guard !keys.isEmpty, keys.count <= Limits.maxDeleteKeys else {
+            throw S3Error.malformedXML("a Delete request names 1 to \(Limits.maxDeleteKeys) objects")
+        }
+        let outcomes = try await store.deleteObjects(bucket: bucket, keys: keys)
+        var xml = XMLWriter()
+        xml.element("DeleteResult", namespace: XMLWriter.s3Namespace) { xml in
+            for outcome in outcomes {
+                if let error = outcome.error {
+                    let s3Error = S3Error(error)
+                    xml.element("Error") { xml in
+                        xml.element("Key", outcome.key)
+                        xml.element("Code", s3Error.code)
+                        xml.element("Message", s3Error.message)
+                    }
+                } else if !quiet {
+                    xml.element("Deleted") { xml in xml.element("Key", outcome.key) }
+                }
+            }
+        }
+        return xmlResponse(xml)
+    }
+
+    // MARK: Headers
+
+    /// Content headers, user metadata, storage class and encryption from a PUT.
+    static func attributes(_ s3: S3Request) throws -> ObjectAttributes {
+        var attributes = ObjectAttributes()
+        attributes.contentType = s3.headers[.contentType]
+        // aws-chunked is framing of this request, not a property of the object.
+        let encodings = (s3.headers[.contentEncoding] ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != "aws-chunked" }
+        attributes.contentEncoding = encodings.isEmpty ? nil : encodings.joined(separator: ",")
+        attributes.contentDisposition = s3.headers[.contentDisposition]
+        attributes.contentLanguage = s3.headers[.contentLanguage]
+        attributes.cacheControl = s3.headers[.cacheControl]
+        attributes.expires = s3.headers[.expires]
+        for field in s3.headers where field.name.canonicalName.hasPrefix("x-amz-meta-") {
+            attributes.userMetadata.append((String(field.name.canonicalName.dropFirst("x-amz-meta-".count)), field.value))
+        }
+        if let storageClass = s3.header("x-amz-storage-class") {
+            guard storageClasses.contains(storageClass) else {
+                throw S3Error(.badRequest, "InvalidStorageClass", "The storage class you specified is not valid")
+            }
+            attributes.storageClass = storageClass == "STANDARD" ? nil : storageClass
+        }
+        if let sse = s3.header("x-amz-server-side-encryption") {
+            guard encryptions.contains(sse) else {
+                throw S3Error.invalidArgument("The encryption method specified is not supported")
+            }
+            attributes.serverSideEncryption = sse
+        }
+        return attributes
+    }
+
+    static func contentMD5(_ s3: S3Request) throws -> [UInt8]? {
+        guard let value = s3.headers[.init("content-md5")!] else { return nil }
+        guard let data = Data(base64Encoded: value), data.count == 16 else {
+            throw S3Error(.badRequest, "InvalidDigest", "The Content-MD5 you specified was invalid.")
+        }
+        return Array(data)
+    }
+
+    static func writeConditions(_ s3: S3Request) -> WriteConditions {
+        WriteConditions(ifMatch: s3.headers[.ifMatch].map(ETagCondition.init(header:)),
+                        ifNoneMatch: s3.headers[.ifNoneMatch].map(ETagCondition.init(header:)))
+    }
+
+    static func readConditions(_ s3: S3Request) -> ObjectConditions {
+        ObjectConditions(ifMatch: s3.headers[.ifMatch].map(ETagCondition.init(header:)),
+                         ifNoneMatch: s3.headers[.ifNoneMatch].map(ETagCondition.init(header:)),
+                         ifModifiedSince: s3.headers[.ifModifiedSince].flatMap(HTTPDate.parse),
+                         ifUnmodifiedSince: s3.headers[.ifUnmodifiedSince].flatMap(HTTPDate.parse))
+    }
+
+    /// `Range: bytes=first-last | first- | -suffix`. Other forms (several ranges, other
+    /// units, bad syntax) are ignored and the whole object is served, as HTTP allows.
+    static func range(_ s3: S3Request) -> ByteRange? {
+        guard let value = s3.headers[.range]?.trimmingCharacters(in: .whitespaces), value.hasPrefix("bytes="),
+              !value.contains(",") else { return nil }
+        let spec = value.dropFirst("bytes=".count)
+        guard let dash = spec.firstIndex(of: "-") else { return nil }
+        let first = spec[..<dash].trimmingCharacters(in: .whitespaces)
+        let last = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
+        if first.isEmpty { return UInt64(last).map { .suffix(length: $0) } }
+        guard let start = UInt64(first) else { return nil }
+        if last.isEmpty { return .from(first: start, last: nil) }
+        guard let end = UInt64(last), end >= start else { return nil }
+        return .from(first: start, last: end)
+    }
+
+    /// GET/HEAD response headers, with `response-*` overrides; checksums only when asked
+    /// for with `x-amz-checksum-mode: ENABLED` and the whole object is served.
+    static func objectHeaders(_ info: ObjectInfo, _ s3: S3Request, whole: Bool = true) -> HTTPFields {
+        var headers: HTTPFields = [
+            .eTag: info.quotedETag,
+            .lastModified: HTTPDate.format(milliseconds: info.lastModifiedMilliseconds),
+            .acceptRanges: "bytes",
+            .contentType: s3.parameter("response-content-type") ?? info.attributes.contentType ?? "binary/octet-stream",
+        ]
+        let a = info.attributes
+        let overridable: [(HTTPField.Name, String?, String)] = [
+            (.contentEncoding, a.contentEncoding, "response-content-encoding"),
+            (.contentDisposition, a.contentDisposition, "response-content-disposition"),
+            (.contentLanguage, a.contentLanguage, "response-content-language"),
+            (.cacheControl, a.cacheControl, "response-cache-control"),
+            (.expires, a.expires, "response-expires"),
+        ]
+        for (name, stored, parameter) in overridable {
+            if let value = s3.parameter(parameter) ?? stored { headers[name] = value }
+        }
+        for (name, value) in a.userMetadata {
+            if let field = HTTPField.Name("x-amz-meta-" + name) { headers[field] = value }
+        }
+        if let storageClass = a.storageClass { headers[.init("x-amz-storage-class")!] = storageClass }
+        if let sse = a.serverSideEncryption { headers[.init("x-amz-server-side-encryption")!] = sse }
+        if let parts = info.partCount { headers[.init("x-amz-mp-parts-count")!] = String(parts) }
+        if whole, s3.header("x-amz-checksum-mode")?.uppercased() == "ENABLED" {
+            for (algorithm, value) in a.checksums {
+                if let field = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[field] = value }
+            }
+            if !a.checksums.isEmpty { headers[.init("x-amz-checksum-type")!] = "FULL_OBJECT" }
+        }
+        return headers
+    }
+}

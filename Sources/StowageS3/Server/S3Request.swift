@@ -1,0 +1,113 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Stowage
+
+/// What a request addresses, parsed once: bucket and key from the path (path-style) or
+/// the Host header (virtual-hosted style), and the query as ordered, decoded pairs.
+struct S3Request: Sendable {
+    let method: HTTPRequest.Method
+    let headers: HTTPFields
+    let rawPath: String
+    let rawQuery: String
+    let bucket: String?
+    let key: String?
+    let query: [(name: String, value: String)]
+
+    /// `Resource` in error bodies: `/bucket/key` as the client addressed it.
+    var resource: String {
+        guard let bucket else { return "/" }
+        return "/" + bucket + (key.map { "/" + $0 } ?? "")
+    }
+
+    init(_ request: Request, baseDomain: String) throws(S3Error) {
+        method = request.method
+        headers = request.headers
+        rawPath = request.uri.path
+        rawQuery = request.uri.query ?? ""
+        query = Self.parseQuery(rawQuery)
+        let host = Self.hostWithoutPort(request.head.authority ?? "")
+        var path = rawPath
+        if path.hasPrefix("/") { path.removeFirst() }
+        var virtualBucket: String?
+        if host.hasSuffix("." + baseDomain), host.count > baseDomain.count + 1 {
+            virtualBucket = String(host.dropLast(baseDomain.count + 1))
+        }
+        if let virtualBucket {
+            bucket = virtualBucket
+            key = try Self.decodeKey(path)
+        } else if path.isEmpty {
+            bucket = nil
+            key = nil
+        } else {
+            let parts = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = PercentDecoding.string(String(parts[0])) else {
+                throw S3Error(.badRequest, "InvalidBucketName", "The specified bucket is not valid.")
+            }
+            bucket = name
+            key = parts.count > 1 ? try Self.decodeKey(String(parts[1])) : nil
+        }
+    }
+
+    /// A key from its percent-encoded path form; nil for an empty key.
+    private static func decodeKey(_ encoded: String) throws(S3Error) -> String? {
+        guard !encoded.isEmpty else { return nil }
+        guard let bytes = PercentDecoding.bytes(encoded) else {
+            throw S3Error.invalidArgument("The object key is not correctly percent-encoded")
+        }
+        do { return try Validation.key(fromBytes: bytes) } catch { throw S3Error(error) }
+    }
+
+    private static func hostWithoutPort(_ host: String) -> String {
+        if host.hasPrefix("[") { return host }   // IPv6 literal: never a virtual host
+        return String(host.split(separator: ":", maxSplits: 1).first ?? "").lowercased()
+    }
+
+    /// Query pairs in order; `+` is a space in a query (form encoding), as clients send it.
+    static func parseQuery(_ raw: String) -> [(name: String, value: String)] {
+        raw.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decode = { (s: Substring) in PercentDecoding.string(s.replacingOccurrences(of: "+", with: " ")) ?? String(s) }
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
+    }
+
+    func has(_ name: String) -> Bool { query.contains { $0.name == name } }
+
+    func parameter(_ name: String) -> String? { query.first { $0.name == name }?.value }
+
+    func header(_ name: String) -> String? {
+        HTTPField.Name(name).flatMap { headers[$0] }
+    }
+
+    /// Query names that select an operation or a sub-resource (everything but the
+    /// parameters of the plain operations and of authentication).
+    var subresources: [String] {
+        query.map(\.name).filter { name in
+            !Self.plainParameters.contains(name) && !name.hasPrefix("response-") && !name.hasPrefix("X-Amz-")
+        }
+    }
+
+    static let plainParameters: Set<String> = [
+        "x-id", "prefix", "delimiter", "max-keys", "marker", "list-type", "continuation-token",
+        "start-after", "encoding-type", "fetch-owner", "versionId",
+    ]
+}
+
+/// S3's URL encoding for `encoding-type=url` listings: everything but unreserved
+/// characters and `/` as %XX.
+func urlEncode(_ text: String) -> String {
+    var out = ""
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+             UInt8(ascii: "."), UInt8(ascii: "~"), UInt8(ascii: "/"):
+            out.unicodeScalars.append(Unicode.Scalar(byte))
+        default:
+            let hex = Array("0123456789ABCDEF".utf8)
+            out += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+        }
+    }
+    return out
+}

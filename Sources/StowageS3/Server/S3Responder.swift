@@ -1,0 +1,107 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Stowage
+
+/// Every request's path through the server: a request id, addressing, SigV4, dispatch to
+/// one handler, and errors rendered as S3 XML. Handlers parse, call the engine, render.
+struct S3Responder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let store: ObjectStore
+    let verifier: SigV4Verifier
+    let baseDomain: String
+    let region: String
+    let hostID: String
+
+    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        let requestID = Self.makeRequestID()
+        var logger = context.logger
+        logger[metadataKey: "request_id"] = .string(requestID)
+        let started = ContinuousClock.now
+        var response: Response
+        var resource = request.uri.path
+        do {
+            let s3 = try S3Request(request, baseDomain: baseDomain)
+            resource = s3.resource
+            let auth = try authenticate(request, s3)
+            logger[metadataKey: "access_key"] = .string(auth.accessKey)
+            response = try await route(s3, auth: auth, body: request.body, logger: logger)
+        } catch {
+            var s3Error = S3Error.from(error)
+            s3Error.resource = resource
+            s3Error.requestID = requestID
+            s3Error.hostID = hostID
+            let level: Logger.Level = s3Error.status.code >= 500 ? .error : .info
+            logger.log(level: level, "\(request.method) \(request.uri.path) → \(s3Error.status.code) \(s3Error.code): \(s3Error.message)")
+            response = s3Error.response(isHead: request.method == .head)
+        }
+        response.headers[.xAmzRequestID] = requestID
+        response.headers[.xAmzID2] = hostID
+        response.headers[.server] = "Stowage"
+        logger.debug("\(request.method) \(request.uri.path) → \(response.status.code) in \(ContinuousClock.now - started)")
+        return response
+    }
+
+    private func authenticate(_ request: Request, _ s3: S3Request) throws -> SigV4Authentication {
+        var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+        if let authority = request.head.authority, !headers.contains(where: { $0.name == "host" }) {
+            headers.append((name: "host", value: authority))
+        }
+        return try verifier.verify(method: request.method.rawValue, rawPath: s3.rawPath, rawQuery: s3.rawQuery,
+                                   headers: headers, now: Date())
+    }
+
+    /// S3's operations by method, addressing and sub-resource. Anything else is 501: a
+    /// request is never silently taken for a different operation.
+    private func route(_ s3: S3Request, auth: SigV4Authentication, body: RequestBody, logger: Logger) async throws -> Response {
+        let handlers = Handlers(store: store, region: region, logger: logger)
+        guard let bucket = s3.bucket else {
+            guard s3.method == .get, s3.subresources.isEmpty else { throw S3Error.notImplemented("\(s3.method) /") }
+            return try handlers.listBuckets()
+        }
+        let sub = s3.subresources
+        guard let key = s3.key else {
+            switch (s3.method, sub) {
+            case (.put, []): return try await handlers.createBucket(bucket, body: body)
+            case (.head, []): return try handlers.headBucket(bucket)
+            case (.delete, []): return try await handlers.deleteBucket(bucket)
+            case (.get, ["location"]): return try handlers.bucketLocation(bucket)
+            case (.get, ["versioning"]): return try handlers.bucketVersioning(bucket)
+            case (.get, []): return try handlers.listObjects(bucket, s3)
+            case (.post, ["delete"]): return try await handlers.deleteObjects(bucket, s3, body: body)
+            default: throw S3Error.notImplemented("\(s3.method) on a bucket with ?\(sub.joined(separator: "&"))")
+            }
+        }
+        switch (s3.method, sub) {
+        case (.put, ["renameObject"]): return try await handlers.renameObject(bucket, key, s3)
+        case (.put, []):
+            if s3.header("x-amz-rename-source") != nil {
+                throw S3Error.notImplemented("x-amz-rename-source without ?renameObject")
+            }
+            if s3.header("x-amz-copy-source") != nil { throw S3Error.notImplemented("CopyObject") }
+            return try await handlers.putObject(bucket, key, s3, auth: auth, body: body)
+        case (.get, []): return try handlers.getObject(bucket, key, s3, isHead: false)
+        case (.head, []): return try handlers.getObject(bucket, key, s3, isHead: true)
+        case (.delete, []): return try await handlers.deleteObject(bucket, key, s3)
+        default: throw S3Error.notImplemented("\(s3.method) on an object with ?\(sub.joined(separator: "&"))")
+        }
+    }
+
+    /// 16 uppercase hex digits, as S3's request ids look.
+    static func makeRequestID() -> String {
+        String(UInt64.random(in: .min ... .max), radix: 16, uppercase: true).leftPadded(to: 16)
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension HTTPField.Name {
+    static let xAmzRequestID = HTTPField.Name("x-amz-request-id")!
+    static let xAmzID2 = HTTPField.Name("x-amz-id-2")!
+}

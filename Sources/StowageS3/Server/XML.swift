@@ -1,0 +1,89 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// Builds S3's XML responses. Text is escaped; element names are ours.
+struct XMLWriter {
+    var document = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    static let s3Namespace = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+    mutating func element(_ name: String, namespace: String? = nil, _ body: (inout XMLWriter) -> Void) {
+        document += namespace.map { "<\(name) xmlns=\"\($0)\">" } ?? "<\(name)>"
+        body(&self)
+        document += "</\(name)>"
+    }
+
+    mutating func element(_ name: String, _ text: String) {
+        document += "<\(name)>\(Self.escape(text))</\(name)>"
+    }
+
+    mutating func emptyElement(_ name: String, namespace: String? = nil) {
+        document += namespace.map { "<\(name) xmlns=\"\($0)\"/>" } ?? "<\(name)/>"
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\r": out += "&#13;"
+            case _ where scalar.value < 0x20 && scalar != "\n" && scalar != "\t":
+                // XML 1.0 cannot carry these; S3 answers such keys with encoding-type=url.
+                out += "&#\(scalar.value);"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
+
+/// A parsed XML element: name, text, children. Request bodies are small (collected with a
+/// limit), so a tree is fine.
+final class XMLNode {
+    let name: String
+    var text = ""
+    var children: [XMLNode] = []
+
+    init(name: String) { self.name = name }
+
+    func child(_ name: String) -> XMLNode? { children.first { $0.name == name } }
+    func all(_ name: String) -> [XMLNode] { children.filter { $0.name == name } }
+
+    /// Parses `data`; nil when it is not well-formed XML.
+    static func parse(_ data: Data) -> XMLNode? {
+        let builder = TreeBuilder()
+        let parser = XMLParser(data: data)
+        parser.shouldProcessNamespaces = true
+        parser.delegate = builder
+        guard parser.parse(), let root = builder.root else { return nil }
+        return root
+    }
+
+    private final class TreeBuilder: NSObject, XMLParserDelegate {
+        var stack: [XMLNode] = []
+        var root: XMLNode?
+
+        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                    qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+            let node = XMLNode(name: elementName)
+            stack.last?.children.append(node)
+            if stack.isEmpty { root = node }
+            stack.append(node)
+        }
+
+        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?,
+                    qualifiedName qName: String?) {
+            _ = stack.popLast()
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) {
+            stack.last?.text += string
+        }
+    }
+}

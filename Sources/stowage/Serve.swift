@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Stowage
+import StowageS3
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve a data directory over the S3 API.")
+
+    /// Used when no credentials are given, and printed at start-up: for development only.
+    static let developmentAccessKey = "stowage-dev"
+    static let developmentSecretKey = "stowage-dev-secret"
+
+    @Option(help: "Data directory (created if missing).")
+    var data = "./data"
+
+    @Option(help: "Address to listen on.")
+    var address = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 9000
+
+    @Option(help: "Access key (or STOWAGE_ACCESS_KEY).")
+    var accessKey: String?
+
+    @Option(help: "Secret key (or STOWAGE_SECRET_KEY).")
+    var secretKey: String?
+
+    @Option(help: "File of credentials, one 'ACCESS_KEY SECRET_KEY' pair per line ('#' starts a comment).")
+    var credentialsFile: String?
+
+    @Option(help: "Region in the credential scope.")
+    var region = "us-east-1"
+
+    @Option(help: "Base domain for virtual-hosted-style requests (BUCKET.<domain>).")
+    var domain = "localhost"
+
+    @Option(help: "strict (default: data and index synced before answering) or relaxed (no syncs; tests and benchmarks).")
+    var durability: String = Durability.strict.rawValue
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        guard let durability = Durability(rawValue: durability) else {
+            throw ValidationError("--durability must be strict or relaxed")
+        }
+        var logger = Logger(label: "stowage")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let (credentials, isDevelopment) = try loadCredentials()
+        var options = StoreOptions()
+        options.durability = durability
+        options.logger = logger
+        let store = try ObjectStore(directory: data, options: options)
+        var configuration = S3ServerConfiguration(credentials: S3Credentials(credentials, region: region))
+        configuration.address = address
+        configuration.port = port
+        configuration.baseDomain = domain
+        let (address, data) = (self.address, self.data)
+        let app = S3Server.application(store: store, configuration: configuration, logger: logger) { port in
+            print("Stowage serving \(data) at http://\(address):\(port) (durability: \(durability.rawValue))")
+            if isDevelopment {
+                print("Development credentials: access key \(Self.developmentAccessKey), secret key \(Self.developmentSecretKey)")
+                print("Try: AWS_ACCESS_KEY_ID=\(Self.developmentAccessKey) AWS_SECRET_ACCESS_KEY=\(Self.developmentSecretKey) aws --endpoint-url http://\(address):\(port) s3 ls")
+            }
+            fflush(nil)
+        }
+        do {
+            try await app.runService()
+        } catch {
+            store.close()
+            throw error
+        }
+        store.close()
+        logger.info("store closed cleanly")
+    }
+
+    /// Flags, then the environment, then a credentials file; with none, the development pair.
+    private func loadCredentials() throws -> ([String: String], isDevelopment: Bool) {
+        let environment = ProcessInfo.processInfo.environment
+        var pairs: [String: String] = [:]
+        if let access = accessKey ?? environment["STOWAGE_ACCESS_KEY"] {
+            guard let secret = secretKey ?? environment["STOWAGE_SECRET_KEY"] else {
+                throw ValidationError("an access key needs a secret key (--secret-key or STOWAGE_SECRET_KEY)")
+            }
+            pairs[access] = secret
+        }
+        if let credentialsFile {
+            let text = try String(contentsOfFile: credentialsFile, encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                let fields = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" })
+                if fields.isEmpty { continue }
+                guard fields.count == 2 else {
+                    throw ValidationError("\(credentialsFile):\(number + 1): expected 'ACCESS_KEY SECRET_KEY'")
+                }
+                pairs[String(fields[0])] = String(fields[1])
+            }
+        }
+        if pairs.isEmpty { return ([Self.developmentAccessKey: Self.developmentSecretKey], true) }
+        return (pairs, false)
+    }
+}

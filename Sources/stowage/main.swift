@@ -1,1 +1,0 @@
-print("stowage: the server arrives with issue 3")
