@@ -94,3 +94,53 @@ import Testing
         }
     }
 }
+
+extension LongKeyTests {
+    /// Common prefixes inside a long-key group slot are reported once, with or without
+    /// start-after (the cursor cannot seek past them, so the page must skip them itself).
+    @Test func delimiterInsideLongKeys() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            let stem = String(repeating: "p", count: 506)
+            for key in [stem + "a/x", stem + "a/y", stem + "b/z", stem + "c"] { try await store.put("bkt", key, [1]) }
+            let page = try store.listObjects(bucket: "bkt", delimiter: "/")
+            #expect(page.commonPrefixes == [stem + "a/", stem + "b/"])
+            #expect(page.objects.map(\.key) == [stem + "c"])
+            let after = try store.listObjects(bucket: "bkt", delimiter: "/", startAfter: stem + "a/")
+            #expect(after.commonPrefixes == [stem + "b/"])
+        }
+    }
+}
+
+extension ObjectTests {
+    /// A range whose end is the largest number HTTP can carry serves to the object's end.
+    @Test func rangeEndAtUInt64Max() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            try await store.put("bkt", "k", [1, 2, 3])
+            #expect(try await store.bytes("bkt", "k", range: .from(first: 1, last: .max)) == [2, 3])
+        }
+    }
+
+    @Test func closeIsIdempotent() async throws {
+        try await withTemporaryStore(durability: .relaxed) { store, _ in
+            try await store.createBucket("bkt")
+            store.close()
+            store.close()
+            await expectStoreError(.closed) { try await store.createBucket("other") }
+            await expectStoreError(.closed) { _ = try store.listBuckets() }
+        }
+    }
+}
+
+extension RenameTests {
+    /// Keys are bytes: "é" as one scalar and as e + combining accent are different keys.
+    @Test func canonicallyEquivalentKeysAreDistinct() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            try await store.put("bkt", "e\u{301}", [1])
+            try await store.renameObject(RenameRequest(bucket: "bkt", source: "e\u{301}", destination: "\u{e9}"))
+            #expect(try store.keys("bkt").map { Array($0.utf8) } == [Array("\u{e9}".utf8)])
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Synchronization
 
@@ -22,6 +23,8 @@ final class ExtentStore: Sendable {
         var nextSegmentID: UInt64 = 1
     }
     private let state: Mutex<State>
+    /// Serialises segment creation (slow: fallocate and fsyncs), apart from `state`.
+    private let creation = NSLock()
 
     /// - Parameters:
     ///   - openSegment: the segment appends resume in, and its committed high-water mark.
@@ -66,26 +69,39 @@ final class ExtentStore: Sendable {
 
     /// Reserves up to `maxLength` bytes. A reservation shorter than asked is a whole number
     /// of `chunkBytes`, so extents break only at chunk boundaries; the caller asks again
-    /// for the rest.
+    /// for the rest. May create (and preallocate) a segment: blocking, so callers run it on
+    /// a Dispatch thread. Creation happens outside the state lock, so reservations in the
+    /// open segment and readers' lookups never wait for a `fallocate`.
     func reserve(maxLength: UInt64, chunkBytes: UInt64) throws(IOError) -> Reservation {
         precondition(maxLength > 0 && chunkBytes > 0 && chunkBytes <= segmentCapacityBytes)
-        return try state.withLock { (s: inout State) throws(IOError) -> Reservation in
-            if let id = s.openSegmentID, let file = try? openFile(id, &s) {
-                let remaining = file.capacityBytes - min(s.appendOffsetBytes, file.capacityBytes)
-                let granted = remaining >= maxLength ? maxLength : remaining / chunkBytes * chunkBytes
-                if granted > 0 {
-                    defer { s.appendOffsetBytes += granted }
-                    return Reservation(segment: file, offsetBytes: s.appendOffsetBytes, lengthBytes: granted)
-                }
-            }
-            let file = try SegmentFile.create(id: s.nextSegmentID, directory: directory,
-                                              capacityBytes: segmentCapacityBytes)
-            s.files[file.id] = file
-            s.nextSegmentID += 1
-            s.openSegmentID = file.id
-            let granted = min(maxLength, segmentCapacityBytes)
-            s.appendOffsetBytes = granted
-            return Reservation(segment: file, offsetBytes: 0, lengthBytes: granted)
+        if let granted = grant(maxLength: maxLength, chunkBytes: chunkBytes) { return granted }
+        creation.lock()
+        defer { creation.unlock() }
+        // Another writer may have made a segment while this one waited.
+        if let granted = grant(maxLength: maxLength, chunkBytes: chunkBytes) { return granted }
+        let id = state.withLock { s in
+            defer { s.nextSegmentID += 1 }
+            return s.nextSegmentID
+        }
+        let file = try SegmentFile.create(id: id, directory: directory, capacityBytes: segmentCapacityBytes)
+        let length = maxLength <= segmentCapacityBytes ? maxLength : segmentCapacityBytes / chunkBytes * chunkBytes
+        state.withLock { s in
+            s.files[id] = file
+            s.openSegmentID = id
+            s.appendOffsetBytes = length
+        }
+        return Reservation(segment: file, offsetBytes: 0, lengthBytes: length)
+    }
+
+    /// Room in the open segment, if it has any.
+    private func grant(maxLength: UInt64, chunkBytes: UInt64) -> Reservation? {
+        state.withLock { s -> Reservation? in
+            guard let id = s.openSegmentID, let file = try? openFile(id, &s) else { return nil }
+            let remaining = file.capacityBytes - min(s.appendOffsetBytes, file.capacityBytes)
+            let granted = remaining >= maxLength ? maxLength : remaining / chunkBytes * chunkBytes
+            guard granted > 0 else { return nil }
+            defer { s.appendOffsetBytes += granted }
+            return Reservation(segment: file, offsetBytes: s.appendOffsetBytes, lengthBytes: granted)
         }
     }
 
@@ -103,6 +119,11 @@ final class ExtentStore: Sendable {
                 s.appendOffsetBytes = offsetBytes
             }
         }
+    }
+
+    /// Flushes every open segment file (relaxed mode's close).
+    func syncAll() throws(IOError) {
+        for file in state.withLock({ Array($0.files.values) }) { try file.sync() }
     }
 
     /// The segment appends currently go to.

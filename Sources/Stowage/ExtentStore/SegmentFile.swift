@@ -23,6 +23,20 @@ final class Mapping: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + Int(offset), count: count)
     }
 
+    /// Unmaps the whole pages inside `[offset, offset + count)` from this process
+    /// (`MADV_DONTNEED`). The bytes stay in the page cache and a later access faults them
+    /// back in, so this is always safe; it keeps a long GET from growing the process's
+    /// resident set by the size of the object.
+    func dropResidency(offset: UInt64, count: Int) {
+        let page = UInt64(Self.pageBytes)
+        let start = (offset + page - 1) / page * page
+        let end = min((offset + UInt64(count)) / page * page, UInt64(length))
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + Int(start)), Int(end - start), MADV_DONTNEED)
+    }
+
+    static let pageBytes = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
 }
 

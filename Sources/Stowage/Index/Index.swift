@@ -46,8 +46,8 @@ struct Index: Sendable {
     /// Blob id 0 is the empty object, which has no record and no extents.
     func insertBlob(_ txn: borrowing Transaction, _ blob: BlobRecord, capacity: (UInt64) throws -> UInt64) throws -> UInt64 {
         guard !blob.extents.isEmpty else { return 0 }
-        let next = try txn.withValue(meta, Self.nextBlobKey) { $0.loadUnaligned(as: UInt64.self) } ?? 1
-        try txn.put(meta, Self.nextBlobKey, withUnsafeBytes(of: (next + 1)) { Array($0) })
+        let next = try nextBlobID(txn)
+        try txn.put(meta, Self.nextBlobKey, withUnsafeBytes(of: (next + 1).littleEndian) { Array($0) })
         try txn.put(blobs, IndexKey.id(next), blob.encoded(), noOverwrite: true)
         for extent in blob.extents {
             try adjustSegment(txn, extent.segmentID, capacity: capacity) { record in
@@ -56,6 +56,16 @@ struct Index: Sendable {
             }
         }
         return next
+    }
+
+    /// `meta["next-blob"]`: 8 bytes, little-endian; 1 in a new index.
+    func nextBlobID(_ txn: borrowing Transaction) throws -> UInt64 {
+        try txn.withValue(meta, Self.nextBlobKey) { bytes in
+            guard bytes.count == 8 else {
+                throw RecordError(record: "meta next-blob", reason: "\(bytes.count) bytes, expected 8")
+            }
+            return UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+        } ?? 1
     }
 
     /// Adds one reference to a blob (copy; later, upload parts).

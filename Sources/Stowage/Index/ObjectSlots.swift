@@ -11,7 +11,8 @@
 /// cannot be longer), and P < P ‖ 0x00 < anything else after P; within a group, entries
 /// are sorted. So a cursor walk still yields keys in S3's raw byte order.
 enum ObjectSlot {
-    /// The LMDB maximum key size liblmdb is built with (checked at open).
+    /// The LMDB maximum key size liblmdb is built with by default (at least this much is
+    /// checked at open).
     static let lmdbMaxKeyBytes = 511
     static let maxShortKeyBytes = lmdbMaxKeyBytes - 1
 

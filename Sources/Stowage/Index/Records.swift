@@ -162,7 +162,7 @@ struct BlobRecord: Equatable {
             let offset = try r.u64()
             let length = try r.u64()
             let hashCount = Int(try r.u32())
-            let expected = (length + UInt64(chunkSizeBytes) - 1) / UInt64(chunkSizeBytes)
+            let expected = length / UInt64(chunkSizeBytes) + (length % UInt64(chunkSizeBytes) == 0 ? 0 : 1)
             guard UInt64(hashCount) == expected else {
                 throw RecordError(record: "blob", reason: "extent of \(length) bytes has \(hashCount) chunk hashes, expected \(expected)")
             }
@@ -172,7 +172,14 @@ struct BlobRecord: Equatable {
             extents.append(Extent(segmentID: segmentID, offsetBytes: offset, lengthBytes: length, chunkHashes: hashes))
         }
         try r.finish()
-        guard extents.reduce(0, { $0 + $1.lengthBytes }) == size else {
+        var total: UInt64 = 0
+        for extent in extents {
+            let (sum, overflow) = total.addingReportingOverflow(extent.lengthBytes)
+            let (_, beyond) = extent.offsetBytes.addingReportingOverflow(extent.lengthBytes)
+            guard !overflow, !beyond else { throw RecordError(record: "blob", reason: "extent sizes overflow") }
+            total = sum
+        }
+        guard total == size else {
             throw RecordError(record: "blob", reason: "extent lengths do not add up to size \(size)")
         }
     }

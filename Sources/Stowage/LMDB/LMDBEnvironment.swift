@@ -31,7 +31,7 @@ final class LMDBEnvironment: @unchecked Sendable {
         try LMDBError.check(mdb_env_create(&handle), "mdb_env_create")
         guard let handle else { throw LMDBError(code: EINVAL, operation: "mdb_env_create") }
         env = handle
-        do {
+        do throws(LMDBError) {
             try LMDBError.check(mdb_env_set_maxdbs(env, MDB_dbi(Self.tableNames.count)), "mdb_env_set_maxdbs")
             try LMDBError.check(mdb_env_set_mapsize(env, mapSizeBytes), "mdb_env_set_mapsize")
             try LMDBError.check(mdb_env_set_maxreaders(env, maxReaders), "mdb_env_set_maxreaders")
@@ -40,6 +40,11 @@ final class LMDBEnvironment: @unchecked Sendable {
             var flags = UInt32(MDB_NOTLS | MDB_NORDAHEAD)
             if !syncOnCommit { flags |= UInt32(MDB_NOSYNC) }
             try LMDBError.check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open \(path)")
+            // The objects table's slot scheme (Index/ObjectSlots.swift) assumes keys of
+            // up to 511 bytes, liblmdb's default MDB_MAXKEYSIZE.
+            guard mdb_env_get_maxkeysize(env) >= Int32(ObjectSlot.lmdbMaxKeyBytes) else {
+                throw LMDBError(code: MDB_BAD_VALSIZE, operation: "liblmdb is built with keys shorter than \(ObjectSlot.lmdbMaxKeyBytes) bytes")
+            }
             tables = try Self.openTables(env)
         } catch {
             mdb_env_close(env)

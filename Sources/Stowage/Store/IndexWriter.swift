@@ -145,6 +145,8 @@ extension StoreError {
         switch error {
         case let error as StoreError:
             return error
+        case let error as LMDBError where error.code == ENOSPC || error.code == EDQUOT:
+            return StoreError(.diskFull, "No space left on the device holding the index during \(context)", cause: error)
         case let error as LMDBError where error.code == LMDBError.mapFull:
             return StoreError(.indexFull, "The index is full (LMDB map size reached) during \(context); raise the map size", cause: error)
         case let error as LMDBError:

@@ -75,6 +75,9 @@ public enum Validation {
     }
 
     static func checkUserMetadata(_ metadata: [(name: String, value: String)]) throws(StoreError) {
+        guard metadata.allSatisfy({ !$0.name.isEmpty }) else {
+            throw StoreError(.invalidArgument, "A user metadata name must not be empty")
+        }
         let total = metadata.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
         guard total <= Limits.maxUserMetadataBytes else {
             throw StoreError(.invalidArgument,

@@ -68,7 +68,8 @@ private struct ListPage {
         }
         if let startAfter, !startAfter.lexicographicallyPrecedes(key) { return .next }
         if let common = commonPrefix(of: key) {
-            if let startAfter, !startAfter.lexicographicallyPrecedes(common) || common == lastCommonPrefix {
+            let passed = startAfter.map { !$0.lexicographicallyPrecedes(common) } ?? false
+            if passed || common == lastCommonPrefix {
                 return successor(of: common).map { .seek($0) } ?? .stop
             }
             guard count < limit else { return truncate() }

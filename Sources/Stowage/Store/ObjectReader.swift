@@ -1,3 +1,4 @@
+import Logging
 import StowageChecksums
 
 /// A verified run of object bytes, lent straight from the segment's mapping (no copy).
@@ -40,18 +41,29 @@ public struct ObjectBody: AsyncSequence, Sendable {
     let chunks: [ChunkRead]
     let verify: Bool
     let location: String
+    let logger: Logger
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let body: ObjectBody
         var position = 0
 
         public mutating func next() async throws -> ObjectBytes? {
+            // The consumer is done with the previous chunk's pages in this process.
+            if position > 0 {
+                let done = body.chunks[position - 1]
+                done.mapping.dropResidency(offset: done.chunkOffset, count: done.chunkLength)
+            }
             guard position < body.chunks.count else { return nil }
             let chunk = body.chunks[position]
             position += 1
-            let verify = body.verify
-            let location = body.location
-            try await BlockingIO.run { try ObjectBody.check(chunk, verify: verify, location: location) }
+            let (verify, location, logger) = (body.verify, body.location, body.logger)
+            do {
+                try await BlockingIO.run { try ObjectBody.check(chunk, verify: verify, location: location) }
+            } catch {
+                // I4: a mismatch is an error to the caller *and* a log line for the operator.
+                logger.error("\(error)")
+                throw error
+            }
             return ObjectBytes(mapping: chunk.mapping, offset: chunk.chunkOffset + UInt64(chunk.slice.lowerBound),
                                count: chunk.slice.count)
         }
@@ -110,7 +122,8 @@ extension ObjectStore {
         if let blob { chunks = try plan(blob, range: served, location: "\(bucket)/\(key)") }
         return ObjectRead(info: record.info(key: key), range: served,
                           isPartial: range != nil && record.size > 0,
-                          body: ObjectBody(chunks: chunks, verify: options.verifyReads, location: "\(bucket)/\(key)"))
+                          body: ObjectBody(chunks: chunks, verify: options.verifyReads, location: "\(bucket)/\(key)",
+                                          logger: options.logger))
     }
 
     func lookup(bucket: String, key: String, conditions: ObjectConditions) throws(StoreError) -> ObjectRecord {

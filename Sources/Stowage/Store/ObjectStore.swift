@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import Synchronization
 
 /// How the store trades durability for speed (DESIGN.md, "Durability modes").
 public enum Durability: String, Sendable, CaseIterable {
@@ -43,6 +44,7 @@ public final class ObjectStore: Sendable {
     let extents: ExtentStore
     let writer: IndexWriter
     private let lockDescriptor: Int32
+    private let isClosed = Mutex(false)
 
     /// Named files and folders inside the data directory.
     static let lockFileName = "stowage.lock"
@@ -96,8 +98,8 @@ public final class ObjectStore: Sendable {
 
     private static func openExtents(_ environment: LMDBEnvironment, _ index: Index, directory: String,
                                     options: StoreOptions) throws -> ExtentStore {
-        let known = try environment.read { txn in try index.allSegments(txn) }
         try checkFormat(environment, index)
+        let known = try environment.read { txn in try index.allSegments(txn) }
         let segmentsPath = directory + "/" + segmentsDirectoryName
         let onDisk = ExtentStore.segmentIDs(in: segmentsPath)
         let highest = max(known.map(\.0).max() ?? 0, onDisk.max() ?? 0)
@@ -121,13 +123,24 @@ public final class ObjectStore: Sendable {
         _ = try environment.write { txn in try txn.put(index.meta, Index.formatKey, [Index.formatVersion]) }
     }
 
-    /// Finishes queued writes and closes the index. Idempotent.
+    /// Finishes queued writes and closes the index. Idempotent; also run at deinit.
+    /// In relaxed mode this is where data and index reach the disk.
     public func close() {
+        guard isClosed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         writer.stop()
-        if options.durability == .relaxed { try? environment.sync() }
+        if options.durability == .relaxed {
+            do {
+                try extents.syncAll()
+                try environment.sync()
+            } catch {
+                options.logger.error("close: syncing the relaxed store failed: \(error)")
+            }
+        }
         environment.close()
         Glibc.close(lockDescriptor)
     }
+
+    deinit { close() }
 
     static func nowMilliseconds() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
@@ -198,7 +211,10 @@ extension ObjectStore {
 
 extension ObjectStore {
     /// A read snapshot; every error comes out as a `StoreError`.
+    /// Callers must not close the store while reads are in flight (the server closes it
+    /// only after its last request has finished).
     func read<R>(_ body: (borrowing Transaction) throws -> R) throws(StoreError) -> R {
+        guard !isClosed.withLock({ $0 }) else { throw StoreError(.closed, "The store is closed") }
         do { return try environment.read(body) } catch { throw StoreError.wrapping(error, "index read") }
     }
 

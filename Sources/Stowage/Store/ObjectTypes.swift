@@ -144,7 +144,7 @@ public enum ByteRange: Sendable, Equatable {
         switch self {
         case .from(let first, let last):
             guard first < size else { return nil }
-            let end = min(last.map { $0 + 1 } ?? size, size)
+            let end = min(last ?? size, size - 1) + 1
             guard end > first else { return nil }
             return first..<end
         case .suffix(let length):

@@ -113,15 +113,17 @@ public final class ObjectWriter: @unchecked Sendable {
         if UInt64(stagedBytes) + writtenBytes > Limits.maxPutObjectBytes {
             throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed object size")
         }
-        let target = try place(UInt64(stagedBytes))
         let count = stagedBytes
         do {
-            let hash = try await BlockingIO.run { [self] in
+            // Reserving may create and preallocate a segment: blocking work, so it runs
+            // on the Dispatch thread with the write.
+            let (hash, target) = try await BlockingIO.run { [self] in
+                let target = try place(UInt64(count))
                 let bytes = UnsafeRawBufferPointer(rebasing: staging[..<count])
                 md5.update(bytes)
                 for i in checksummers.indices { checksummers[i].update(bytes) }
                 try target.segment.write(bytes, at: target.offset)
-                return XXH3.hash(bytes)
+                return (XXH3.hash(bytes), target)
             }
             record(chunkHash: hash, segmentID: target.segment.id, offset: target.offset, length: UInt64(count))
         } catch {

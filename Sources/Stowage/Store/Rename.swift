@@ -55,11 +55,15 @@ extension ObjectStore {
         guard !request.destination.hasSuffix("/") else {
             throw StoreError(.invalidRequest, "The destination key must not end with '/'")
         }
-        guard candidates.first != request.destination else {
+        guard !sameKey(candidates[0], request.destination) else {
             throw StoreError(.invalidRequest, "The source and destination keys are the same")
         }
         return candidates
     }
+
+    /// Keys are byte strings: Swift's `==` would call canonically equivalent text (é as
+    /// one scalar or two) equal, but they are different S3 keys.
+    static func sameKey(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
 
     /// The source value, percent-decoded with path rules (`+` stays `+`; undecodable
     /// values are kept raw), one leading `/` stripped; then, as a fallback tried only when
@@ -79,7 +83,7 @@ extension ObjectStore {
                                       _ candidates: [String]) throws -> (String, ObjectRecord) {
         for candidate in candidates {
             if let record = try index.object(txn, bucket: request.bucket, key: candidate) {
-                guard candidate != request.destination else {
+                guard !sameKey(candidate, request.destination) else {
                     throw StoreError(.invalidRequest, "The source and destination keys are the same")
                 }
                 return (candidate, record)
