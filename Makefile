@@ -4,26 +4,57 @@ SHELL := /bin/bash
 
 SWIFT        ?= swift
 DATA         ?= ./data
+PORT         ?= 9000
 APT_PACKAGES := liblmdb-dev libxxhash-dev libisal-dev pkg-config
 E2E_APT      := s3cmd rclone
-PIP_PACKAGES := boto3 awscli pytest requests
+PYTHON       ?= python3
 
-.PHONY: deps deps-e2e build test test-swift test-e2e serve release clean
+.PHONY: deps deps-e2e build build-tests release test test-swift test-e2e serve clean
 
-# Installs the C libraries the package links (liblmdb, libxxhash, ISA-L) when missing.
+define apt_install_missing
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+endef
+
+# The C libraries the package links: liblmdb, libxxhash, ISA-L.
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing; fi
+	$(call apt_install_missing,$(APT_PACKAGES))
+
+# The real clients the end-to-end suite drives.
+deps-e2e: deps
+	$(call apt_install_missing,$(E2E_APT))
+	@$(PYTHON) -c 'import boto3, botocore, pytest, requests, awscli' 2>/dev/null && command -v aws >/dev/null || \
+	  $(PYTHON) -m pip install -q -r Tests/e2e/requirements.txt
 
 build: deps
 	$(SWIFT) build
 
-# Every test: the Swift suites, then (once the server exists) the end-to-end clients.
-test: deps
+release: deps
+	$(SWIFT) build -c release
+
+# Builds, failing on any warning in Stowage's own code (dependencies may warn).
+build-tests: deps
 	@out=$$(mktemp); $(SWIFT) build --build-tests 2>&1 | tee $$out; status=$${PIPESTATUS[0]}; \
 	if [ $$status -ne 0 ]; then rm -f $$out; exit $$status; fi; \
-	if grep -E '^/.*/(Sources|Tests)/.*warning:' $$out; then echo "warnings in Stowage's own code (treated as errors)"; rm -f $$out; exit 1; fi; rm -f $$out
+	if grep -E '^/.*/(Sources|Tests)/.*warning:' $$out | grep -v '/.build/'; then \
+	  echo "warnings in Stowage's own code (treated as errors)"; rm -f $$out; exit 1; fi; rm -f $$out
+
+test-swift: build-tests
 	$(SWIFT) test --skip-build
+
+# The real `stowage` binary on a free loopback port, driven by boto3, the aws CLI,
+# s3cmd and rclone.
+test-e2e: build-tests deps-e2e
+	STOWAGE_BIN=$(CURDIR)/.build/debug/stowage $(PYTHON) -m pytest Tests/e2e -q -p no:cacheprovider
+
+# Every test.
+test: test-swift test-e2e
+
+# Builds in release mode and serves ./data on 127.0.0.1:$(PORT) with development
+# credentials (printed at start-up). Ctrl-C stops it cleanly.
+serve: release
+	.build/release/stowage serve --data $(DATA) --port $(PORT)
 
 clean:
 	rm -rf .build
