@@ -9,7 +9,9 @@ import Testing
         #expect(TokenRecord(expiresMilliseconds: 1, fingerprint: [1, 2]).encoded().count == 1 + 8 + 4 + 2)
         let blob = BlobRecord(referenceCount: 1, size: 10, chunkSizeBytes: 4,
                               extents: [Extent(segmentID: 1, offsetBytes: 0, lengthBytes: 10, chunkHashes: [1, 2, 3])])
-        #expect(blob.encoded().count == 1 + 4 + 8 + 4 + 4 + (8 + 8 + 8 + 4 + 3 * 8))
+        #expect(blob.encoded().count == 1 + 4 + 8 + 4 + 4 + (8 + 8 + 8 + 4 + 3 * 8) + 4 + 4)
+        let composite = BlobRecord(compositeOf: [BlobPiece(blobID: 1, offsetBytes: 0, lengthBytes: 10)], partSizes: [10])
+        #expect(composite.encoded().count == 1 + 4 + 8 + 4 + 4 + 4 + 24 + 4 + 8)
         let object = ObjectRecord(blobID: 1, size: 2, etag: "e", lastModifiedMilliseconds: 3, partCount: 0,
                                   attributes: ObjectAttributes())
         #expect(object.encoded().count == 1 + 8 + 8 + (4 + 1) + 8 + 4 + 8 * 1 + 2 + 1)
@@ -25,6 +27,9 @@ import Testing
                               extents: [Extent(segmentID: 1, offsetBytes: 4, lengthBytes: 3, chunkHashes: [1, 2]),
                                         Extent(segmentID: 2, offsetBytes: 0, lengthBytes: 2, chunkHashes: [9])])
         #expect(try blob.encoded().withUnsafeBytes { try BlobRecord(decoding: $0) } == blob)
+        let composite = BlobRecord(compositeOf: [BlobPiece(blobID: 4, offsetBytes: 1, lengthBytes: 6),
+                                                 BlobPiece(blobID: 9, offsetBytes: 0, lengthBytes: 4)], partSizes: [6, 4])
+        #expect(try composite.encoded().withUnsafeBytes { try BlobRecord(decoding: $0) } == composite)
         let segment = SegmentRecord(capacityBytes: 1, highWaterBytes: 2, liveBytes: 3, deadBytes: 4, state: .sealed)
         #expect(try segment.encoded().withUnsafeBytes { try SegmentRecord(decoding: $0) } == segment)
     }

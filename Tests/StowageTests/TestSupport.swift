@@ -24,6 +24,7 @@ func testOptions(_ durability: Durability = .relaxed, _ segmentCapacityBytes: UI
     options.chunkSizeBytes = chunkSizeBytes
     options.reservationRunBytes = 1 << 20
     options.indexMapSizeBytes = 1 << 30
+    options.minPartSizeBytes = 100_000
     return options
 }
 

@@ -202,6 +202,29 @@ def s3_endpoint():
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture
+def segment_files(s3_endpoint):
+    """segment_files() → {name: (size, allocated bytes, mtime_ns)} of every file in the
+    started server's `segments/` directory. Segment files are preallocated, so a write
+    into one changes its mtime (and maybe nothing else); a new segment adds a file."""
+    if s3_endpoint.server is None:
+        pytest.fail(
+            "this test reads the server's data directory: it needs the suite's own server "
+            "(unset STOWAGE_E2E_ENDPOINT)",
+            pytrace=False,
+        )
+    directory = s3_endpoint.server.data_dir / "segments"
+
+    def snapshot() -> dict[str, tuple[int, int, int]]:
+        files = {}
+        for path in directory.iterdir():
+            info = path.stat()
+            files[path.name] = (info.st_size, info.st_blocks * 512, info.st_mtime_ns)
+        return files
+
+    return snapshot
+
+
 @pytest.fixture(autouse=True)
 def _server_still_alive(request):
     """Fail the test during which the server died, with its log tail."""

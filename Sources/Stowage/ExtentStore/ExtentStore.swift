@@ -121,6 +121,24 @@ final class ExtentStore: Sendable {
         }
     }
 
+    /// Deletes the file of segment `id`, which no index entry references — unless this
+    /// store has it open (a writer may be filling it). Under the creation lock, so no
+    /// segment is half-made meanwhile. Returns whether the file was deleted.
+    func removeUnreferencedSegment(_ id: UInt64) throws(IOError) -> Bool {
+        creation.lock()
+        defer { creation.unlock() }
+        guard !state.withLock({ $0.files[id] != nil || $0.openSegmentID == id }) else { return false }
+        let path = directory + "/" + SegmentFile.fileName(id)
+        guard unlink(path) == 0 else {
+            if errno == ENOENT { return false }
+            throw IOError(operation: "unlink", path: path, errno: errno)
+        }
+        // I6: unlinked only once no index entry references it; made durable before the
+        // caller reports the space reclaimed.
+        try FileIO.syncDirectory(directory)
+        return true
+    }
+
     /// Flushes every open segment file (relaxed mode's close).
     func syncAll() throws(IOError) {
         for file in state.withLock({ Array($0.files.values) }) { try file.sync() }

@@ -45,7 +45,7 @@ struct Index: Sendable {
     /// Stores a new blob with one reference and counts its extents as live.
     /// Blob id 0 is the empty object, which has no record and no extents.
     func insertBlob(_ txn: borrowing Transaction, _ blob: BlobRecord, capacity: (UInt64) throws -> UInt64) throws -> UInt64 {
-        guard !blob.extents.isEmpty else { return 0 }
+        guard !blob.extents.isEmpty || blob.isComposite else { return 0 }
         let next = try nextBlobID(txn)
         try txn.put(meta, Self.nextBlobKey, withUnsafeBytes(of: (next + 1).littleEndian) { Array($0) })
         try txn.put(blobs, IndexKey.id(next), blob.encoded(), noOverwrite: true)
@@ -82,6 +82,8 @@ struct Index: Sendable {
     func releaseBlob(_ txn: borrowing Transaction, _ id: UInt64) throws {
         guard id != 0 else { return }
         guard var record = try blob(txn, id) else {
+            // fsck's repair quarantined the missing blob: its keys may still be deleted.
+            if try quarantine(txn, id) != nil { return }
             throw StoreError(.corrupt, "blob \(id) is referenced but missing")
         }
         if record.referenceCount > 1 {
@@ -90,6 +92,8 @@ struct Index: Sendable {
             return
         }
         try txn.delete(blobs, IndexKey.id(id))
+        // A composite's bytes belong to its pieces' data blobs.
+        for piece in record.pieces { try releaseBlob(txn, piece.blobID) }
         for extent in record.extents {
             try adjustSegment(txn, extent.segmentID, capacity: { _ in 0 }) { segment in
                 segment.liveBytes -= min(segment.liveBytes, extent.lengthBytes)

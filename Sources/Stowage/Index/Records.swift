@@ -46,21 +46,7 @@ struct ObjectRecord: Equatable {
         w.string(etag)
         w.i64(lastModifiedMilliseconds)
         w.u32(partCount)
-        let a = attributes
-        for field in [a.contentType, a.contentEncoding, a.contentDisposition, a.contentLanguage,
-                      a.cacheControl, a.expires, a.storageClass, a.serverSideEncryption] {
-            w.optionalString(field)
-        }
-        w.u16(UInt16(a.userMetadata.count))
-        for (name, value) in a.userMetadata {
-            w.string(name)
-            w.string(value)
-        }
-        w.u8(UInt8(a.checksums.count))
-        for (algorithm, value) in a.checksums {
-            w.string(algorithm)
-            w.string(value)
-        }
+        w.attributes(attributes)
         return w.bytes
     }
 
@@ -81,24 +67,7 @@ struct ObjectRecord: Equatable {
         etag = try r.string()
         lastModifiedMilliseconds = try r.i64()
         partCount = try r.u32()
-        var a = ObjectAttributes()
-        a.contentType = try r.optionalString()
-        a.contentEncoding = try r.optionalString()
-        a.contentDisposition = try r.optionalString()
-        a.contentLanguage = try r.optionalString()
-        a.cacheControl = try r.optionalString()
-        a.expires = try r.optionalString()
-        a.storageClass = try r.optionalString()
-        a.serverSideEncryption = try r.optionalString()
-        let metadataCount = Int(try r.u16())
-        for _ in 0..<metadataCount {
-            a.userMetadata.append((try r.string(), try r.string()))
-        }
-        let checksumCount = Int(try r.u8())
-        for _ in 0..<checksumCount {
-            a.checksums.append((try r.string(), try r.string()))
-        }
-        attributes = a
+        attributes = try r.attributes()
         try r.finish()
     }
 
@@ -117,14 +86,32 @@ struct Extent: Equatable, Sendable {
     var chunkHashes: [UInt64]
 }
 
-/// `blobs`: blob id (big-endian u64) → the bytes' location and checksums.
+/// A byte range of a data blob, as a composite blob (a completed multipart upload) or an
+/// upload part holds it. Each piece holds one reference on its blob.
+struct BlobPiece: Equatable, Sendable {
+    var blobID: UInt64
+    var offsetBytes: UInt64
+    var lengthBytes: UInt64
+}
+
+/// `blobs`: blob id (big-endian u64) → where the bytes are.
+///
+/// A *data* blob owns extents in segment files, with an XXH3 per chunk. A *composite*
+/// blob (a completed multipart upload) owns no bytes: it lists pieces of data blobs and
+/// the sizes of the parts it was made of. Either way, `referenceCount` counts the keys
+/// (and, for data blobs, the composite pieces and upload parts) that point at it.
 struct BlobRecord: Equatable {
     static let version: UInt8 = 1
-    /// Keys (and, later, upload parts) that reference this blob.
     var referenceCount: UInt32
     var size: UInt64
+    /// Data blobs: bytes per XXH3 chunk, and the extents. Empty for a composite.
     var chunkSizeBytes: UInt32
     var extents: [Extent]
+    /// Composite blobs: the pieces, in order, and the part sizes. Empty for a data blob.
+    var pieces: [BlobPiece] = []
+    var partSizes: [UInt64] = []
+
+    var isComposite: Bool { !pieces.isEmpty }
 
     func encoded() -> [UInt8] {
         var w = RecordWriter(version: Self.version)
@@ -139,6 +126,9 @@ struct BlobRecord: Equatable {
             w.u32(UInt32(extent.chunkHashes.count))
             for hash in extent.chunkHashes { w.u64(hash) }
         }
+        w.pieces(pieces)
+        w.u32(UInt32(partSizes.count))
+        for part in partSizes { w.u64(part) }
         return w.bytes
     }
 
@@ -149,39 +139,68 @@ struct BlobRecord: Equatable {
         self.extents = extents
     }
 
+    init(compositeOf pieces: [BlobPiece], partSizes: [UInt64]) {
+        self.referenceCount = 1
+        self.size = pieces.reduce(0) { $0 + $1.lengthBytes }
+        self.chunkSizeBytes = 0
+        self.extents = []
+        self.pieces = pieces
+        self.partSizes = partSizes
+    }
+
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
         var r = try RecordReader(bytes, record: "blob", expectedVersion: Self.version)
         referenceCount = try r.u32()
         size = try r.u64()
         chunkSizeBytes = try r.u32()
-        guard chunkSizeBytes > 0 else { throw RecordError(record: "blob", reason: "chunk size 0") }
         let extentCount = Int(try r.u32())
         extents = []
-        for _ in 0..<extentCount {
-            let segmentID = try r.u64()
-            let offset = try r.u64()
-            let length = try r.u64()
-            let hashCount = Int(try r.u32())
-            let expected = length / UInt64(chunkSizeBytes) + (length % UInt64(chunkSizeBytes) == 0 ? 0 : 1)
-            guard UInt64(hashCount) == expected else {
-                throw RecordError(record: "blob", reason: "extent of \(length) bytes has \(hashCount) chunk hashes, expected \(expected)")
-            }
-            var hashes = [UInt64]()
-            hashes.reserveCapacity(hashCount)
-            for _ in 0..<hashCount { hashes.append(try r.u64()) }
-            extents.append(Extent(segmentID: segmentID, offsetBytes: offset, lengthBytes: length, chunkHashes: hashes))
-        }
+        for _ in 0..<extentCount { extents.append(try Self.decodeExtent(&r, chunkSizeBytes: chunkSizeBytes)) }
+        pieces = try r.pieces()
+        let partCount = Int(try r.u32())
+        for _ in 0..<partCount { partSizes.append(try r.u64()) }
         try r.finish()
+        guard extents.isEmpty || pieces.isEmpty else {
+            throw RecordError(record: "blob", reason: "both extents and pieces")
+        }
+        let lengths = extents.map(\.lengthBytes) + pieces.map(\.lengthBytes)
+        guard try Self.checkedSum(lengths) == size else {
+            throw RecordError(record: "blob", reason: "extent or piece lengths do not add up to size \(size)")
+        }
+        let partTotal = try Self.checkedSum(partSizes)
+        guard partSizes.isEmpty || partTotal == size else {
+            throw RecordError(record: "blob", reason: "part sizes do not add up to size \(size)")
+        }
+    }
+
+    private static func decodeExtent(_ r: inout RecordReader, chunkSizeBytes: UInt32) throws(RecordError) -> Extent {
+        guard chunkSizeBytes > 0 else { throw RecordError(record: "blob", reason: "extents with chunk size 0") }
+        let segmentID = try r.u64()
+        let offset = try r.u64()
+        let length = try r.u64()
+        let hashCount = Int(try r.u32())
+        let chunk = UInt64(chunkSizeBytes)
+        let expected = length / chunk + (length % chunk == 0 ? 0 : 1)
+        guard UInt64(hashCount) == expected else {
+            throw RecordError(record: "blob", reason: "extent of \(length) bytes has \(hashCount) chunk hashes, expected \(expected)")
+        }
+        guard !offset.addingReportingOverflow(length).overflow else {
+            throw RecordError(record: "blob", reason: "extent end overflows")
+        }
+        var hashes = [UInt64]()
+        hashes.reserveCapacity(hashCount)
+        for _ in 0..<hashCount { hashes.append(try r.u64()) }
+        return Extent(segmentID: segmentID, offsetBytes: offset, lengthBytes: length, chunkHashes: hashes)
+    }
+
+    private static func checkedSum(_ values: [UInt64]) throws(RecordError) -> UInt64 {
         var total: UInt64 = 0
-        for extent in extents {
-            let (sum, overflow) = total.addingReportingOverflow(extent.lengthBytes)
-            let (_, beyond) = extent.offsetBytes.addingReportingOverflow(extent.lengthBytes)
-            guard !overflow, !beyond else { throw RecordError(record: "blob", reason: "extent sizes overflow") }
+        for value in values {
+            let (sum, overflow) = total.addingReportingOverflow(value)
+            guard !overflow else { throw RecordError(record: "blob", reason: "sizes overflow") }
             total = sum
         }
-        guard total == size else {
-            throw RecordError(record: "blob", reason: "extent lengths do not add up to size \(size)")
-        }
+        return total
     }
 }
 
@@ -281,5 +300,152 @@ enum IndexKey {
     static func decodeID(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
         guard bytes.count == 8 else { return nil }
         return UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
+    }
+}
+
+extension RecordWriter {
+    /// Eight optional strings (content type, encoding, disposition, language, cache
+    /// control, expires, storage class, SSE), u16 metadata count + (name, value) strings,
+    /// u8 checksum count + (algorithm, value) strings.
+    mutating func attributes(_ a: ObjectAttributes) {
+        for field in [a.contentType, a.contentEncoding, a.contentDisposition, a.contentLanguage,
+                      a.cacheControl, a.expires, a.storageClass, a.serverSideEncryption] {
+            optionalString(field)
+        }
+        u16(UInt16(a.userMetadata.count))
+        for (name, value) in a.userMetadata {
+            string(name)
+            string(value)
+        }
+        u8(UInt8(a.checksums.count))
+        for (algorithm, value) in a.checksums {
+            string(algorithm)
+            string(value)
+        }
+    }
+
+    mutating func pieces(_ pieces: [BlobPiece]) {
+        u32(UInt32(pieces.count))
+        for piece in pieces {
+            u64(piece.blobID)
+            u64(piece.offsetBytes)
+            u64(piece.lengthBytes)
+        }
+    }
+}
+
+extension RecordReader {
+    mutating func attributes() throws(RecordError) -> ObjectAttributes {
+        var a = ObjectAttributes()
+        a.contentType = try optionalString()
+        a.contentEncoding = try optionalString()
+        a.contentDisposition = try optionalString()
+        a.contentLanguage = try optionalString()
+        a.cacheControl = try optionalString()
+        a.expires = try optionalString()
+        a.storageClass = try optionalString()
+        a.serverSideEncryption = try optionalString()
+        let metadataCount = Int(try u16())
+        for _ in 0..<metadataCount { a.userMetadata.append((try string(), try string())) }
+        let checksumCount = Int(try u8())
+        for _ in 0..<checksumCount { a.checksums.append((try string(), try string())) }
+        return a
+    }
+
+    mutating func pieces() throws(RecordError) -> [BlobPiece] {
+        let count = Int(try u32())
+        var result: [BlobPiece] = []
+        for _ in 0..<count {
+            result.append(BlobPiece(blobID: try u64(), offsetBytes: try u64(), lengthBytes: try u64()))
+        }
+        return result
+    }
+}
+
+/// `uploads`: upload id → a multipart upload in progress.
+struct UploadRecord: Equatable {
+    static let version: UInt8 = 1
+    var bucket: String
+    var key: String
+    var initiatedMilliseconds: Int64
+    var attributes: ObjectAttributes
+    /// `x-amz-checksum-algorithm` given at Create: parts must carry it; Complete stores the
+    /// composite checksum.
+    var checksumAlgorithm: String?
+    /// The key's ETag when the upload began, if it existed (for the 409 rules of Complete).
+    var etagAtStart: String?
+
+    func encoded() -> [UInt8] {
+        var w = RecordWriter(version: Self.version)
+        w.string(bucket)
+        w.string(key)
+        w.i64(initiatedMilliseconds)
+        w.attributes(attributes)
+        w.optionalString(checksumAlgorithm)
+        w.optionalString(etagAtStart)
+        return w.bytes
+    }
+
+    init(bucket: String, key: String, initiatedMilliseconds: Int64, attributes: ObjectAttributes,
+         checksumAlgorithm: String?, etagAtStart: String?) {
+        self.bucket = bucket
+        self.key = key
+        self.initiatedMilliseconds = initiatedMilliseconds
+        self.attributes = attributes
+        self.checksumAlgorithm = checksumAlgorithm
+        self.etagAtStart = etagAtStart
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
+        var r = try RecordReader(bytes, record: "upload", expectedVersion: Self.version)
+        bucket = try r.string()
+        key = try r.string()
+        initiatedMilliseconds = try r.i64()
+        attributes = try r.attributes()
+        checksumAlgorithm = try r.optionalString()
+        etagAtStart = try r.optionalString()
+        try r.finish()
+    }
+}
+
+/// `uploads`: upload id ‖ 0x00 ‖ part number (big-endian u32) → one uploaded part. Its
+/// pieces hold references on their data blobs until Complete hands them to the object's
+/// composite blob, or Abort (or being left out of Complete) releases them.
+struct PartRecord: Equatable {
+    static let version: UInt8 = 1
+    var size: UInt64
+    /// MD5 hex of the part's bytes.
+    var etag: String
+    var lastModifiedMilliseconds: Int64
+    var pieces: [BlobPiece]
+    /// Raw digest of the upload's checksum algorithm over this part (empty if none).
+    var checksum: [UInt8]
+
+    func encoded() -> [UInt8] {
+        var w = RecordWriter(version: Self.version)
+        w.u64(size)
+        w.string(etag)
+        w.i64(lastModifiedMilliseconds)
+        w.pieces(pieces)
+        w.blob(checksum)
+        return w.bytes
+    }
+
+    init(size: UInt64, etag: String, lastModifiedMilliseconds: Int64, pieces: [BlobPiece], checksum: [UInt8]) {
+        self.size = size
+        self.etag = etag
+        self.lastModifiedMilliseconds = lastModifiedMilliseconds
+        self.pieces = pieces
+        self.checksum = checksum
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
+        var r = try RecordReader(bytes, record: "part", expectedVersion: Self.version)
+        size = try r.u64()
+        etag = try r.string()
+        lastModifiedMilliseconds = try r.i64()
+        pieces = try r.pieces()
+        checksum = try r.blob()
+        try r.finish()
     }
 }

@@ -26,7 +26,11 @@ final class LMDBEnvironment: @unchecked Sendable {
     ///   - mapSizeBytes: the map's size. LMDB's file grows sparsely up to it; a write that
     ///     would pass it fails with `MDB_MAP_FULL`, which the store reports as `indexFull`.
     ///   - syncOnCommit: false sets `MDB_NOSYNC` (the `relaxed` durability mode).
-    init(path: String, mapSizeBytes: Int, maxReaders: UInt32, syncOnCommit: Bool) throws(LMDBError) {
+    ///   - readOnly: `MDB_RDONLY`, for verifying a directory another process may be writing
+    ///     (lmdb.h: "Open the environment in read-only mode. No write operations will be
+    ///     allowed"). The tables must already exist; none is created.
+    init(path: String, mapSizeBytes: Int, maxReaders: UInt32, syncOnCommit: Bool,
+         readOnly: Bool = false) throws(LMDBError) {
         var handle: OpaquePointer?
         try LMDBError.check(mdb_env_create(&handle), "mdb_env_create")
         guard let handle else { throw LMDBError(code: EINVAL, operation: "mdb_env_create") }
@@ -39,33 +43,36 @@ final class LMDBEnvironment: @unchecked Sendable {
             // MDB_NORDAHEAD: the index is random-access; read-ahead only evicts useful pages.
             var flags = UInt32(MDB_NOTLS | MDB_NORDAHEAD)
             if !syncOnCommit { flags |= UInt32(MDB_NOSYNC) }
+            if readOnly { flags |= UInt32(MDB_RDONLY) }
             try LMDBError.check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open \(path)")
             // The objects table's slot scheme (Index/ObjectSlots.swift) assumes keys of
             // up to 511 bytes, liblmdb's default MDB_MAXKEYSIZE.
             guard mdb_env_get_maxkeysize(env) >= Int32(ObjectSlot.lmdbMaxKeyBytes) else {
                 throw LMDBError(code: MDB_BAD_VALSIZE, operation: "liblmdb is built with keys shorter than \(ObjectSlot.lmdbMaxKeyBytes) bytes")
             }
-            tables = try Self.openTables(env)
+            tables = try Self.openTables(env, readOnly: readOnly)
         } catch {
             mdb_env_close(env)
             throw error
         }
     }
 
-    private static func openTables(_ env: OpaquePointer) throws(LMDBError) -> [String: Table] {
+    private static func openTables(_ env: OpaquePointer, readOnly: Bool) throws(LMDBError) -> [String: Table] {
         var txn: OpaquePointer?
-        try LMDBError.check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin")
+        try LMDBError.check(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "mdb_txn_begin")
         var tables: [String: Table] = [:]
         for name in tableNames {
             var dbi = MDB_dbi()
-            let rc = mdb_dbi_open(txn, name, UInt32(MDB_CREATE), &dbi)
+            let rc = mdb_dbi_open(txn, name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi)
             if rc != MDB_SUCCESS {
                 mdb_txn_abort(txn)
                 throw LMDBError(code: rc, operation: "mdb_dbi_open \(name)")
             }
             tables[name] = Table(dbi: dbi)
         }
-        // A failed commit has already freed the transaction: never abort after it.
+        // A failed commit has already freed the transaction: never abort after it. (A
+        // read-only one commits too: lmdb.h, mdb_dbi_open: "After a successful commit the
+        // handle will reside in the shared environment".)
         try LMDBError.check(mdb_txn_commit(txn), "mdb_txn_commit")
         return tables
     }

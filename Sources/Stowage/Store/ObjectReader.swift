@@ -101,27 +101,28 @@ extension ObjectStore {
     /// GetObject, whole or by range, with the GET/HEAD conditions of S3-SEMANTICS.md.
     /// The answer pins the segment mappings it reads, so a later delete or compaction
     /// cannot pull bytes from under it (I6).
-    public func getObject(bucket: String, key: String, range: ByteRange? = nil,
+    /// With `partNumber`, serves that part of a multipart object (part 1 of any other
+    /// object is the whole object), as S3 does.
+    public func getObject(bucket: String, key: String, range: ByteRange? = nil, partNumber: Int? = nil,
                           conditions: ObjectConditions = ObjectConditions()) throws(StoreError) -> ObjectRead {
-        let (record, blob) = try read { txn -> (ObjectRecord, BlobRecord?) in
+        let location = "\(bucket)/\(key)"
+        let (record, spans, partSizes) = try read { txn -> (ObjectRecord, [Span], [UInt64]) in
             let record = try lookupRecord(txn, bucket: bucket, key: key, conditions: conditions)
-            guard record.blobID != 0 else { return (record, nil) }
-            guard let blob = try index.blob(txn, record.blobID) else {
-                throw StoreError(.corrupt, "\(bucket)/\(key): blob \(record.blobID) is missing from the index")
-            }
-            return (record, blob)
+            let (spans, partSizes) = try resolve(txn, blobID: record.blobID, location: location)
+            return (record, spans, partSizes)
         }
         var served = 0..<record.size
-        if let range, record.size > 0 {
+        if let partNumber {
+            served = try Self.partRange(partNumber, partSizes: partSizes, size: record.size)
+        } else if let range, record.size > 0 {
             guard let resolved = range.resolve(size: record.size) else {
                 throw StoreError(.invalidRange, "The requested range is not satisfiable")
             }
             served = resolved
         }
-        var chunks: [ChunkRead] = []
-        if let blob { chunks = try plan(blob, range: served, location: "\(bucket)/\(key)") }
+        let chunks = try plan(spans, range: served, location: location)
         return ObjectRead(info: record.info(key: key), range: served,
-                          isPartial: range != nil && record.size > 0,
+                          isPartial: (range != nil && record.size > 0) || (partNumber != nil && !partSizes.isEmpty),
                           body: ObjectBody(chunks: chunks, verify: options.verifyReads, location: "\(bucket)/\(key)",
                                           logger: options.logger))
     }
@@ -139,11 +140,61 @@ extension ObjectStore {
         guard let record = try index.object(txn, bucket: bucket, key: key) else {
             throw StoreError(.noSuchKey, "The specified key does not exist.")
         }
+        try index.checkNotQuarantined(txn, record.blobID, location: "\(bucket)/\(key)")
         try conditions.checkForRead(record, key: key, nowSeconds: Self.nowMilliseconds() / 1000)
         return record
     }
 
-    /// The chunks covering `range`, with their mappings pinned.
+    /// A run of a data blob that an object's bytes are made of, in order.
+    struct Span {
+        let blobID: UInt64
+        let blob: BlobRecord
+        let offsetBytes: UInt64
+        let lengthBytes: UInt64
+    }
+
+    /// The data spans of a blob: itself, or a composite's pieces; and its part sizes.
+    func resolve(_ txn: borrowing Transaction, blobID: UInt64, location: String) throws -> ([Span], [UInt64]) {
+        guard blobID != 0 else { return ([], []) }
+        guard let blob = try index.blob(txn, blobID) else {
+            throw StoreError(.corrupt, "\(location): blob \(blobID) is missing from the index")
+        }
+        guard blob.isComposite else { return ([Span(blobID: blobID, blob: blob, offsetBytes: 0, lengthBytes: blob.size)], []) }
+        let spans = try blob.pieces.map { piece in
+            guard let data = try index.blob(txn, piece.blobID), !data.isComposite,
+                  piece.offsetBytes + piece.lengthBytes <= data.size else {
+                throw StoreError(.corrupt, "\(location): piece blob \(piece.blobID) is missing or not a data blob")
+            }
+            return Span(blobID: piece.blobID, blob: data, offsetBytes: piece.offsetBytes, lengthBytes: piece.lengthBytes)
+        }
+        return (spans, blob.partSizes)
+    }
+
+    /// The byte range of part `number` (1-based).
+    static func partRange(_ number: Int, partSizes: [UInt64], size: UInt64) throws(StoreError) -> Range<UInt64> {
+        if partSizes.isEmpty && number == 1 { return 0..<size }
+        guard number >= 1, number <= partSizes.count else {
+            throw StoreError(.invalidPartNumber, "The requested partnumber is not satisfiable")
+        }
+        let start = partSizes[..<(number - 1)].reduce(0, +)
+        return start..<(start + partSizes[number - 1])
+    }
+
+    /// The chunks covering `range` of the object made of `spans`.
+    func plan(_ spans: [Span], range: Range<UInt64>, location: String) throws(StoreError) -> [ChunkRead] {
+        var chunks: [ChunkRead] = []
+        var position: UInt64 = 0
+        for span in spans {
+            defer { position += span.lengthBytes }
+            let lower = max(range.lowerBound, position), upper = min(range.upperBound, position + span.lengthBytes)
+            guard lower < upper else { continue }
+            let inBlob = (span.offsetBytes + lower - position)..<(span.offsetBytes + upper - position)
+            chunks += try plan(span.blob, range: inBlob, location: location)
+        }
+        return chunks
+    }
+
+    /// The chunks of a data blob covering `range`, with their mappings pinned.
     private func plan(_ blob: BlobRecord, range: Range<UInt64>, location: String) throws(StoreError) -> [ChunkRead] {
         var chunks: [ChunkRead] = []
         var position: UInt64 = 0

@@ -8,7 +8,17 @@ public protocol ByteChunk: Sendable {
 
 extension Array: ByteChunk where Element == UInt8 {}
 
-/// What a PUT asks for besides its bytes.
+/// Where a multipart part goes.
+public struct PartTarget: Sendable, Equatable {
+    public var uploadID: String
+    public var partNumber: Int
+    public init(uploadID: String, partNumber: Int) {
+        self.uploadID = uploadID
+        self.partNumber = partNumber
+    }
+}
+
+/// What a PUT (or an UploadPart) asks for besides its bytes.
 public struct PutRequest: Sendable {
     public var bucket: String
     public var key: String
@@ -22,6 +32,8 @@ public struct PutRequest: Sendable {
     public var checksumAlgorithms: [S3ChecksumAlgorithm]
     /// Checksum values the client sent up front (headers); trailers come to `finish`.
     public var expectedChecksums: [S3ChecksumAlgorithm: String]
+    /// Set for UploadPart: the bytes become a part of this upload, not an object.
+    public var part: PartTarget?
 
     public init(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
                 conditions: WriteConditions = WriteConditions(), sizeHint: UInt64? = nil,
@@ -49,16 +61,23 @@ enum BlockingIO {
 
 /// Streams one object's bytes into the extent store: fills a chunk-sized staging buffer,
 /// and for each full chunk computes its XXH3, feeds the MD5 (the ETag), and `pwrite`s it
-/// into reserved space. Memory is one chunk, whatever the object's size.
+/// into reserved space. Two staging buffers: while one chunk is hashed and written on a
+/// Dispatch thread — MD5 on one core, `pwrite` + XXH3 on the other — the caller fills the
+/// next. Memory is two chunks, whatever the object's size.
 ///
 /// `@unchecked Sendable`: one task drives a writer at a time (write… then finish or
-/// abort); the staging buffer is handed to a Dispatch thread only while that task awaits.
+/// abort), and at most one chunk is in flight; the in-flight chunk's buffer is not
+/// touched by the caller until that chunk is done.
 public final class ObjectWriter: @unchecked Sendable {
     private let store: ObjectStore
     public let request: PutRequest
     private let chunkBytes: Int
-    private let staging: UnsafeMutableRawBufferPointer
+    private let buffers: [UnsafeMutableRawBufferPointer]
+    private var current = 0
+    private var staging: UnsafeMutableRawBufferPointer { buffers[current] }
     private var stagedBytes = 0
+    /// The chunk being hashed and written, if any.
+    private var inFlight: Task<Void, Error>?
     private var md5 = MD5Digest()
     private var checksummers: [S3Checksummer]
     private var writtenBytes: UInt64 = 0
@@ -74,11 +93,12 @@ public final class ObjectWriter: @unchecked Sendable {
         let algorithms = Set(request.checksumAlgorithms).union(request.expectedChecksums.keys)
         checksummers = S3ChecksumAlgorithm.allCases.filter(algorithms.contains).map(S3Checksummer.init)
         let stagingBytes = Int(min(UInt64(chunkBytes), max(request.sizeHint ?? UInt64(chunkBytes), 1)))
-        staging = .allocate(byteCount: stagingBytes, alignment: 4096)
+        buffers = (0..<2).map { _ in .allocate(byteCount: stagingBytes, alignment: 4096) }
     }
 
+    // The in-flight task holds the writer, so deinit never frees a buffer in use.
     deinit {
-        staging.deallocate()
+        for buffer in buffers { buffer.deallocate() }
         if !done { releaseReservationTail() }
     }
 
@@ -107,30 +127,49 @@ public final class ObjectWriter: @unchecked Sendable {
         return n
     }
 
-    /// Writes the staged bytes as one chunk.
+    /// Hands the staged bytes to a Dispatch thread as one chunk, after the previous chunk
+    /// is done, and switches to the other buffer.
     private func flushStaging() async throws(StoreError) {
         guard stagedBytes > 0 else { return }
         if UInt64(stagedBytes) + writtenBytes > Limits.maxPutObjectBytes {
             throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed object size")
         }
-        let count = stagedBytes
-        do {
-            // Reserving may create and preallocate a segment: blocking work, so it runs
-            // on the Dispatch thread with the write.
-            let (hash, target) = try await BlockingIO.run { [self] in
-                let target = try place(UInt64(count))
-                let bytes = UnsafeRawBufferPointer(rebasing: staging[..<count])
+        try await waitForChunk()
+        let (index, count) = (current, stagedBytes)
+        inFlight = Task { [self] in try await BlockingIO.run { try self.process(buffer: index, count: count) } }
+        current ^= 1
+        writtenBytes += UInt64(count)
+        stagedBytes = 0
+    }
+
+    /// Waits for the chunk in flight; its failure is this call's.
+    private func waitForChunk() async throws(StoreError) {
+        guard let task = inFlight else { return }
+        inFlight = nil
+        do { try await task.value } catch { throw StoreError.wrapping(error, "writing object data") }
+    }
+
+    /// On a Dispatch thread: reserve (may create a segment, which blocks), then MD5 and the
+    /// S3 checksums on one core while the `pwrite` and the XXH3 run on the other.
+    private func process(buffer index: Int, count: Int) throws {
+        let target = try place(UInt64(count))
+        let outcome = ChunkOutcome()
+        DispatchQueue.concurrentPerform(iterations: 2) { lane in
+            let bytes = UnsafeRawBufferPointer(rebasing: buffers[index][..<count])
+            if lane == 0 {
                 md5.update(bytes)
                 for i in checksummers.indices { checksummers[i].update(bytes) }
-                try target.segment.write(bytes, at: target.offset)
-                return (XXH3.hash(bytes), target)
+            } else {
+                do {
+                    try target.segment.write(bytes, at: target.offset)
+                    outcome.hash = XXH3.hash(bytes)
+                } catch {
+                    outcome.error = error
+                }
             }
-            record(chunkHash: hash, segmentID: target.segment.id, offset: target.offset, length: UInt64(count))
-        } catch {
-            throw StoreError.wrapping(error, "writing object data")
         }
-        writtenBytes += UInt64(stagedBytes)
-        stagedBytes = 0
+        if let error = outcome.error { throw error }
+        record(chunkHash: outcome.hash, segmentID: target.segment.id, offset: target.offset, length: UInt64(count))
     }
 
     /// Where the next chunk of `length` bytes goes: the current reservation, or a new one.
@@ -184,6 +223,7 @@ public final class ObjectWriter: @unchecked Sendable {
     public func finish(trailingChecksums: [S3ChecksumAlgorithm: String] = [:]) async throws(StoreError) -> ObjectInfo {
         precondition(!done, "finish twice")
         try await flushStaging()
+        try await waitForChunk()
         done = true
         releaseReservationTail()
         let digest = md5.finalize()
@@ -195,11 +235,16 @@ public final class ObjectWriter: @unchecked Sendable {
         }
         var attributes = request.attributes
         attributes.checksums = try verifiedChecksums(request.expectedChecksums.merging(trailingChecksums) { $1 })
+        let blob = BlobRecord(referenceCount: 1, size: writtenBytes,
+                              chunkSizeBytes: UInt32(chunkBytes), extents: extents)
+        if let part = request.part {
+            let record = PartRecord(size: writtenBytes, etag: digest.hexString,
+                                    lastModifiedMilliseconds: ObjectStore.nowMilliseconds(), pieces: [], checksum: [])
+            return try await store.commitPart(request, part, record: record, blob: blob, checksums: attributes.checksums)
+        }
         let object = ObjectRecord(blobID: 0, size: writtenBytes, etag: digest.hexString,
                                   lastModifiedMilliseconds: ObjectStore.nowMilliseconds(), partCount: 0,
                                   attributes: attributes)
-        let blob = BlobRecord(referenceCount: 1, size: writtenBytes,
-                              chunkSizeBytes: UInt32(chunkBytes), extents: extents)
         return try await store.commitPut(request, object: object, blob: blob)
     }
 
@@ -241,9 +286,19 @@ extension ObjectStore {
         if let hint = request.sizeHint, hint > Limits.maxPutObjectBytes {
             throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed object size")
         }
+        var request = request
         try read { txn in
             try index.requireBucket(txn, request.bucket)
-            try request.conditions.check(existing: try index.object(txn, bucket: request.bucket, key: request.key))
+            if let part = request.part {
+                let upload = try requireUpload(txn, part.uploadID, bucket: request.bucket, key: request.key)
+                try Self.checkPartNumber(part.partNumber)
+                // Every part carries the upload's checksum; Complete combines them.
+                if let wire = upload.checksumAlgorithm, let algorithm = S3ChecksumAlgorithm(wireName: wire) {
+                    request.checksumAlgorithms.append(algorithm)
+                }
+            } else {
+                try request.conditions.check(existing: try index.object(txn, bucket: request.bucket, key: request.key))
+            }
         }
         return ObjectWriter(store: self, request: request)
     }
@@ -287,4 +342,11 @@ extension ObjectStore {
             return record.info(key: request.key)
         }
     }
+}
+
+/// What the write lane of `ObjectWriter.process` reports back.
+/// `@unchecked Sendable`: written by one lane, read after `concurrentPerform` returns.
+private final class ChunkOutcome: @unchecked Sendable {
+    var hash: UInt64 = 0
+    var error: Error?
 }

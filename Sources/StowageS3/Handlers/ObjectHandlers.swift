@@ -38,21 +38,29 @@ extension Handlers {
     }
 
     func getObject(_ bucket: String, _ key: String, _ s3: S3Request, isHead: Bool) throws -> Response {
-        if let part = s3.parameter("partNumber"), part != "1" { throw S3Error.notImplemented("partNumber") }
-        let conditions = Self.readConditions(s3)
-        guard !isHead else {
-            let info = try store.headObject(bucket: bucket, key: key, conditions: conditions)
+        let partNumber = try s3.parameter("partNumber").map { text -> Int in
+            guard let number = Int(text) else { throw S3Error.invalidArgument("Part number must be an integer") }
+            return number
+        }
+        let range = Self.range(s3)
+        if partNumber != nil && range != nil {
+            throw S3Error(.badRequest, "InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+        }
+        if isHead && partNumber == nil {
+            let info = try store.headObject(bucket: bucket, key: key, conditions: Self.readConditions(s3))
             var headers = Self.objectHeaders(info, s3)
             headers[.contentLength] = String(info.size)
             return Response(status: .ok, headers: headers)
         }
-        let read = try store.getObject(bucket: bucket, key: key, range: Self.range(s3), conditions: conditions)
+        let read = try store.getObject(bucket: bucket, key: key, range: range, partNumber: partNumber,
+                                       conditions: Self.readConditions(s3))
         var headers = Self.objectHeaders(read.info, s3, whole: !read.isPartial)
         let length = Int(read.range.count)
         headers[.contentLength] = String(length)
         if read.isPartial {
             headers[.contentRange] = "bytes \(read.range.lowerBound)-\(read.range.upperBound - 1)/\(read.info.size)"
         }
+        guard !isHead else { return Response(status: read.isPartial ? .partialContent : .ok, headers: headers) }
         let objectBody = read.body
         let body = ResponseBody(contentLength: length) { writer in
             for try await piece in objectBody {
@@ -154,8 +162,12 @@ extension Handlers {
     /// `Range: bytes=first-last | first- | -suffix`. Other forms (several ranges, other
     /// units, bad syntax) are ignored and the whole object is served, as HTTP allows.
     static func range(_ s3: S3Request) -> ByteRange? {
-        guard let value = s3.headers[.range]?.trimmingCharacters(in: .whitespaces), value.hasPrefix("bytes="),
-              !value.contains(",") else { return nil }
+        s3.headers[.range].flatMap(parseRange)
+    }
+
+    static func parseRange(_ header: String) -> ByteRange? {
+        let value = header.trimmingCharacters(in: .whitespaces)
+        guard value.hasPrefix("bytes="), !value.contains(",") else { return nil }
         let spec = value.dropFirst("bytes=".count)
         guard let dash = spec.firstIndex(of: "-") else { return nil }
         let first = spec[..<dash].trimmingCharacters(in: .whitespaces)

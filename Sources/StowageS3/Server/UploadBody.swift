@@ -65,22 +65,18 @@ enum UploadBody {
     static func stream(_ body: RequestBody, into writer: ObjectWriter, s3: S3Request,
                        auth: SigV4Authentication, decodedLength: UInt64) async throws -> [S3ChecksumAlgorithm: String] {
         guard auth.payload.isAWSChunked else {
-            var verifier = auth.makePayloadVerifier()
+            let verifier = PayloadHash(auth.makePayloadVerifier())
             for try await buffer in body {
-                if verifier != nil { buffer.withUnsafeReadableBytes { verifier!.update($0) } }
+                verifier.update(buffer)
                 try await writer.write(BufferChunk(buffer: buffer))
             }
-            try verifier?.finish()
+            try verifier.finish()
             return [:]
         }
-        var decoder = try AWSChunkedDecoder(authentication: auth, decodedContentLength: Int64(decodedLength),
-                                            declaredTrailers: s3.header("x-amz-trailer"))
-        var decoded = ByteBuffer()
+        let decoder = ChunkedBody(try AWSChunkedDecoder(authentication: auth, decodedContentLength: Int64(decodedLength),
+                                                        declaredTrailers: s3.header("x-amz-trailer")))
         for try await buffer in body {
-            decoded.clear()
-            try buffer.withUnsafeReadableBytes { bytes in
-                try decoder.feed(bytes) { decoded.writeBytes($0) }
-            }
+            let decoded = try decoder.decode(buffer)
             if decoded.readableBytes > 0 { try await writer.write(BufferChunk(buffer: decoded)) }
         }
         var trailing: [S3ChecksumAlgorithm: String] = [:]
@@ -89,4 +85,36 @@ enum UploadBody {
         }
         return trailing
     }
+}
+
+// The decoder and the payload hash live in small reference boxes so that no `inout` value
+// is captured by a closure inside the async loops above: the Swift 6.3 optimizer crashes
+// (signal 11 while splitting the coroutine) on that form in release builds.
+// `@unchecked Sendable`: each box is used by the one task streaming its request.
+
+private final class PayloadHash: @unchecked Sendable {
+    private var verifier: SignedPayloadVerifier?
+    init(_ verifier: SignedPayloadVerifier?) { self.verifier = verifier }
+
+    func update(_ buffer: ByteBuffer) {
+        guard verifier != nil else { return }
+        buffer.withUnsafeReadableBytes { verifier!.update($0) }
+    }
+
+    func finish() throws { try verifier?.finish() }
+}
+
+private final class ChunkedBody: @unchecked Sendable {
+    private var decoder: AWSChunkedDecoder
+    init(_ decoder: AWSChunkedDecoder) { self.decoder = decoder }
+
+    func decode(_ buffer: ByteBuffer) throws -> ByteBuffer {
+        var decoded = ByteBuffer()
+        try buffer.withUnsafeReadableBytes { bytes in
+            try decoder.feed(bytes) { decoded.writeBytes($0) }
+        }
+        return decoded
+    }
+
+    func finish() throws -> [AWSChunkedDecoder.Trailer] { try decoder.finish() }
 }

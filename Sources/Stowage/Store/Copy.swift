@@ -1,0 +1,92 @@
+/// CopyObject as a metadata-only clone: the new key references the same blob (one more
+/// reference), so a 10 GiB copy costs what a 1 KiB one does.
+public struct CopyRequest: Sendable {
+    public enum MetadataDirective: String, Sendable { case copy = "COPY", replace = "REPLACE" }
+
+    public var sourceBucket: String
+    public var sourceKey: String
+    public var bucket: String
+    public var key: String
+    public var directive: MetadataDirective
+    /// With `.replace`: the destination's content headers, metadata, storage class and
+    /// SSE. With `.copy`, only `storageClass` and `serverSideEncryption` apply, when set.
+    public var attributes: ObjectAttributes
+    /// `x-amz-copy-source-if-*`.
+    public var sourceConditions: ObjectConditions
+    /// `If-Match` / `If-None-Match` on the destination.
+    public var conditions: WriteConditions
+
+    public init(sourceBucket: String, sourceKey: String, bucket: String, key: String,
+                directive: MetadataDirective = .copy, attributes: ObjectAttributes = ObjectAttributes(),
+                sourceConditions: ObjectConditions = ObjectConditions(), conditions: WriteConditions = WriteConditions()) {
+        self.sourceBucket = sourceBucket
+        self.sourceKey = sourceKey
+        self.bucket = bucket
+        self.key = key
+        self.directive = directive
+        self.attributes = attributes
+        self.sourceConditions = sourceConditions
+        self.conditions = conditions
+    }
+}
+
+extension ObjectStore {
+    public func copyObject(_ request: CopyRequest) async throws(StoreError) -> ObjectInfo {
+        for bucket in [request.sourceBucket, request.bucket] { try Validation.checkBucketName(bucket) }
+        for key in [request.sourceKey, request.key] { try Validation.checkKey(key) }
+        try Validation.checkUserMetadata(request.attributes.userMetadata)
+        try request.conditions.validate()
+        let now = Self.nowMilliseconds()
+        return try await mutate { [index, self] txn in
+            let source = try copySource(txn, bucket: request.sourceBucket, key: request.sourceKey,
+                                        conditions: request.sourceConditions)
+            try index.requireBucket(txn, request.bucket)
+            let sameObject = request.sourceBucket == request.bucket && Self.sameKey(request.sourceKey, request.key)
+            if sameObject && request.directive == .copy && request.attributes.storageClass == nil
+                && request.attributes.serverSideEncryption == nil {
+                throw StoreError(.invalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+            }
+            let existing = try index.object(txn, bucket: request.bucket, key: request.key)
+            try request.conditions.check(existing: existing)
+            var record = source
+            record.lastModifiedMilliseconds = now
+            record.attributes = Self.copiedAttributes(source.attributes, request)
+            try index.retainBlob(txn, source.blobID)
+            try index.replaceObject(txn, bucket: request.bucket, key: request.key, existing: existing, with: record)
+            return record.info(key: request.key)
+        }
+    }
+
+    static func copiedAttributes(_ source: ObjectAttributes, _ request: CopyRequest) -> ObjectAttributes {
+        var attributes = request.directive == .replace ? request.attributes : source
+        // The bytes are the same, so their checksums are too.
+        attributes.checksums = source.checksums
+        if request.directive == .copy {
+            attributes.storageClass = request.attributes.storageClass ?? source.storageClass
+            attributes.serverSideEncryption = request.attributes.serverSideEncryption ?? source.serverSideEncryption
+        }
+        return attributes
+    }
+
+    /// The copy source with `x-amz-copy-source-if-*` applied (S3-SEMANTICS.md, CopyObject row):
+    /// failures are 412, never 304; a true if-match overrides a false if-unmodified-since,
+    /// and a false if-none-match fails even when if-modified-since holds.
+    func copySource(_ txn: borrowing Transaction, bucket: String, key: String,
+                    conditions: ObjectConditions) throws -> ObjectRecord {
+        try index.requireBucket(txn, bucket)
+        guard let source = try index.object(txn, bucket: bucket, key: key) else {
+            throw StoreError(.noSuchKey, "The specified copy source key does not exist.")
+        }
+        if let ifMatch = conditions.ifMatch {
+            guard ifMatch.matches(source.etag) else { throw StoreError.precondition("x-amz-copy-source-If-Match") }
+        } else if let date = conditions.ifUnmodifiedSince, source.lastModifiedSeconds > date {
+            throw StoreError.precondition("x-amz-copy-source-If-Unmodified-Since")
+        }
+        if let ifNoneMatch = conditions.ifNoneMatch {
+            guard !ifNoneMatch.matches(source.etag) else { throw StoreError.precondition("x-amz-copy-source-If-None-Match") }
+        } else if let date = conditions.ifModifiedSince, source.lastModifiedSeconds <= date {
+            throw StoreError.precondition("x-amz-copy-source-If-Modified-Since")
+        }
+        return source
+    }
+}

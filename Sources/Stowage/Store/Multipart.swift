@@ -1,0 +1,421 @@
+import Foundation
+import StowageChecksums
+
+/// A multipart upload in progress, as ListMultipartUploads shows it.
+public struct UploadInfo: Sendable, Equatable {
+    public var uploadID: String
+    public var key: String
+    public var initiatedMilliseconds: Int64
+    public var attributes: ObjectAttributes
+    public var checksumAlgorithm: String?
+}
+
+/// One uploaded part, as ListParts (and UploadPart's answer) shows it.
+public struct PartInfo: Sendable, Equatable {
+    public var partNumber: Int
+    public var size: UInt64
+    /// MD5 hex of the part, without quotes.
+    public var etag: String
+    public var lastModifiedMilliseconds: Int64
+    /// The part's checksum in the upload's algorithm: (wire name, base64).
+    public var checksum: (algorithm: String, value: String)?
+
+    public static func == (lhs: PartInfo, rhs: PartInfo) -> Bool {
+        lhs.partNumber == rhs.partNumber && lhs.size == rhs.size && lhs.etag == rhs.etag
+            && lhs.lastModifiedMilliseconds == rhs.lastModifiedMilliseconds
+            && lhs.checksum?.algorithm == rhs.checksum?.algorithm && lhs.checksum?.value == rhs.checksum?.value
+    }
+}
+
+/// A page of ListMultipartUploads.
+public struct UploadList: Sendable {
+    public var uploads: [UploadInfo]
+    public var commonPrefixes: [String]
+    public var isTruncated: Bool
+}
+
+/// Multipart uploads (DESIGN.md: "Multipart completion writes one blob whose extent list is
+/// the parts' extents"). Parts are data blobs held by part records; Complete makes one
+/// composite blob of their pieces in one transaction — no object byte is read or written.
+extension ObjectStore {
+    public func createMultipartUpload(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
+                                      checksumAlgorithm: S3ChecksumAlgorithm? = nil) async throws(StoreError) -> String {
+        try Validation.checkBucketName(bucket)
+        try Validation.checkKey(key)
+        try Validation.checkUserMetadata(attributes.userMetadata)
+        let uploadID = Self.newUploadID()
+        let now = Self.nowMilliseconds()
+        try await mutate { [index] txn in
+            try index.requireBucket(txn, bucket)
+            let existing = try index.object(txn, bucket: bucket, key: key)
+            let record = UploadRecord(bucket: bucket, key: key, initiatedMilliseconds: now, attributes: attributes,
+                                      checksumAlgorithm: checksumAlgorithm?.wireName, etagAtStart: existing?.etag)
+            try txn.put(index.uploads, Array(uploadID.utf8), record.encoded(), noOverwrite: true)
+        }
+        return uploadID
+    }
+
+    /// Starts an UploadPart: the writer's `finish` stores the part (replacing an earlier
+    /// one with the same number, whose space is released).
+    public func beginUploadPart(bucket: String, key: String, uploadID: String, partNumber: Int,
+                                sizeHint: UInt64? = nil, expectedMD5: [UInt8]? = nil,
+                                expectedChecksums: [S3ChecksumAlgorithm: String] = [:]) throws(StoreError) -> ObjectWriter {
+        if let sizeHint, sizeHint > Limits.maxPartBytes {
+            throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed part size")
+        }
+        var request = PutRequest(bucket: bucket, key: key, sizeHint: sizeHint, expectedMD5: expectedMD5,
+                                 expectedChecksums: expectedChecksums)
+        request.part = PartTarget(uploadID: uploadID, partNumber: partNumber)
+        return try beginPut(request)
+    }
+
+    func commitPart(_ request: PutRequest, _ target: PartTarget, record: PartRecord, blob: BlobRecord,
+                    checksums: [(algorithm: String, value: String)]) async throws(StoreError) -> ObjectInfo {
+        let segments = Set(blob.extents.map(\.segmentID))
+        let stored = try await mutate(dataSegments: segments) { [index, self] txn -> PartRecord in
+            let upload = try requireUpload(txn, target.uploadID, bucket: request.bucket, key: request.key)
+            var part = record
+            let blobID = try index.insertBlob(txn, blob, capacity: { try self.segmentCapacity($0) })
+            part.pieces = blobID == 0 ? [] : [BlobPiece(blobID: blobID, offsetBytes: 0, lengthBytes: blob.size)]
+            if let wire = upload.checksumAlgorithm, let value = checksums.first(where: { $0.algorithm == wire })?.value,
+               let algorithm = S3ChecksumAlgorithm(wireName: wire) {
+                part.checksum = algorithm.digest(fromBase64: value) ?? []
+            }
+            try replacePart(txn, target, with: part)
+            return part
+        }
+        return ObjectInfo(key: request.key, size: stored.size, etag: stored.etag,
+                          lastModifiedMilliseconds: stored.lastModifiedMilliseconds,
+                          attributes: ObjectAttributes(checksums: checksums), partCount: nil)
+    }
+
+    /// UploadPartCopy: the part references a byte range of an existing object's blobs (one
+    /// reference each); no byte is copied. The part's MD5 (its ETag) is read from the
+    /// source through the verified read path unless the whole of a single-part object is
+    /// copied, whose ETag already is that MD5.
+    public func uploadPartCopy(bucket: String, key: String, uploadID: String, partNumber: Int,
+                               sourceBucket: String, sourceKey: String, range: ByteRange? = nil,
+                               sourceConditions: ObjectConditions = ObjectConditions()) async throws(StoreError) -> PartInfo {
+        try Self.checkPartNumber(partNumber)
+        let location = "\(sourceBucket)/\(sourceKey)"
+        let (source, spans, upload) = try read { txn in
+            let upload = try requireUpload(txn, uploadID, bucket: bucket, key: key)
+            let source = try copySource(txn, bucket: sourceBucket, key: sourceKey, conditions: sourceConditions)
+            let (spans, _) = try resolve(txn, blobID: source.blobID, location: location)
+            return (source, spans, upload)
+        }
+        var served = 0..<source.size
+        if let range {
+            guard let resolved = range.resolve(size: source.size) else {
+                throw StoreError(.invalidRange, "The x-amz-copy-source-range is not satisfiable")
+            }
+            served = resolved
+        }
+        guard UInt64(served.count) <= Limits.maxPartBytes else {
+            throw StoreError(.entityTooLarge, "A part is at most 5 GiB")
+        }
+        let pieces = Self.pieces(of: spans, range: served)
+        let algorithm = upload.checksumAlgorithm.flatMap(S3ChecksumAlgorithm.init(wireName:))
+        let digests = try await digests(spans, range: served, location: location,
+                                        knownMD5: served.count == source.size && source.partCount == 0 ? source.etag : nil,
+                                        algorithm: algorithm)
+        let now = Self.nowMilliseconds()
+        let record = PartRecord(size: UInt64(served.count), etag: digests.md5, lastModifiedMilliseconds: now,
+                                pieces: pieces, checksum: digests.checksum)
+        try await mutate { [index, self] txn in
+            _ = try requireUpload(txn, uploadID, bucket: bucket, key: key)
+            // The pieces were read outside this transaction: the source must still be
+            // the same object, or its blobs may already be gone.
+            guard let current = try index.object(txn, bucket: sourceBucket, key: sourceKey),
+                  current.blobID == source.blobID else {
+                throw StoreError(.conditionalRequestConflict, "The copy source changed during the copy; retry")
+            }
+            for piece in pieces { try index.retainBlob(txn, piece.blobID) }
+            try replacePart(txn, PartTarget(uploadID: uploadID, partNumber: partNumber), with: record)
+        }
+        return PartInfo(partNumber: partNumber, size: record.size, etag: record.etag,
+                        lastModifiedMilliseconds: now, checksum: algorithm.map { ($0.wireName, base64(digests.checksum)) })
+    }
+
+    /// CompleteMultipartUpload: validates the list (InvalidPartOrder, InvalidPart,
+    /// EntityTooSmall), applies the conditions (412/404/409 per S3-SEMANTICS.md), makes one
+    /// composite blob of the listed parts' pieces, and releases parts left out.
+    public func completeMultipartUpload(bucket: String, key: String, uploadID: String,
+                                        parts: [(partNumber: Int, etag: String)],
+                                        conditions: WriteConditions = WriteConditions()) async throws(StoreError) -> ObjectInfo {
+        try conditions.validate()
+        guard !parts.isEmpty else {
+            throw StoreError(.invalidRequest, "You must specify at least one part")
+        }
+        for (earlier, later) in zip(parts, parts.dropFirst()) where later.partNumber <= earlier.partNumber {
+            throw StoreError(.invalidPartOrder, "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
+        }
+        let minimum = options.minPartSizeBytes
+        let now = Self.nowMilliseconds()
+        return try await mutate { [index, self] txn in
+            let upload = try requireUpload(txn, uploadID, bucket: bucket, key: key)
+            let stored = try self.parts(txn, uploadID)
+            var chosen: [PartRecord] = []
+            for (position, requested) in parts.enumerated() {
+                guard let part = stored[requested.partNumber],
+                      ETagCondition.etags([requested.etag]).matches(part.etag) else {
+                    throw StoreError(.invalidPart, "One or more of the specified parts could not be found (part \(requested.partNumber)). The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
+                }
+                if position < parts.count - 1 && part.size < minimum {
+                    throw StoreError(.entityTooSmall, "Your proposed upload is smaller than the minimum allowed size (part \(requested.partNumber) has \(part.size) bytes)")
+                }
+                chosen.append(part)
+            }
+            let existing = try index.object(txn, bucket: bucket, key: key)
+            try Self.checkComplete(conditions, existing: existing, upload: upload)
+            let record = try composeObject(txn, upload: upload, parts: chosen, now: now)
+            // Listed parts hand their references to the composite; the rest are released.
+            let listed = Set(parts.map(\.partNumber))
+            for (number, part) in stored where !listed.contains(number) {
+                for piece in part.pieces { try index.releaseBlob(txn, piece.blobID) }
+            }
+            try deleteUploadRecords(txn, uploadID, partNumbers: Array(stored.keys))
+            try index.replaceObject(txn, bucket: bucket, key: key, existing: existing, with: record)
+            return record.info(key: key)
+        }
+    }
+
+    public func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws(StoreError) {
+        try await mutate { [index, self] txn in
+            _ = try requireUpload(txn, uploadID, bucket: bucket, key: key)
+            let stored = try parts(txn, uploadID)
+            for part in stored.values {
+                for piece in part.pieces { try index.releaseBlob(txn, piece.blobID) }
+            }
+            try deleteUploadRecords(txn, uploadID, partNumbers: Array(stored.keys))
+        }
+    }
+
+    public func listParts(bucket: String, key: String, uploadID: String, partNumberMarker: Int = 0,
+                          maxParts: Int = Limits.maxListParts) throws(StoreError) -> (parts: [PartInfo], isTruncated: Bool, upload: UploadInfo) {
+        try read { txn in
+            let upload = try requireUpload(txn, uploadID, bucket: bucket, key: key)
+            let algorithm = upload.checksumAlgorithm
+            let all = try parts(txn, uploadID).filter { $0.key > partNumberMarker }.sorted { $0.key < $1.key }
+            let limit = min(max(maxParts, 0), Limits.maxListParts)
+            let page = all.prefix(limit).map { number, part in
+                PartInfo(partNumber: number, size: part.size, etag: part.etag,
+                         lastModifiedMilliseconds: part.lastModifiedMilliseconds,
+                         checksum: algorithm.flatMap { part.checksum.isEmpty ? nil : ($0, base64(part.checksum)) })
+            }
+            let info = UploadInfo(uploadID: uploadID, key: upload.key, initiatedMilliseconds: upload.initiatedMilliseconds,
+                                  attributes: upload.attributes, checksumAlgorithm: algorithm)
+            return (Array(page), all.count > limit, info)
+        }
+    }
+
+    /// Uploads in progress in `bucket`, by key (bytes) then initiation, after the markers.
+    public func listMultipartUploads(bucket: String, prefix: String = "", delimiter: String? = nil,
+                                     keyMarker: String? = nil, uploadIDMarker: String? = nil,
+                                     maxUploads: Int = Limits.maxListUploads) throws(StoreError) -> UploadList {
+        try Validation.checkBucketName(bucket)
+        let all = try read { txn -> [UploadInfo] in
+            try index.requireBucket(txn, bucket)
+            var found: [UploadInfo] = []
+            try txn.scan(index.uploads, from: []) { key, value in
+                guard key.count == Self.uploadIDLength else { return true }   // part records
+                let record = try UploadRecord(decoding: value)
+                guard record.bucket == bucket, record.key.utf8.starts(with: prefix.utf8) else { return true }
+                found.append(UploadInfo(uploadID: String(decoding: key, as: UTF8.self), key: record.key,
+                                        initiatedMilliseconds: record.initiatedMilliseconds,
+                                        attributes: record.attributes, checksumAlgorithm: record.checksumAlgorithm))
+                return true
+            }
+            return found
+        }
+        return Self.page(all, prefix: prefix, delimiter: delimiter, keyMarker: keyMarker,
+                         uploadIDMarker: uploadIDMarker, limit: min(max(maxUploads, 0), Limits.maxListUploads))
+    }
+}
+
+// MARK: - Inside transactions
+
+extension ObjectStore {
+    static let uploadIDLength = 32
+
+    static func newUploadID() -> String {
+        (0..<2).map { _ in String(UInt64.random(in: .min ... .max), radix: 16).leftPadded(16) }.joined()
+    }
+
+    static func checkPartNumber(_ number: Int) throws(StoreError) {
+        guard (1...Limits.maxPartNumber).contains(number) else {
+            throw StoreError(.invalidArgument, "Part number must be an integer between 1 and \(Limits.maxPartNumber), inclusive")
+        }
+    }
+
+    func requireUpload(_ txn: borrowing Transaction, _ uploadID: String, bucket: String, key: String) throws -> UploadRecord {
+        try index.requireBucket(txn, bucket)
+        guard uploadID.utf8.count == Self.uploadIDLength,
+              let record = try txn.withValue(index.uploads, Array(uploadID.utf8), { try UploadRecord(decoding: $0) }),
+              record.bucket == bucket, Self.sameKey(record.key, key) else {
+            throw StoreError(.noSuchUpload, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")
+        }
+        return record
+    }
+
+    static func partKey(_ uploadID: String, _ number: Int) -> [UInt8] {
+        Array(uploadID.utf8) + [0] + withUnsafeBytes(of: UInt32(number).bigEndian) { Array($0) }
+    }
+
+    /// Every part of an upload, by number.
+    func parts(_ txn: borrowing Transaction, _ uploadID: String) throws -> [Int: PartRecord] {
+        let prefix = Array(uploadID.utf8) + [0]
+        var result: [Int: PartRecord] = [:]
+        try txn.scan(index.uploads, from: prefix) { key, value in
+            guard key.starts(with: prefix), key.count == prefix.count + 4 else { return false }
+            let number = Int(UInt32(bigEndian: UnsafeRawBufferPointer(rebasing: key[prefix.count...]).loadUnaligned(as: UInt32.self)))
+            result[number] = try PartRecord(decoding: value)
+            return true
+        }
+        return result
+    }
+
+    /// Stores a part, releasing the pieces of the part it replaces.
+    func replacePart(_ txn: borrowing Transaction, _ target: PartTarget, with record: PartRecord) throws {
+        let key = Self.partKey(target.uploadID, target.partNumber)
+        if let old = try txn.withValue(index.uploads, key, { try PartRecord(decoding: $0) }) {
+            for piece in old.pieces { try index.releaseBlob(txn, piece.blobID) }
+        }
+        try txn.put(index.uploads, key, record.encoded())
+    }
+
+    func deleteUploadRecords(_ txn: borrowing Transaction, _ uploadID: String, partNumbers: [Int]) throws {
+        for number in partNumbers { try txn.delete(index.uploads, Self.partKey(uploadID, number)) }
+        try txn.delete(index.uploads, Array(uploadID.utf8))
+    }
+
+    /// S3-SEMANTICS.md, conditional Complete: 412 as for a PUT, and 409 when the key changed
+    /// under the upload (it existed at Create and is gone now; or If-Match matches an
+    /// object written after the upload began).
+    static func checkComplete(_ conditions: WriteConditions, existing: ObjectRecord?, upload: UploadRecord) throws(StoreError) {
+        if conditions.ifNoneMatch != nil, existing == nil, upload.etagAtStart != nil {
+            throw StoreError(.conditionalRequestConflict, "A conflicting operation occurred: the object existed when the upload began and was deleted since")
+        }
+        try conditions.check(existing: existing)
+        if conditions.ifMatch != nil, let existing, existing.lastModifiedMilliseconds > upload.initiatedMilliseconds {
+            throw StoreError(.conditionalRequestConflict, "A conflicting operation occurred: the object was modified after the upload began")
+        }
+    }
+
+    /// The completed object's record over a new composite blob of the parts' pieces.
+    func composeObject(_ txn: borrowing Transaction, upload: UploadRecord, parts: [PartRecord], now: Int64) throws -> ObjectRecord {
+        var md5s: [UInt8] = []
+        var checksums: [UInt8] = []
+        for part in parts {
+            md5s += Self.hexBytes(part.etag)
+            checksums += part.checksum
+        }
+        var digest = MD5Digest()
+        md5s.withUnsafeBytes { digest.update($0) }
+        let etag = digest.finalize().hexString + "-\(parts.count)"
+        var attributes = upload.attributes
+        attributes.checksums = []
+        if let wire = upload.checksumAlgorithm, let algorithm = S3ChecksumAlgorithm(wireName: wire),
+           parts.allSatisfy({ $0.checksum.count == algorithm.digestByteCount }) {
+            let combined = S3Checksummer.digest(algorithm, of: checksums)
+            attributes.checksums = [(wire, base64(combined) + "-\(parts.count)")]
+        }
+        let pieces = parts.flatMap(\.pieces)
+        let size = parts.reduce(0) { $0 + $1.size }
+        var blobID: UInt64 = 0
+        if !pieces.isEmpty {
+            blobID = try index.insertBlob(txn, BlobRecord(compositeOf: pieces, partSizes: parts.map(\.size)),
+                                          capacity: { _ in 0 })
+        }
+        return ObjectRecord(blobID: blobID, size: size, etag: etag, lastModifiedMilliseconds: now,
+                            partCount: UInt32(parts.count), attributes: attributes)
+    }
+
+    static func hexBytes(_ hex: String) -> [UInt8] {
+        let digits = Array(hex.utf8)
+        return stride(from: 0, to: digits.count - 1, by: 2).compactMap { i in
+            UInt8(String(decoding: digits[i...i + 1], as: UTF8.self), radix: 16)
+        }
+    }
+
+    /// The data-blob pieces under `range` of an object made of `spans`.
+    static func pieces(of spans: [Span], range: Range<UInt64>) -> [BlobPiece] {
+        var result: [BlobPiece] = []
+        var position: UInt64 = 0
+        for span in spans {
+            defer { position += span.lengthBytes }
+            let lower = max(range.lowerBound, position), upper = min(range.upperBound, position + span.lengthBytes)
+            guard lower < upper else { continue }
+            result.append(BlobPiece(blobID: span.blobID, offsetBytes: span.offsetBytes + lower - position,
+                                    lengthBytes: upper - lower))
+        }
+        return result
+    }
+
+    /// MD5 (hex) and, if asked, an S3 checksum of `range`, read through the verified path.
+    func digests(_ spans: [Span], range: Range<UInt64>, location: String, knownMD5: String?,
+                 algorithm: S3ChecksumAlgorithm?) async throws(StoreError) -> (md5: String, checksum: [UInt8]) {
+        if let knownMD5, algorithm == nil { return (knownMD5, []) }
+        let body = ObjectBody(chunks: try plan(spans, range: range, location: location), verify: options.verifyReads,
+                              location: location, logger: options.logger)
+        var md5 = MD5Digest()
+        var checksummer = algorithm.map(S3Checksummer.init)
+        do {
+            for try await piece in body {
+                piece.withUnsafeBytes { bytes in
+                    md5.update(bytes)
+                    checksummer?.update(bytes)
+                }
+            }
+        } catch {
+            throw StoreError.wrapping(error, "reading the copy source")
+        }
+        return (knownMD5 ?? md5.finalize().hexString, checksummer?.finalize() ?? [])
+    }
+
+    static func page(_ all: [UploadInfo], prefix: String, delimiter: String?, keyMarker: String?,
+                     uploadIDMarker: String?, limit: Int) -> UploadList {
+        // By key bytes, then initiation, then id (a total order, so markers are exact).
+        let sorted = all.sorted {
+            guard $0.key.utf8.elementsEqual($1.key.utf8) else { return $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            return ($0.initiatedMilliseconds, $0.uploadID) < ($1.initiatedMilliseconds, $1.uploadID)
+        }
+        var result = UploadList(uploads: [], commonPrefixes: [], isTruncated: false)
+        // Resume right after the marker upload in this same order; a marker id that is
+        // gone (completed, aborted) resumes after every upload of its key.
+        var start = 0
+        if let keyMarker {
+            let marked = uploadIDMarker.flatMap { id in
+                sorted.firstIndex { $0.uploadID == id && $0.key.utf8.elementsEqual(keyMarker.utf8) }
+            }
+            start = marked.map { $0 + 1 } ?? (sorted.firstIndex {
+                keyMarker.utf8.lexicographicallyPrecedes($0.key.utf8)
+            } ?? sorted.count)
+        }
+        for upload in sorted[start...] {
+            var common: String?
+            if let delimiter, !delimiter.isEmpty {
+                let rest = upload.key.utf8.dropFirst(prefix.utf8.count)
+                if let range = String(decoding: rest, as: UTF8.self).range(of: delimiter) {
+                    let restString = String(decoding: rest, as: UTF8.self)
+                    common = prefix + restString[..<range.upperBound]
+                }
+            }
+            if let common, result.commonPrefixes.last == common { continue }
+            guard result.uploads.count + result.commonPrefixes.count < limit else {
+                result.isTruncated = true
+                break
+            }
+            if let common { result.commonPrefixes.append(common) } else { result.uploads.append(upload) }
+        }
+        return result
+    }
+}
+
+func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

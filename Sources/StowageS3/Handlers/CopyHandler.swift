@@ -1,0 +1,54 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Stowage
+
+extension Handlers {
+    /// CopyObject: a new key on the same blob; answers CopyObjectResult.
+    func copyObject(_ bucket: String, _ key: String, _ s3: S3Request, source: String) async throws -> Response {
+        let (sourceBucket, sourceKey) = try Self.copySource(source)
+        let directiveText = s3.header("x-amz-metadata-directive") ?? "COPY"
+        guard let directive = CopyRequest.MetadataDirective(rawValue: directiveText) else {
+            throw S3Error.invalidArgument("Unknown metadata directive \(directiveText)")
+        }
+        let request = CopyRequest(sourceBucket: sourceBucket, sourceKey: sourceKey, bucket: bucket, key: key,
+                                  directive: directive, attributes: try Self.attributes(s3),
+                                  sourceConditions: Self.copySourceConditions(s3), conditions: Self.writeConditions(s3))
+        let info = try await store.copyObject(request)
+        var xml = XMLWriter()
+        xml.element("CopyObjectResult", namespace: XMLWriter.s3Namespace) { xml in
+            xml.element("ETag", info.quotedETag)
+            xml.element("LastModified", HTTPDate.iso8601(milliseconds: info.lastModifiedMilliseconds))
+            for (algorithm, value) in info.attributes.checksums { xml.element("Checksum" + algorithm, value) }
+        }
+        return xmlResponse(xml)
+    }
+
+    /// `x-amz-copy-source`: `bucket/key` or `/bucket/key`, URL-encoded; `?versionId=` is
+    /// accepted only as `null` (there are no versions).
+    static func copySource(_ header: String) throws -> (bucket: String, key: String) {
+        var value = header
+        if let question = value.firstIndex(of: "?") {
+            let query = value[value.index(after: question)...]
+            guard query == "versionId=null" else {
+                throw S3Error.notImplemented("x-amz-copy-source with a versionId")
+            }
+            value = String(value[..<question])
+        }
+        let decoded = PercentDecoding.string(value) ?? value
+        let trimmed = decoded.hasPrefix("/") ? String(decoded.dropFirst()) : decoded
+        guard let slash = trimmed.firstIndex(of: "/"), slash != trimmed.startIndex,
+              trimmed.index(after: slash) != trimmed.endIndex else {
+            throw S3Error.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+        }
+        return (String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...]))
+    }
+
+    static func copySourceConditions(_ s3: S3Request) -> ObjectConditions {
+        ObjectConditions(
+            ifMatch: s3.header("x-amz-copy-source-if-match").map(ETagCondition.init(header:)),
+            ifNoneMatch: s3.header("x-amz-copy-source-if-none-match").map(ETagCondition.init(header:)),
+            ifModifiedSince: s3.header("x-amz-copy-source-if-modified-since").flatMap(HTTPDate.parse),
+            ifUnmodifiedSince: s3.header("x-amz-copy-source-if-unmodified-since").flatMap(HTTPDate.parse))
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Stowage
+import StowageChecksums
+
+extension Handlers {
+    func createMultipartUpload(_ bucket: String, _ key: String, _ s3: S3Request) async throws -> Response {
+        var algorithm: S3ChecksumAlgorithm?
+        if let name = s3.header("x-amz-checksum-algorithm") {
+            guard let parsed = S3ChecksumAlgorithm(wireName: name) else {
+                throw S3Error.invalidArgument("Checksum algorithm \(name) is not supported")
+            }
+            algorithm = parsed
+        }
+        let uploadID = try await store.createMultipartUpload(bucket: bucket, key: key, attributes: try Self.attributes(s3),
+                                                             checksumAlgorithm: algorithm)
+        var xml = XMLWriter()
+        xml.element("InitiateMultipartUploadResult", namespace: XMLWriter.s3Namespace) { xml in
+            xml.element("Bucket", bucket)
+            xml.element("Key", key)
+            xml.element("UploadId", uploadID)
+        }
+        var response = xmlResponse(xml)
+        if let algorithm { response.headers[.init("x-amz-checksum-algorithm")!] = algorithm.wireName }
+        return response
+    }
+
+    func uploadPart(_ bucket: String, _ key: String, _ s3: S3Request, auth: SigV4Authentication,
+                    body: RequestBody) async throws -> Response {
+        let (uploadID, partNumber) = try Self.partTarget(s3)
+        let length = try UploadBody.decodedLength(s3, auth)
+        let checksums = try UploadBody.checksums(s3)
+        let writer = try store.beginUploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber,
+                                               sizeHint: length, expectedMD5: try Self.contentMD5(s3),
+                                               expectedChecksums: checksums.expected)
+        let info: ObjectInfo
+        do {
+            let trailing = try await UploadBody.stream(body, into: writer, s3: s3, auth: auth, decodedLength: length)
+            info = try await writer.finish(trailingChecksums: trailing)
+        } catch {
+            writer.abort()
+            throw error
+        }
+        var headers: HTTPFields = [.eTag: info.quotedETag]
+        for (algorithm, value) in info.attributes.checksums {
+            if let name = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[name] = value }
+        }
+        return Response(status: .ok, headers: headers)
+    }
+
+    func uploadPartCopy(_ bucket: String, _ key: String, _ s3: S3Request, source: String) async throws -> Response {
+        let (uploadID, partNumber) = try Self.partTarget(s3)
+        let (sourceBucket, sourceKey) = try Self.copySource(source)
+        var range: ByteRange?
+        if let text = s3.header("x-amz-copy-source-range") {
+            guard let parsed = Self.parseRange(text), case .from(_, let last) = parsed, last != nil else {
+                throw S3Error.invalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last")
+            }
+            range = parsed
+        }
+        let part = try await store.uploadPartCopy(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber,
+                                                  sourceBucket: sourceBucket, sourceKey: sourceKey, range: range,
+                                                  sourceConditions: Self.copySourceConditions(s3))
+        var xml = XMLWriter()
+        xml.element("CopyPartResult", namespace: XMLWriter.s3Namespace) { xml in
+            xml.element("ETag", "\"\(part.etag)\"")
+            xml.element("LastModified", HTTPDate.iso8601(milliseconds: part.lastModifiedMilliseconds))
+            if let checksum = part.checksum { xml.element("Checksum" + checksum.algorithm, checksum.value) }
+        }
+        return xmlResponse(xml)
+    }
+
+    /// `<CompleteMultipartUpload><Part><PartNumber/><ETag/></Part>…</CompleteMultipartUpload>`.
+    func completeMultipartUpload(_ bucket: String, _ key: String, _ s3: S3Request, body: RequestBody) async throws -> Response {
+        guard let uploadID = s3.parameter("uploadId") else { throw S3Error.invalidArgument("uploadId is required") }
+        guard let root = try await xmlBody(body), root.name == "CompleteMultipartUpload" else {
+            throw S3Error.malformedXML("expected a CompleteMultipartUpload element")
+        }
+        let parts = try root.all("Part").map { part -> (partNumber: Int, etag: String) in
+            guard let number = part.child("PartNumber").flatMap({ Int($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+                  let etag = part.child("ETag")?.text.trimmingCharacters(in: .whitespacesAndNewlines) else {
+                throw S3Error.malformedXML("every Part needs a PartNumber and an ETag")
+            }
+            return (number, etag)
+        }
+        guard !parts.isEmpty else { throw S3Error.malformedXML("a CompleteMultipartUpload lists at least one Part") }
+        let info = try await store.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID, parts: parts,
+                                                           conditions: Self.writeConditions(s3))
+        var xml = XMLWriter()
+        xml.element("CompleteMultipartUploadResult", namespace: XMLWriter.s3Namespace) { xml in
+            xml.element("Location", "/\(bucket)/\(key)")
+            xml.element("Bucket", bucket)
+            xml.element("Key", key)
+            xml.element("ETag", info.quotedETag)
+            for (algorithm, value) in info.attributes.checksums { xml.element("Checksum" + algorithm, value) }
+        }
+        return xmlResponse(xml)
+    }
+
+    func abortMultipartUpload(_ bucket: String, _ key: String, _ s3: S3Request) async throws -> Response {
+        guard let uploadID = s3.parameter("uploadId") else { throw S3Error.invalidArgument("uploadId is required") }
+        try await store.abortMultipartUpload(bucket: bucket, key: key, uploadID: uploadID)
+        return Response(status: .noContent)
+    }
+
+    func listParts(_ bucket: String, _ key: String, _ s3: S3Request) throws -> Response {
+        guard let uploadID = s3.parameter("uploadId") else { throw S3Error.invalidArgument("uploadId is required") }
+        let marker = try Self.integer(s3, "part-number-marker") ?? 0
+        let maxParts = try Self.integer(s3, "max-parts") ?? Limits.maxListParts
+        let (parts, truncated, upload) = try store.listParts(bucket: bucket, key: key, uploadID: uploadID,
+                                                             partNumberMarker: marker, maxParts: maxParts)
+        var xml = XMLWriter()
+        xml.element("ListPartsResult", namespace: XMLWriter.s3Namespace) { xml in
+            xml.element("Bucket", bucket)
+            xml.element("Key", key)
+            xml.element("UploadId", uploadID)
+            xml.element("PartNumberMarker", String(marker))
+            if let last = parts.last { xml.element("NextPartNumberMarker", String(last.partNumber)) }
+            xml.element("MaxParts", String(maxParts))
+            xml.element("IsTruncated", truncated ? "true" : "false")
+            xml.element("StorageClass", upload.attributes.storageClass ?? "STANDARD")
+            if let algorithm = upload.checksumAlgorithm { xml.element("ChecksumAlgorithm", algorithm) }
+            for part in parts {
+                xml.element("Part") { xml in
+                    xml.element("PartNumber", String(part.partNumber))
+                    xml.element("LastModified", HTTPDate.iso8601(milliseconds: part.lastModifiedMilliseconds))
+                    xml.element("ETag", "\"\(part.etag)\"")
+                    xml.element("Size", String(part.size))
+                    if let checksum = part.checksum { xml.element("Checksum" + checksum.algorithm, checksum.value) }
+                }
+            }
+        }
+        return xmlResponse(xml)
+    }
+
+    func listMultipartUploads(_ bucket: String, _ s3: S3Request) throws -> Response {
+        let maxUploads = try Self.integer(s3, "max-uploads") ?? Limits.maxListUploads
+        let prefix = s3.parameter("prefix") ?? ""
+        let delimiter = s3.parameter("delimiter").flatMap { $0.isEmpty ? nil : $0 }
+        let list = try store.listMultipartUploads(bucket: bucket, prefix: prefix, delimiter: delimiter,
+                                                  keyMarker: s3.parameter("key-marker"),
+                                                  uploadIDMarker: s3.parameter("upload-id-marker"), maxUploads: maxUploads)
+        var xml = XMLWriter()
+        xml.element("ListMultipartUploadsResult", namespace: XMLWriter.s3Namespace) { xml in
+            xml.element("Bucket", bucket)
+            xml.element("KeyMarker", s3.parameter("key-marker") ?? "")
+            xml.element("UploadIdMarker", s3.parameter("upload-id-marker") ?? "")
+            if list.isTruncated, let last = list.uploads.last {
+                xml.element("NextKeyMarker", last.key)
+                xml.element("NextUploadIdMarker", last.uploadID)
+            }
+            xml.element("Prefix", prefix)
+            if let delimiter { xml.element("Delimiter", delimiter) }
+            xml.element("MaxUploads", String(maxUploads))
+            xml.element("IsTruncated", list.isTruncated ? "true" : "false")
+            for upload in list.uploads {
+                xml.element("Upload") { xml in
+                    xml.element("Key", upload.key)
+                    xml.element("UploadId", upload.uploadID)
+                    xml.element("Initiator") { xml in
+                        xml.element("ID", Self.owner.id)
+                        xml.element("DisplayName", Self.owner.displayName)
+                    }
+                    xml.element("Owner") { xml in
+                        xml.element("ID", Self.owner.id)
+                        xml.element("DisplayName", Self.owner.displayName)
+                    }
+                    xml.element("StorageClass", upload.attributes.storageClass ?? "STANDARD")
+                    xml.element("Initiated", HTTPDate.iso8601(milliseconds: upload.initiatedMilliseconds))
+                    if let algorithm = upload.checksumAlgorithm { xml.element("ChecksumAlgorithm", algorithm) }
+                }
+            }
+            for common in list.commonPrefixes {
+                xml.element("CommonPrefixes") { xml in xml.element("Prefix", common) }
+            }
+        }
+        return xmlResponse(xml)
+    }
+
+    static func partTarget(_ s3: S3Request) throws -> (String, Int) {
+        guard let uploadID = s3.parameter("uploadId") else { throw S3Error.invalidArgument("uploadId is required") }
+        guard let number = s3.parameter("partNumber").flatMap({ Int($0) }) else {
+            throw S3Error.invalidArgument("Part number must be an integer between 1 and 10000, inclusive")
+        }
+        return (uploadID, number)
+    }
+
+    static func integer(_ s3: S3Request, _ name: String) throws -> Int? {
+        guard let text = s3.parameter(name) else { return nil }
+        guard let value = Int(text), value >= 0 else { throw S3Error.invalidArgument("\(name) must be a non-negative integer") }
+        return value
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import Stowage
+
+/// A full disk is a typed error, never a crash or SIGBUS (I5), and leaves the store
+/// consistent: everything acknowledged still reads back, and index-only operations go on.
+/// The data directory lives on a small tmpfs the test mounts (CI and `make test` run as root).
+@Suite struct DiskFullTests {
+    static func run(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    @Test func fullDiskIsATypedErrorAndLosesNothing() async throws {
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-full-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        #expect(try Self.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", mountPoint]) == 0, "needs root to mount a tmpfs")
+        defer {
+            _ = try? Self.run(["umount", mountPoint])
+            try? FileManager.default.removeItem(atPath: mountPoint)
+        }
+        var options = testOptions(.strict, 8 << 20)
+        options.indexMapSizeBytes = 64 << 20
+        let store = try ObjectStore(directory: mountPoint + "/data", options: options)
+        defer { store.close() }
+        try await store.createBucket("bkt")
+        var stored: [String: [UInt8]] = [:]
+        var failure: StoreError?
+        for i in 0..<40 {
+            let body = testBytes(3 << 20, seed: UInt64(i))
+            do {
+                try await store.put("bkt", "k\(i)", body)
+                stored["k\(i)"] = body
+            } catch let error as StoreError {
+                failure = error
+                break
+            }
+        }
+        #expect(failure?.code == .diskFull, "\(String(describing: failure))")
+        #expect(stored.count >= 5)
+        #expect(try store.keys("bkt").sorted() == stored.keys.sorted(), "the failed PUT left no key")
+        for (key, body) in stored { #expect(try await store.bytes("bkt", key) == body) }
+        // Renames and deletes need no segment space.
+        let first = stored.keys.sorted()[0]
+        try await store.renameObject(RenameRequest(bucket: "bkt", source: first, destination: "renamed"))
+        #expect(try await store.bytes("bkt", "renamed") == stored[first]!)
+        try await store.deleteObject(bucket: "bkt", key: "renamed")
+        #expect(try store.keys("bkt").count == stored.count - 1)
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import Testing
+@testable import Stowage
+import StowageChecksums
+
+/// Multipart uploads: parts are data blobs; Complete is one transaction that writes no
+/// object data (issue: "Complete and CopyObject write no object data").
+@Suite struct MultipartTests {
+    func upload(_ store: ObjectStore, _ key: String, parts: [[UInt8]], uploadID: String? = nil) async throws -> (String, [PartInfo]) {
+        let id: String
+        if let uploadID { id = uploadID } else { id = try await store.createMultipartUpload(bucket: "bkt", key: key) }
+        var infos: [PartInfo] = []
+        for (i, bytes) in parts.enumerated() {
+            let writer = try store.beginUploadPart(bucket: "bkt", key: key, uploadID: id, partNumber: i + 1,
+                                                   sizeHint: UInt64(bytes.count))
+            try await writer.write(bytes)
+            let info = try await writer.finish()
+            infos.append(PartInfo(partNumber: i + 1, size: info.size, etag: info.etag,
+                                  lastModifiedMilliseconds: info.lastModifiedMilliseconds, checksum: nil))
+        }
+        return (id, infos)
+    }
+
+    static func multipartETag(_ parts: [[UInt8]]) throws -> String {
+        var md5s: [UInt8] = []
+        for part in parts { md5s += ObjectStore.hexBytes(try md5Hex(part)) }
+        return try md5Hex(md5s) + "-\(parts.count)"
+    }
+
+    @Test func completeJoinsPartsWithoutWritingData() async throws {
+        try await withTemporaryStore { store, directory in
+            try await store.createBucket("bkt")
+            let parts = [testBytes(150_000, seed: 1), testBytes(100_001, seed: 2), testBytes(7, seed: 3)]
+            let (id, infos) = try await upload(store, "ckpt", parts: parts)
+            let before = try segmentSnapshot(directory)
+            let info = try await store.completeMultipartUpload(bucket: "bkt", key: "ckpt", uploadID: id,
+                                                               parts: infos.map { ($0.partNumber, "\"\($0.etag)\"") })
+            #expect(try segmentSnapshot(directory) == before, "Complete wrote no segment byte")
+            #expect(info.etag == (try Self.multipartETag(parts)))
+            #expect(info.partCount == 3)
+            let whole = parts.flatMap { $0 }
+            #expect(try await store.bytes("bkt", "ckpt") == whole)
+            // Ranges across part boundaries, and each part by number.
+            #expect(try await store.bytes("bkt", "ckpt", range: .from(first: 149_990, last: 150_010)) == Array(whole[149_990...150_010]))
+            for (i, part) in parts.enumerated() {
+                let read = try store.getObject(bucket: "bkt", key: "ckpt", partNumber: i + 1)
+                #expect(read.isPartial)
+                #expect(try await read.body.collect() == part)
+            }
+            await expectStoreError(.invalidPartNumber) { _ = try store.getObject(bucket: "bkt", key: "ckpt", partNumber: 4) }
+            await expectStoreError(.noSuchUpload) { try await store.abortMultipartUpload(bucket: "bkt", key: "ckpt", uploadID: id) }
+            #expect(try store.read { txn in try txn.count(store.index.uploads) } == 0)
+        }
+    }
+
+    @Test func completeErrors() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            let parts = [testBytes(150_000, seed: 1), testBytes(50_000, seed: 2), testBytes(120_000, seed: 3)]
+            let (id, infos) = try await upload(store, "k", parts: parts)
+            let tags = infos.map { ($0.partNumber, $0.etag) }
+            await expectStoreError(.invalidPartOrder) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: [tags[1], tags[0]])
+            }
+            await expectStoreError(.invalidPart) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: [(1, "0000")])
+            }
+            await expectStoreError(.invalidPart) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: [tags[0], (9, "x")])
+            }
+            await expectStoreError(.entityTooSmall) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: tags)
+            }
+            await expectStoreError(.noSuchUpload) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: String(repeating: "0", count: 32), parts: tags)
+            }
+            await expectStoreError(.noSuchUpload) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "other", uploadID: id, parts: tags)
+            }
+            await expectStoreError(.invalidArgument) {
+                _ = try store.beginUploadPart(bucket: "bkt", key: "k", uploadID: id, partNumber: 10_001)
+            }
+            #expect(try store.keys("bkt").isEmpty, "I8: failed Completes change nothing")
+            // Leaving the small part 2 out is fine; its space is released (I7).
+            _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: [tags[0], tags[2]])
+            #expect(try await store.bytes("bkt", "k") == parts[0] + parts[2])
+            #expect(try liveBytes(store) == 270_000)
+        }
+    }
+
+    @Test func abortAndReplacedPartsReleaseSpace() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            let (id, _) = try await upload(store, "k", parts: [testBytes(100_000, seed: 1), testBytes(100_000, seed: 2)])
+            // Re-upload part 1: the earlier one is released.
+            _ = try await upload(store, "k", parts: [testBytes(30_000, seed: 5)], uploadID: id)
+            #expect(try liveBytes(store) == 130_000)
+            let listed = try store.listParts(bucket: "bkt", key: "k", uploadID: id)
+            #expect(listed.parts.map(\.partNumber) == [1, 2])
+            #expect(listed.parts.map(\.size) == [30_000, 100_000])
+            try await store.abortMultipartUpload(bucket: "bkt", key: "k", uploadID: id)
+            #expect(try liveBytes(store) == 0)
+            #expect(try store.keys("bkt").isEmpty)
+        }
+    }
+
+    /// An upload in progress is not an object: rename and GET do not see it.
+    @Test func uploadInProgressIsNotAnObject() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            let (id, infos) = try await upload(store, "pending", parts: [testBytes(10, seed: 1)])
+            await expectStoreError(.noSuchKey) { _ = try store.headObject(bucket: "bkt", key: "pending") }
+            await expectStoreError(.noSuchKey) {
+                try await store.renameObject(RenameRequest(bucket: "bkt", source: "pending", destination: "moved"))
+            }
+            let uploads = try store.listMultipartUploads(bucket: "bkt")
+            #expect(uploads.uploads.map(\.uploadID) == [id])
+            _ = try await store.completeMultipartUpload(bucket: "bkt", key: "pending", uploadID: id, parts: [(1, infos[0].etag)])
+            #expect(try store.listMultipartUploads(bucket: "bkt").uploads.isEmpty)
+        }
+    }
+
+    /// S3-SEMANTICS.md conditional Complete, including the two 409 cases.
+    @Test func conditionalComplete() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            let old = try await store.put("bkt", "k", [1])
+            let (id1, p1) = try await upload(store, "k", parts: [[2]])
+            await expectStoreError(.preconditionFailed, condition: "If-None-Match") {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id1, parts: [(1, p1[0].etag)],
+                                                             conditions: WriteConditions(ifNoneMatch: .any))
+            }
+            try await store.deleteObject(bucket: "bkt", key: "k")
+            await expectStoreError(.conditionalRequestConflict) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id1, parts: [(1, p1[0].etag)],
+                                                             conditions: WriteConditions(ifNoneMatch: .any))
+            }
+            await expectStoreError(.noSuchKey) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id1, parts: [(1, p1[0].etag)],
+                                                             conditions: WriteConditions(ifMatch: .etags([old.etag])))
+            }
+            let (id2, p2) = try await upload(store, "k", parts: [[3]])
+            let newer = try await store.put("bkt", "k", [4])
+            await expectStoreError(.conditionalRequestConflict) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id2, parts: [(1, p2[0].etag)],
+                                                             conditions: WriteConditions(ifMatch: .etags([newer.etag])))
+            }
+            await expectStoreError(.preconditionFailed, condition: "If-Match") {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id2, parts: [(1, p2[0].etag)],
+                                                             conditions: WriteConditions(ifMatch: .etags(["nope"])))
+            }
+            _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id2, parts: [(1, p2[0].etag)])
+            #expect(try await store.bytes("bkt", "k") == [3])
+        }
+    }
+
+    /// UploadPartCopy references ranges of an existing object; no segment byte is written.
+    @Test func uploadPartCopyReferencesRanges() async throws {
+        try await withTemporaryStore { store, directory in
+            try await store.createBucket("bkt")
+            let source = testBytes(300_000, seed: 8)
+            try await store.put("bkt", "src", source)
+            let id = try await store.createMultipartUpload(bucket: "bkt", key: "dst")
+            let before = try segmentSnapshot(directory)
+            let p1 = try await store.uploadPartCopy(bucket: "bkt", key: "dst", uploadID: id, partNumber: 1,
+                                                    sourceBucket: "bkt", sourceKey: "src", range: .from(first: 1000, last: 150_999))
+            let p2 = try await store.uploadPartCopy(bucket: "bkt", key: "dst", uploadID: id, partNumber: 2,
+                                                    sourceBucket: "bkt", sourceKey: "src")
+            #expect(try segmentSnapshot(directory) == before, "UploadPartCopy wrote no segment byte")
+            #expect(p1.etag == (try md5Hex(Array(source[1000...150_999]))))
+            #expect(p2.etag == (try md5Hex(source)))
+            try await store.deleteObject(bucket: "bkt", key: "src")   // the parts keep the bytes alive
+            _ = try await store.completeMultipartUpload(bucket: "bkt", key: "dst", uploadID: id,
+                                                        parts: [(1, p1.etag), (2, p2.etag)])
+            #expect(try await store.bytes("bkt", "dst") == Array(source[1000...150_999]) + source)
+            // A part copied from a multipart object resolves to data pieces.
+            let id2 = try await store.createMultipartUpload(bucket: "bkt", key: "again")
+            let p = try await store.uploadPartCopy(bucket: "bkt", key: "again", uploadID: id2, partNumber: 1,
+                                                   sourceBucket: "bkt", sourceKey: "dst", range: .from(first: 140_000, last: 160_000))
+            _ = try await store.completeMultipartUpload(bucket: "bkt", key: "again", uploadID: id2, parts: [(1, p.etag)])
+            let dst = Array(source[1000...150_999]) + source
+            #expect(try await store.bytes("bkt", "again") == Array(dst[140_000...160_000]))
+            try await store.deleteObject(bucket: "bkt", key: "dst")
+            try await store.deleteObject(bucket: "bkt", key: "again")
+            #expect(try liveBytes(store) == 0, "the last reference releases the bytes")
+        }
+    }
+
+    @Test func compositeChecksum() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            let id = try await store.createMultipartUpload(bucket: "bkt", key: "k", checksumAlgorithm: .crc32)
+            let parts = [testBytes(120_000, seed: 1), testBytes(10, seed: 2)]
+            let (_, infos) = try await upload(store, "k", parts: parts, uploadID: id)
+            let info = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id,
+                                                               parts: infos.map { ($0.partNumber, $0.etag) })
+            let partDigests = parts.flatMap { S3Checksummer.digest(.crc32, of: $0) }
+            let expected = Data(S3Checksummer.digest(.crc32, of: partDigests)).base64EncodedString() + "-2"
+            #expect(info.attributes.checksums.map(\.value) == [expected])
+        }
+    }
+}
+
+func liveBytes(_ store: ObjectStore) throws -> UInt64 {
+    try store.read { txn in try store.index.allSegments(txn).reduce(0) { $0 + $1.1.liveBytes } }
+}
+
+/// Size, modification time and XXH3 of every segment file.
+func segmentSnapshot(_ directory: String) throws -> [String: String] {
+    let segments = directory + "/segments"
+    var result: [String: String] = [:]
+    for name in try FileManager.default.contentsOfDirectory(atPath: segments) {
+        let path = segments + "/" + name
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        result[name] = "\(attributes[.size]!) \(attributes[.modificationDate]!) \(data.withUnsafeBytes { XXH3.hash($0) })"
+    }
+    return result
+}
