@@ -46,6 +46,6 @@ let package = Package(
         .testTarget(name: "StowageChecksumsTests", dependencies: ["StowageChecksums"]),
         .testTarget(name: "StowageTests", dependencies: ["Stowage", "StowageChecksums"]),
         .testTarget(name: "StowageS3Tests",
-                    dependencies: ["StowageS3", "StowageChecksums", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+                    dependencies: ["StowageS3", "Stowage", "StowageChecksums", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

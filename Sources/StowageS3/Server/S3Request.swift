@@ -26,7 +26,7 @@ struct S3Request: Sendable {
         rawPath = request.uri.path
         rawQuery = request.uri.query ?? ""
         query = Self.parseQuery(rawQuery)
-        let host = Self.hostWithoutPort(request.head.authority ?? "")
+        let host = try Self.host(request)
         var path = rawPath
         if path.hasPrefix("/") { path.removeFirst() }
         var virtualBucket: String?
@@ -56,6 +56,19 @@ struct S3Request: Sendable {
             throw S3Error.invalidArgument("The object key is not correctly percent-encoded")
         }
         do { return try Validation.key(fromBytes: bytes) } catch { throw S3Error(error) }
+    }
+
+    /// The host that addresses the request: the authority (HTTP/1's Host header), else a
+    /// `host` field. A `host` field that disagrees with the authority is a second Host
+    /// header, refused as RFC 9112 §3.2 says: SigV4 signs that field, so it could sign one
+    /// bucket while the authority addresses another.
+    private static func host(_ request: Request) throws(S3Error) -> String {
+        let fields = request.headers[values: .host]
+        let host = request.head.authority ?? fields.first ?? ""
+        guard fields.allSatisfy({ $0.lowercased() == host.lowercased() }) else {
+            throw S3Error(.badRequest, "InvalidRequest", "The request has more than one Host header.")
+        }
+        return hostWithoutPort(host)
     }
 
     private static func hostWithoutPort(_ host: String) -> String {
@@ -91,7 +104,12 @@ struct S3Request: Sendable {
     static let plainParameters: Set<String> = [
         "x-id", "prefix", "delimiter", "max-keys", "marker", "list-type", "continuation-token",
         "start-after", "encoding-type", "fetch-owner", "versionId",
+        "key-marker", "upload-id-marker", "max-uploads", "max-parts", "part-number-marker",
     ]
+}
+
+extension HTTPField.Name {
+    static let host = HTTPField.Name("host")!
 }
 
 /// S3's URL encoding for `encoding-type=url` listings: everything but unreserved

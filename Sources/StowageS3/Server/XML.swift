@@ -61,7 +61,9 @@ final class XMLNode {
         let parser = XMLParser(data: data)
         parser.shouldProcessNamespaces = true
         parser.delegate = builder
-        guard parser.parse(), let root = builder.root else { return nil }
+        // swift-corelibs-foundation's `parse()` returns true when only the end of the data
+        // fails (a truncated document, content after the root), leaving `parserError` set.
+        guard parser.parse(), parser.parserError == nil, let root = builder.root else { return nil }
         return root
     }
 
