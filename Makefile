@@ -6,7 +6,7 @@ SWIFT        ?= swift
 DATA         ?= ./data
 PORT         ?= 9000
 APT_PACKAGES := liblmdb-dev libxxhash-dev libisal-dev pkg-config
-E2E_APT      := s3cmd rclone
+E2E_APT      := s3cmd rclone curl
 PYTHON       ?= python3
 
 .PHONY: deps deps-e2e build build-tests release test test-swift test-e2e serve clean

@@ -124,6 +124,72 @@ extension Index {
         }
     }
 
+    // MARK: Many keys at once (prefix rename)
+    //
+    // Each group slot is decoded and written once per call, so moving n long keys that
+    // share a slot costs O(n) rather than the O(n²) of n single-key calls.
+
+    /// `object` for each of `keys`, in the same order.
+    func objects(_ txn: borrowing Transaction, bucket: String, keys: [String]) throws -> [ObjectRecord?] {
+        var result = [ObjectRecord?](repeating: nil, count: keys.count)
+        var groups: [[UInt8]: [Int]] = [:]
+        for (i, key) in keys.enumerated() {
+            switch ObjectSlot(bucket: bucket, key: key) {
+            case .single: result[i] = try object(txn, bucket: bucket, key: key)
+            case .group(let slot): groups[slot, default: []].append(i)
+            }
+        }
+        for (slot, members) in groups {
+            guard let group = try txn.withValue(objects, slot, { try KeyGroupRecord(decoding: $0) }) else { continue }
+            let records = Dictionary(group.entries.map { ($0.key, $0.record) }, uniquingKeysWith: { first, _ in first })
+            for i in members { result[i] = records[Array(keys[i].utf8)] }
+        }
+        return result
+    }
+
+    /// `removeObjectKey` for each of `keys` (records only, not blob references); returns
+    /// how many were there.
+    func removeObjectKeys(_ txn: borrowing Transaction, bucket: String, keys: [String]) throws -> Int {
+        var removed = 0
+        var groups: [[UInt8]: Set<[UInt8]>] = [:]
+        for key in keys {
+            switch ObjectSlot(bucket: bucket, key: key) {
+            case .single: if try removeObjectKey(txn, bucket: bucket, key: key) { removed += 1 }
+            case .group(let slot): groups[slot, default: []].insert(Array(key.utf8))
+            }
+        }
+        for (slot, members) in groups {
+            guard var group = try txn.withValue(objects, slot, { try KeyGroupRecord(decoding: $0) }) else { continue }
+            let before = group.entries.count
+            group.entries.removeAll { members.contains($0.key) }
+            removed += before - group.entries.count
+            if group.entries.isEmpty {
+                try txn.delete(objects, slot)
+            } else {
+                try txn.put(objects, slot, group.encoded())
+            }
+        }
+        return removed
+    }
+
+    /// `putObject` for each entry; keys must be distinct.
+    func putObjects(_ txn: borrowing Transaction, bucket: String, _ entries: [(key: String, record: ObjectRecord)]) throws {
+        var groups: [[UInt8]: [(key: [UInt8], record: ObjectRecord)]] = [:]
+        for entry in entries {
+            switch ObjectSlot(bucket: bucket, key: entry.key) {
+            case .single: try putObject(txn, bucket: bucket, key: entry.key, entry.record)
+            case .group(let slot): groups[slot, default: []].append((Array(entry.key.utf8), entry.record))
+            }
+        }
+        for (slot, additions) in groups {
+            let group = try txn.withValue(objects, slot) { try KeyGroupRecord(decoding: $0) } ?? KeyGroupRecord()
+            var merged = Dictionary(group.entries.map { ($0.key, $0.record) }, uniquingKeysWith: { first, _ in first })
+            for addition in additions { merged[addition.key] = addition.record }
+            let sorted = merged.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            try txn.put(objects, slot, KeyGroupRecord(entries: sorted.map { (key: $0.key, record: $0.value) }).encoded())
+        }
+    }
+
     /// Calls `body` with every (key bytes after the bucket prefix, record) of a raw
     /// `objects` entry: one for a single slot, each member for a group.
     static func expand(_ rawKey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, bucketPrefixCount: Int,

@@ -9,6 +9,10 @@ public enum Limits {
     public static let maxListKeys = 1000
     /// DeleteObjects takes at most this many keys.
     public static let maxDeleteKeys = 1000
+    /// A prefix rename moves at most this many keys (and a manifest lists at most this
+    /// many): they all move in one write transaction, which holds the writer for its
+    /// length (docs/ARCHITECTURE.md, "Prefix rename"). Above it, nothing moves.
+    public static let maxPrefixRenameKeys = 100_000
     /// `x-amz-client-token`: 1–64 ASCII characters in 33–126.
     public static let maxClientTokenLength = 64
     /// Client tokens are kept at least this long (S3-SEMANTICS.md: at least 24 hours).
@@ -17,6 +21,14 @@ public enum Limits {
     public static let maxUserMetadataBytes = 2048
     /// A single PutObject body: S3's 5 GiB.
     public static let maxPutObjectBytes: UInt64 = 5 << 30
+    /// Multipart: part numbers 1…10,000, each part at most 5 GiB.
+    public static let maxPartNumber = 10_000
+    public static let maxPartBytes: UInt64 = 5 << 30
+    /// S3's smallest part but the last (StoreOptions.minPartSizeBytes defaults to it).
+    public static let minPartBytes: UInt64 = 5 << 20
+    /// ListParts and ListMultipartUploads pages.
+    public static let maxListParts = 1000
+    public static let maxListUploads = 1000
 }
 
 /// Checks on names, run before anything is read or written (I8).

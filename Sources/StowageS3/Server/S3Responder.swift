@@ -61,31 +61,42 @@ struct S3Responder: HTTPResponder {
             guard s3.method == .get, s3.subresources.isEmpty else { throw S3Error.notImplemented("\(s3.method) /") }
             return try handlers.listBuckets()
         }
-        let sub = s3.subresources
+        let sub = Set(s3.subresources)
+        let named = sub.sorted().joined(separator: "&")
         guard let key = s3.key else {
-            switch (s3.method, sub) {
-            case (.put, []): return try await handlers.createBucket(bucket, body: body)
-            case (.head, []): return try handlers.headBucket(bucket)
-            case (.delete, []): return try await handlers.deleteBucket(bucket)
-            case (.get, ["location"]): return try handlers.bucketLocation(bucket)
-            case (.get, ["versioning"]): return try handlers.bucketVersioning(bucket)
-            case (.get, []): return try handlers.listObjects(bucket, s3)
-            case (.post, ["delete"]): return try await handlers.deleteObjects(bucket, s3, body: body)
-            default: throw S3Error.notImplemented("\(s3.method) on a bucket with ?\(sub.joined(separator: "&"))")
+            switch (s3.method, named) {
+            case (.put, ""): return try await handlers.createBucket(bucket, body: body)
+            case (.head, ""): return try handlers.headBucket(bucket)
+            case (.delete, ""): return try await handlers.deleteBucket(bucket)
+            case (.get, "location"): return try handlers.bucketLocation(bucket)
+            case (.get, "versioning"): return try handlers.bucketVersioning(bucket)
+            case (.get, ""): return try handlers.listObjects(bucket, s3)
+            case (.get, "uploads"): return try handlers.listMultipartUploads(bucket, s3)
+            case (.post, "delete"): return try await handlers.deleteObjects(bucket, s3, body: body)
+            case (.post, "renamePrefix"): return try await handlers.renamePrefix(bucket, s3, auth: auth, body: body)
+            default: throw S3Error.notImplemented("\(s3.method) on a bucket with ?\(named)")
             }
         }
-        switch (s3.method, sub) {
-        case (.put, ["renameObject"]): return try await handlers.renameObject(bucket, key, s3)
-        case (.put, []):
+        let copySource = s3.header("x-amz-copy-source")
+        switch (s3.method, named) {
+        case (.put, "renameObject"): return try await handlers.renameObject(bucket, key, s3)
+        case (.put, ""):
             if s3.header("x-amz-rename-source") != nil {
                 throw S3Error.notImplemented("x-amz-rename-source without ?renameObject")
             }
-            if s3.header("x-amz-copy-source") != nil { throw S3Error.notImplemented("CopyObject") }
+            if let copySource { return try await handlers.copyObject(bucket, key, s3, source: copySource) }
             return try await handlers.putObject(bucket, key, s3, auth: auth, body: body)
-        case (.get, []): return try handlers.getObject(bucket, key, s3, isHead: false)
-        case (.head, []): return try handlers.getObject(bucket, key, s3, isHead: true)
-        case (.delete, []): return try await handlers.deleteObject(bucket, key, s3)
-        default: throw S3Error.notImplemented("\(s3.method) on an object with ?\(sub.joined(separator: "&"))")
+        case (.put, "partNumber&uploadId"):
+            if let copySource { return try await handlers.uploadPartCopy(bucket, key, s3, source: copySource) }
+            return try await handlers.uploadPart(bucket, key, s3, auth: auth, body: body)
+        case (.post, "uploads"): return try await handlers.createMultipartUpload(bucket, key, s3)
+        case (.post, "uploadId"): return try await handlers.completeMultipartUpload(bucket, key, s3, body: body)
+        case (.delete, "uploadId"): return try await handlers.abortMultipartUpload(bucket, key, s3)
+        case (.get, "uploadId"): return try handlers.listParts(bucket, key, s3)
+        case (.get, ""), (.get, "partNumber"): return try handlers.getObject(bucket, key, s3, isHead: false)
+        case (.head, ""), (.head, "partNumber"): return try handlers.getObject(bucket, key, s3, isHead: true)
+        case (.delete, ""): return try await handlers.deleteObject(bucket, key, s3)
+        default: throw S3Error.notImplemented("\(s3.method) on an object with ?\(named)")
         }
     }
 
