@@ -25,6 +25,8 @@ public struct StoreOptions: Sendable {
     public var indexMapSizeBytes: Int = 256 << 30
     /// Concurrent read transactions (LMDB reader slots).
     public var maxReaders: UInt32 = 1024
+    /// Smallest size of a multipart part other than the last (S3: 5 MiB). Tests lower it.
+    public var minPartSizeBytes: UInt64 = Limits.minPartBytes
     /// Verify every chunk served against its XXH3 (I4). Operators may turn it off.
     public var verifyReads: Bool = true
     public var logger: Logger = Logger(label: "stowage.engine")
