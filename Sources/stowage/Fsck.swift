@@ -59,7 +59,7 @@ struct Fsck: AsyncParsableCommand {
         options.quick = quick
         if let workers { options.scanWorkers = workers }
         let display = quick ? nil : ProgressDisplay()
-        let output: FsckOutput
+        var output: FsckOutput
         if repair {
             output = try await verifyAndRepair(options, display)
         } else {
@@ -68,10 +68,9 @@ struct Fsck: AsyncParsableCommand {
             output = FsckOutput(report: try await store.verify(options, progress: display?.callback))
         }
         display?.finish()
-        var result = output
-        if measureXxh3 { result.xxh3 = XXH3Figures.measure(threads: options.scanWorkers) }
-        if json { Self.printJSON(result) } else { FsckText(output: result, workers: options.scanWorkers).print() }
-        return result.exitCode
+        if measureXxh3 { output.xxh3 = XXH3Figures.measure(threads: options.scanWorkers) }
+        if json { Self.printJSON(output) } else { FsckText(output: output, workers: options.scanWorkers).print() }
+        return output.exitCode
     }
 
     private func verifyAndRepair(_ options: VerifyOptions, _ display: ProgressDisplay?) async throws -> FsckOutput {

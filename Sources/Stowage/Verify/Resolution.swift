@@ -37,8 +37,10 @@ struct Resolution {
         }
     }
 
-    /// The blob a finding is about, for the kinds a quarantine can cover.
+    /// The blob a finding is about, for the kinds a quarantine can cover (never the empty
+    /// blob 0, which many keys share and none can quarantine).
     static func subject(_ finding: Finding) -> UInt64? {
+        guard finding.blobID != 0 else { return nil }
         switch finding.kind {
         case .chunkMismatch, .unreadableExtent, .extentBeyondCapacity, .danglingBlobReference, .sizeMismatch,
              .overlappingExtents:
