@@ -52,3 +52,33 @@ import Testing
         #expect(try store.keys("bkt").count == stored.count - 1)
     }
 }
+
+/// "The LMDB map never overflows into a crash": a full map is `IndexFull`, and what was
+/// committed before it stays readable.
+@Suite struct IndexFullTests {
+    @Test func fullIndexMapIsATypedError() async throws {
+        var options = testOptions()
+        options.indexMapSizeBytes = 1 << 20
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-map-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try ObjectStore(directory: directory, options: options)
+        defer { store.close() }
+        try await store.createBucket("bkt")
+        var written: [String] = []
+        var failure: StoreError?
+        for i in 0..<20_000 {
+            let key = String(repeating: "k", count: 200) + "\(i)"
+            do {
+                try await store.put("bkt", key, [UInt8(i & 0xFF)])
+                written.append(key)
+            } catch let error as StoreError {
+                failure = error
+                break
+            }
+        }
+        #expect(failure?.code == .indexFull, "\(String(describing: failure))")
+        #expect(written.count > 100)
+        #expect(try await store.bytes("bkt", written[0]) == [0])
+        #expect(try await store.bytes("bkt", written[written.count - 1]) == [UInt8((written.count - 1) & 0xFF)])
+    }
+}

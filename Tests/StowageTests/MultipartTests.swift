@@ -200,20 +200,3 @@ import StowageChecksums
         }
     }
 }
-
-func liveBytes(_ store: ObjectStore) throws -> UInt64 {
-    try store.read { txn in try store.index.allSegments(txn).reduce(0) { $0 + $1.1.liveBytes } }
-}
-
-/// Size, modification time and XXH3 of every segment file.
-func segmentSnapshot(_ directory: String) throws -> [String: String] {
-    let segments = directory + "/segments"
-    var result: [String: String] = [:]
-    for name in try FileManager.default.contentsOfDirectory(atPath: segments) {
-        let path = segments + "/" + name
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        result[name] = "\(attributes[.size]!) \(attributes[.modificationDate]!) \(data.withUnsafeBytes { XXH3.hash($0) })"
-    }
-    return result
-}

@@ -210,25 +210,12 @@ import Testing
             let piece = testBytes(4 << 20)
             for _ in 0..<64 { try await writer.write(piece) }
             let info = try await writer.finish()
-            let before = try segmentFingerprints(directory)
+            let before = try segmentSnapshot(directory)
             #expect(before.count >= 4)
             try await store.renameObject(RenameRequest(bucket: "bkt", source: "big", destination: "renamed"))
-            #expect(try segmentFingerprints(directory) == before)
+            #expect(try segmentSnapshot(directory) == before)
             #expect(try store.headObject(bucket: "bkt", key: "renamed") == { var i = info; i.key = "renamed"; return i }())
         }
-    }
-
-    func segmentFingerprints(_ directory: String) throws -> [String: String] {
-        let segments = directory + "/segments"
-        var result: [String: String] = [:]
-        for name in try FileManager.default.contentsOfDirectory(atPath: segments) {
-            let path = segments + "/" + name
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let hash = data.withUnsafeBytes { XXH3.hash($0) }
-            result[name] = "\(attributes[.size]!) \(attributes[.modificationDate]!) \(hash)"
-        }
-        return result
     }
 
     /// I2: while one task renames back and forth, listings never show both names or neither.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StowageChecksums
 @testable import Stowage
 
 /// A store on a fresh temporary data directory, removed afterwards. Small segments and
@@ -88,4 +89,22 @@ func md5Hex(_ bytes: [UInt8]) throws -> String {
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return String(decoding: data.prefix(32), as: UTF8.self)
+}
+
+/// Live bytes over every segment (I7).
+func liveBytes(_ store: ObjectStore) throws -> UInt64 {
+    try store.read { txn in try store.index.allSegments(txn).reduce(0) { $0 + $1.1.liveBytes } }
+}
+
+/// Size, modification time and XXH3 of every segment file.
+func segmentSnapshot(_ directory: String) throws -> [String: String] {
+    let segments = directory + "/segments"
+    var result: [String: String] = [:]
+    for name in try FileManager.default.contentsOfDirectory(atPath: segments) {
+        let path = segments + "/" + name
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        result[name] = "\(attributes[.size]!) \(attributes[.modificationDate]!) \(data.withUnsafeBytes { XXH3.hash($0) })"
+    }
+    return result
 }

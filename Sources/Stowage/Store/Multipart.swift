@@ -59,12 +59,13 @@ extension ObjectStore {
     /// one with the same number, whose space is released).
     public func beginUploadPart(bucket: String, key: String, uploadID: String, partNumber: Int,
                                 sizeHint: UInt64? = nil, expectedMD5: [UInt8]? = nil,
+                                checksumAlgorithms: [S3ChecksumAlgorithm] = [],
                                 expectedChecksums: [S3ChecksumAlgorithm: String] = [:]) throws(StoreError) -> ObjectWriter {
         if let sizeHint, sizeHint > Limits.maxPartBytes {
             throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed part size")
         }
         var request = PutRequest(bucket: bucket, key: key, sizeHint: sizeHint, expectedMD5: expectedMD5,
-                                 expectedChecksums: expectedChecksums)
+                                 checksumAlgorithms: checksumAlgorithms, expectedChecksums: expectedChecksums)
         request.part = PartTarget(uploadID: uploadID, partNumber: partNumber)
         return try beginPut(request)
     }

@@ -33,19 +33,9 @@ extension Handlers {
         let checksums = try UploadBody.checksums(s3)
         let writer = try store.beginUploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber,
                                                sizeHint: length, expectedMD5: try Self.contentMD5(s3),
+                                               checksumAlgorithms: checksums.compute,
                                                expectedChecksums: checksums.expected)
-        let info: ObjectInfo
-        do {
-            let trailing = try await UploadBody.stream(body, into: writer, s3: s3, auth: auth, decodedLength: length)
-            info = try await writer.finish(trailingChecksums: trailing)
-        } catch {
-            writer.abort()
-            throw error
-        }
-        var headers: HTTPFields = [.eTag: info.quotedETag]
-        for (algorithm, value) in info.attributes.checksums {
-            if let name = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[name] = value }
-        }
+        let (_, headers) = try await receive(body, into: writer, s3: s3, auth: auth, length: length)
         return Response(status: .ok, headers: headers)
     }
 

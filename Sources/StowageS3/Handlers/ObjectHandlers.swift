@@ -20,7 +20,16 @@ extension Handlers {
                                  expectedMD5: try Self.contentMD5(s3),
                                  checksumAlgorithms: checksums.compute, expectedChecksums: checksums.expected)
         request.sizeHint = length
-        let writer = try store.beginPut(request)
+        let (info, headers) = try await receive(body, into: try store.beginPut(request), s3: s3, auth: auth, length: length)
+        var fields = headers
+        if let sse = info.attributes.serverSideEncryption { fields[.init("x-amz-server-side-encryption")!] = sse }
+        return Response(status: .ok, headers: fields)
+    }
+
+    /// Streams a PUT or UploadPart body into `writer` and commits it (aborting on any
+    /// failure); returns what was stored and the ETag and checksum headers both answer with.
+    func receive(_ body: RequestBody, into writer: ObjectWriter, s3: S3Request, auth: SigV4Authentication,
+                 length: UInt64) async throws -> (ObjectInfo, HTTPFields) {
         let info: ObjectInfo
         do {
             let trailing = try await UploadBody.stream(body, into: writer, s3: s3, auth: auth, decodedLength: length)
@@ -33,8 +42,7 @@ extension Handlers {
         for (algorithm, value) in info.attributes.checksums {
             if let name = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[name] = value }
         }
-        if let sse = info.attributes.serverSideEncryption { headers[.init("x-amz-server-side-encryption")!] = sse }
-        return Response(status: .ok, headers: headers)
+        return (info, headers)
     }
 
     func getObject(_ bucket: String, _ key: String, _ s3: S3Request, isHead: Bool) throws -> Response {
