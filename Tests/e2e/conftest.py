@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import pathlib
 import shutil
@@ -610,3 +611,18 @@ def rclone(s3_endpoint, tmp_path):
         RCLONE_CONFIG_STOWAGE_FORCE_PATH_STYLE="true",
     )
     return Command(["rclone", "--retries", "1", "--low-level-retries", "2"], env, tmp_path)
+
+
+def quoted_md5(data: bytes) -> str:
+    """A single-part object's ETag: the MD5 of its body, quoted."""
+    return f'"{hashlib.md5(data).hexdigest()}"'
+
+
+def body_of(s3, bucket, key):
+    """The object's bytes, or None when the key does not exist."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "NoSuchKey":
+            return None
+        raise

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import body_of, quoted_md5
 
 ORIGINAL = b"original body"
 REPLACEMENT = b"replacement body"
@@ -16,17 +17,6 @@ OTHER_ETAG = '"0123456789abcdef0123456789abcdef"'
 ONE_DAY = datetime.timedelta(days=1)
 
 
-def quoted_md5(data: bytes) -> str:
-    return f'"{hashlib.md5(data).hexdigest()}"'
-
-
-def body_of(s3, bucket, key):
-    try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "NoSuchKey":
-            return None
-        raise
 
 
 def etag_forms(etag: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import body_of, quoted_md5
 
 MiB = 1024 * 1024
 OTHER_ETAG = '"0123456789abcdef0123456789abcdef"'
@@ -18,17 +19,6 @@ ONE_DAY = datetime.timedelta(days=1)
 BODY = b"the copy source's body\n" * 100
 
 
-def md5_etag(data: bytes) -> str:
-    return f'"{hashlib.md5(data).hexdigest()}"'
-
-
-def body_of(s3, bucket, key):
-    try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "NoSuchKey":
-            return None
-        raise
 
 
 def keys_of(s3, bucket):
@@ -61,7 +51,7 @@ def test_copy_within_a_bucket(s3, bucket):
     time.sleep(1.1)  # the copy is a new object: its Last-Modified is a later second
     copied = s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"})
     assert copied["ResponseMetadata"]["HTTPStatusCode"] == 200
-    assert copied["CopyObjectResult"]["ETag"] == put["ETag"] == md5_etag(BODY)
+    assert copied["CopyObjectResult"]["ETag"] == put["ETag"] == quoted_md5(BODY)
     assert copied["CopyObjectResult"]["LastModified"] > source_head["LastModified"]
     assert body_of(s3, bucket, "dst") == BODY
     assert body_of(s3, bucket, "src") == BODY
@@ -79,7 +69,7 @@ def test_copy_across_buckets(s3, bucket, bucket_name_factory):
     copied = s3.copy_object(
         Bucket=other, Key="elsewhere/dst.bin", CopySource=f"{bucket}/dir/src.bin"
     )
-    assert copied["CopyObjectResult"]["ETag"] == md5_etag(BODY)
+    assert copied["CopyObjectResult"]["ETag"] == quoted_md5(BODY)
     assert body_of(s3, other, "elsewhere/dst.bin") == BODY
     assert keys_of(s3, other) == ["elsewhere/dst.bin"]
     assert keys_of(s3, bucket) == ["dir/src.bin"]
@@ -99,7 +89,7 @@ def test_copy_directive_copy_preserves_attributes(s3, bucket):
     head = s3.head_object(Bucket=bucket, Key="dst")
     for field in ATTRIBUTE_FIELDS:
         assert head.get(field) == FULL_ATTRIBUTES[field], field
-    assert head["ETag"] == md5_etag(BODY)
+    assert head["ETag"] == quoted_md5(BODY)
 
 
 def test_copy_directive_copy_with_a_new_storage_class(s3, bucket):
@@ -128,7 +118,7 @@ def test_copy_directive_replace_sets_new_attributes(s3, bucket):
     assert head.get("StorageClass", "STANDARD") == "STANDARD"
     for field in ("ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl"):
         assert field not in head, f"{field} survived a REPLACE copy: {head.get(field)!r}"
-    assert head["ETag"] == md5_etag(BODY)
+    assert head["ETag"] == quoted_md5(BODY)
     assert body_of(s3, bucket, "dst") == BODY
     source = s3.head_object(Bucket=bucket, Key="src")
     for field in ATTRIBUTE_FIELDS:
@@ -221,7 +211,7 @@ def test_copy_onto_itself_with_replace_updates_metadata(s3, bucket):
     head = s3.head_object(Bucket=bucket, Key="self")
     assert head["Metadata"] == {"v": "2"}
     assert head["ContentType"] == "text/new"
-    assert head["ETag"] == md5_etag(BODY)
+    assert head["ETag"] == quoted_md5(BODY)
     assert body_of(s3, bucket, "self") == BODY
 
 
@@ -315,7 +305,7 @@ def test_copy_destination_conditions(s3, s3_error, bucket, exists, conditions, s
     s3.put_object(Bucket=bucket, Key="src", Body=BODY)
     if exists:
         s3.put_object(Bucket=bucket, Key="dst", Body=DEST_BODY)
-    kwargs = {n: md5_etag(DEST_BODY) if v == "DEST" else v for n, v in conditions.items()}
+    kwargs = {n: quoted_md5(DEST_BODY) if v == "DEST" else v for n, v in conditions.items()}
     source = {"Bucket": bucket, "Key": "src"}
     if status == 200:
         s3.copy_object(Bucket=bucket, Key="dst", CopySource=source, **kwargs)

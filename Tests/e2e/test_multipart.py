@@ -12,13 +12,11 @@ import time
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from conftest import body_of, quoted_md5
 
 MiB = 1024 * 1024
 OTHER_ETAG = '"0123456789abcdef0123456789abcdef"'
 
-
-def md5_etag(data: bytes) -> str:
-    return f'"{hashlib.md5(data).hexdigest()}"'
 
 
 def multipart_etag(parts) -> str:
@@ -50,14 +48,6 @@ def write_random_file(path, size) -> None:
             remaining -= n
 
 
-def body_of(s3, bucket, key):
-    try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "NoSuchKey":
-            return None
-        raise
-
 
 def upload_parts(s3, bucket, key, parts, upload_id=None, **create):
     """Create (unless given) an upload and upload `parts` as 1..N; returns (id, part list)."""
@@ -68,7 +58,7 @@ def upload_parts(s3, bucket, key, parts, upload_id=None, **create):
         answer = s3.upload_part(
             Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
         )
-        assert answer["ETag"] == md5_etag(data), f"part {number}"
+        assert answer["ETag"] == quoted_md5(data), f"part {number}"
         listed.append({"PartNumber": number, "ETag": answer["ETag"]})
     return upload_id, listed
 
@@ -225,7 +215,7 @@ def test_low_level_upload_list_complete(s3, bucket):
     assert shown["UploadId"] == upload_id
     assert shown["IsTruncated"] is False
     assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in shown["Parts"]] == [
-        (n, md5_etag(data), len(data)) for n, data in enumerate(parts, start=1)
+        (n, quoted_md5(data), len(data)) for n, data in enumerate(parts, start=1)
     ]
 
     done = complete(s3, bucket, "ll/object.bin", upload_id, listed)
@@ -277,18 +267,18 @@ def test_reuploading_a_part_replaces_it(s3, s3_error, bucket):
     replaced = s3.upload_part(
         Bucket=bucket, Key="re", UploadId=upload_id, PartNumber=1, Body=second
     )
-    assert replaced["ETag"] == md5_etag(second)
+    assert replaced["ETag"] == quoted_md5(second)
     shown = s3.list_parts(Bucket=bucket, Key="re", UploadId=upload_id)["Parts"]
     assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in shown] == [
-        (1, md5_etag(second), len(second)), (2, md5_etag(tail), len(tail)),
+        (1, quoted_md5(second), len(second)), (2, quoted_md5(tail), len(tail)),
     ]
     # The replaced part's ETag no longer names a part.
     with s3_error(400, "InvalidPart"):
         complete(s3, bucket, "re", upload_id, [
-            {"PartNumber": 1, "ETag": md5_etag(first)}, {"PartNumber": 2, "ETag": md5_etag(tail)},
+            {"PartNumber": 1, "ETag": quoted_md5(first)}, {"PartNumber": 2, "ETag": quoted_md5(tail)},
         ])
     done = complete(s3, bucket, "re", upload_id, [
-        {"PartNumber": 1, "ETag": md5_etag(second)}, {"PartNumber": 2, "ETag": md5_etag(tail)},
+        {"PartNumber": 1, "ETag": quoted_md5(second)}, {"PartNumber": 2, "ETag": quoted_md5(tail)},
     ])
     assert done["ETag"] == multipart_etag([second, tail])
     assert body_of(s3, bucket, "re") == second + tail
@@ -364,7 +354,7 @@ def test_no_such_upload_for_unknown_ids(s3, s3_error, bucket, upload_id):
 def test_invalid_part(s3, s3_error, bucket, case):
     upload_id, listed = upload_parts(s3, bucket, "k", [os.urandom(5 * MiB), b"end"])
     if case == "unknown-part-number":
-        listed[1] = {"PartNumber": 3, "ETag": md5_etag(b"end")}  # part 3 was never uploaded
+        listed[1] = {"PartNumber": 3, "ETag": quoted_md5(b"end")}  # part 3 was never uploaded
     else:
         listed[1]["ETag"] = OTHER_ETAG
     with s3_error(400, "InvalidPart"):
@@ -389,7 +379,7 @@ def test_entity_too_small(s3, s3_error, bucket):
     # Exactly 5 MiB is enough.
     s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1,
                    Body=small[0] + b"!")
-    listed[0]["ETag"] = md5_etag(small[0] + b"!")
+    listed[0]["ETag"] = quoted_md5(small[0] + b"!")
     complete(s3, bucket, "k", upload_id, listed)
     assert body_of(s3, bucket, "k") == small[0] + b"!" + b"last"
 
@@ -551,7 +541,7 @@ def test_conditional_complete(s3, s3_error, bucket, before, during, conditions, 
     elif during == "delete":
         s3.delete_object(Bucket=bucket, Key="k")
         expected_after = None
-    names = {"ORIGINAL": md5_etag(ORIGINAL), "NEWER": md5_etag(NEWER)}
+    names = {"ORIGINAL": quoted_md5(ORIGINAL), "NEWER": quoted_md5(NEWER)}
     kwargs = {name: names.get(value, value) for name, value in conditions.items()}
 
     if status == 200:
@@ -607,7 +597,7 @@ def test_upload_part_copy_of_ranges_and_whole_objects(s3, bucket, bucket_name_fa
             Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=number,
             CopySource=source, **kwargs,
         )
-        assert copied["CopyPartResult"]["ETag"] == md5_etag(expected), f"part {number}"
+        assert copied["CopyPartResult"]["ETag"] == quoted_md5(expected), f"part {number}"
         assert copied["CopyPartResult"]["LastModified"] is not None
         listed.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
     shown = s3.list_parts(Bucket=bucket, Key="assembled", UploadId=upload_id)["Parts"]
@@ -637,7 +627,7 @@ def test_upload_part_copy_from_a_multipart_object(s3, bucket):
     second = s3.upload_part_copy(Bucket=bucket, Key="mp-copy", UploadId=upload_id, PartNumber=2,
                                  CopySource=source)  # the whole multipart object as one part
     etags = [first["CopyPartResult"]["ETag"], second["CopyPartResult"]["ETag"]]
-    assert etags == [md5_etag(e) for e in expected]
+    assert etags == [quoted_md5(e) for e in expected]
     done = complete(s3, bucket, "mp-copy", upload_id,
                     [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)])
     assert done["ETag"] == multipart_etag(expected)
