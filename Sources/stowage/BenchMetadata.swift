@@ -101,7 +101,7 @@ struct BenchMetadata: AsyncParsableCommand {
     static func time(_ body: () async throws -> Void) async throws -> Double {
         let started = ContinuousClock.now
         try await body()
-        return (ContinuousClock.now - started).microseconds
+        return (ContinuousClock.now - started).seconds * 1e6
     }
 
     static func report(_ operation: String, _ parameter: String, _ samples: [Double]) {
@@ -125,13 +125,6 @@ struct BenchMetadata: AsyncParsableCommand {
             left -= UInt64(n)
         }
         _ = try await writer.finish()
-    }
-}
-
-extension Duration {
-    var microseconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) * 1e6 + Double(attoseconds) / 1e12
     }
 }
 

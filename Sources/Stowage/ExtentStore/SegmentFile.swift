@@ -50,8 +50,7 @@ final class SegmentFile: Sendable {
     private let mapping = Mutex<Mapping?>(nil)
 
     static func fileName(_ id: UInt64) -> String {
-        let digits = String(id)
-        return String(repeating: "0", count: max(0, 12 - digits.count)) + digits + ".seg"
+        String(id).leftPadded(12) + ".seg"
     }
 
     /// Creates the file and preallocates `capacityBytes` (I5: mapped bytes always exist).
