@@ -83,12 +83,25 @@ public final class ObjectStore: Sendable {
     /// `flock` on `DATA/stowage.lock`: locks belong to open file descriptions, so a second
     /// open of the same directory fails even inside one process (LMDB must not be opened
     /// twice in one process).
+    ///
+    /// A child process forked by the embedding program shares every descriptor until it
+    /// execs (O_CLOEXEC closes ours there), so for that moment the lock of a store this
+    /// process has just closed still looks held. A conflict is therefore retried for up to
+    /// `lockPatienceMilliseconds` before it is reported: a real second opener holds the
+    /// lock far longer than that.
     private static func lock(_ directory: String) throws(StoreError) -> Int32 {
         let path = directory + "/" + lockFileName
         let fd: Int32
         do { fd = try FileIO.open(path, flags: O_RDWR | O_CREAT) } catch { throw error.storeError }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        var waitedMilliseconds = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK && waitedMilliseconds < lockPatienceMilliseconds {
+                usleep(10_000)
+                waitedMilliseconds += 10
+                continue
+            }
             Glibc.close(fd)
             if code == EWOULDBLOCK {
                 throw StoreError(.alreadyOpen, "The data directory \(directory) is already open (by this or another process)")
@@ -97,6 +110,8 @@ public final class ObjectStore: Sendable {
         }
         return fd
     }
+
+    static let lockPatienceMilliseconds = 500
 
     private static func openExtents(_ environment: LMDBEnvironment, _ index: Index, directory: String,
                                     options: StoreOptions) throws -> ExtentStore {
