@@ -8,8 +8,9 @@ PORT         ?= 9000
 APT_PACKAGES := liblmdb-dev libxxhash-dev libisal-dev pkg-config
 E2E_APT      := s3cmd rclone curl
 PYTHON       ?= python3
+SOAK_CYCLES  ?= 50
 
-.PHONY: deps deps-e2e build build-tests release test test-swift test-e2e serve clean
+.PHONY: deps deps-e2e build build-tests release test test-swift test-e2e soak serve clean
 
 define apt_install_missing
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -50,6 +51,12 @@ test-e2e: build-tests deps-e2e
 
 # Every test.
 test: test-swift test-e2e
+
+# Crash safety: SIGKILLs the real server $(SOAK_CYCLES) times under a mixed workload and
+# checks every acknowledged write after each restart, and fsck (Tests/soak/soak.py).
+# `make test` runs a 3-cycle version (Tests/e2e/test_soak.py).
+soak: build deps-e2e
+	STOWAGE_BIN=$(CURDIR)/.build/debug/stowage $(PYTHON) Tests/soak/soak.py --cycles $(SOAK_CYCLES)
 
 # Builds in release mode and serves ./data on 127.0.0.1:$(PORT) with development
 # credentials (printed at start-up). Ctrl-C stops it cleanly.
