@@ -631,10 +631,6 @@ private func editBlob(_ store: ObjectStore, _ id: UInt64, _ change: @escaping @S
     }
 }
 
-private func segmentPath(_ directory: String, _ id: UInt64) -> String {
-    directory + "/segments/" + SegmentFile.fileName(id)
-}
-
 /// Flips the low bit of one byte of a segment file, through the file (not the engine).
 private func flipByte(_ directory: String, segment: UInt64, at offset: UInt64) throws {
     let fd = open(segmentPath(directory, segment), O_RDWR)

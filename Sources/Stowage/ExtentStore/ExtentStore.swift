@@ -21,6 +21,9 @@ final class ExtentStore: Sendable {
         var openSegmentID: UInt64?
         var appendOffsetBytes: UInt64 = 0
         var nextSegmentID: UInt64 = 1
+        /// Segments holding bytes a writer has not committed yet, with how many writers.
+        /// Compaction never touches them: a commit may still point into them.
+        var writerPins: [UInt64: Int] = [:]
     }
     private let state: Mutex<State>
     /// Serialises segment creation (slow: fallocate and fsyncs), apart from `state`.
@@ -89,6 +92,7 @@ final class ExtentStore: Sendable {
             s.files[id] = file
             s.openSegmentID = id
             s.appendOffsetBytes = length
+            s.writerPins[id, default: 0] += 1
         }
         return Reservation(segment: file, offsetBytes: 0, lengthBytes: length)
     }
@@ -101,6 +105,7 @@ final class ExtentStore: Sendable {
             let granted = remaining >= maxLength ? maxLength : remaining / chunkBytes * chunkBytes
             guard granted > 0 else { return nil }
             defer { s.appendOffsetBytes += granted }
+            s.writerPins[id, default: 0] += 1
             return Reservation(segment: file, offsetBytes: s.appendOffsetBytes, lengthBytes: granted)
         }
     }
@@ -119,6 +124,44 @@ final class ExtentStore: Sendable {
                 s.appendOffsetBytes = offsetBytes
             }
         }
+    }
+
+    /// Every reservation pins its segment until the writer is done with it (committed or
+    /// abandoned): `unpin` once per reservation.
+    func unpin(_ segmentID: UInt64) {
+        state.withLock { s in
+            guard let count = s.writerPins[segmentID] else { return }
+            s.writerPins[segmentID] = count > 1 ? count - 1 : nil
+        }
+    }
+
+    /// Whether compaction may move segment `id`'s bytes and retire it: it is not the
+    /// segment appends go to, and no writer holds uncommitted bytes in it. Once true it
+    /// stays true: only the open segment grants reservations, and appends never return
+    /// to a segment they left.
+    func isSettled(_ id: UInt64) -> Bool {
+        state.withLock { s in s.openSegmentID != id && s.writerPins[id] == nil }
+    }
+
+    /// Removes a settled segment that no index entry references any more: forgets its
+    /// file (readers that pinned its mapping keep it; I6), unlinks it and makes that
+    /// durable. Returns false when it is not settled or there was no file.
+    func retire(_ id: UInt64) throws(IOError) -> Bool {
+        creation.lock()
+        defer { creation.unlock() }
+        let forgotten = state.withLock { s -> Bool in
+            guard s.openSegmentID != id, s.writerPins[id] == nil else { return false }
+            s.files[id] = nil
+            return true
+        }
+        guard forgotten else { return false }
+        let path = directory + "/" + SegmentFile.fileName(id)
+        guard unlink(path) == 0 else {
+            if errno == ENOENT { return false }
+            throw IOError(operation: "unlink", path: path, errno: errno)
+        }
+        try FileIO.syncDirectory(directory)
+        return true
     }
 
     /// Deletes the file of segment `id`, which no index entry references — unless this

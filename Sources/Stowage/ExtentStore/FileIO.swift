@@ -75,6 +75,12 @@ enum FileIO {
         }
     }
 
+    /// The length of the file at `path`; 0 when it cannot be read.
+    static func fileLength(_ path: String) -> UInt64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt64(info.st_size) : 0
+    }
+
     static func fileSize(_ fd: Int32, path: String) throws(IOError) -> UInt64 {
         var info = stat()
         if fstat(fd, &info) != 0 { throw IOError(operation: "fstat", path: path, errno: errno) }

@@ -106,21 +106,22 @@ extension ObjectStore {
     public func getObject(bucket: String, key: String, range: ByteRange? = nil, partNumber: Int? = nil,
                           conditions: ObjectConditions = ObjectConditions()) throws(StoreError) -> ObjectRead {
         let location = "\(bucket)/\(key)"
-        let (record, spans, partSizes) = try read { txn -> (ObjectRecord, [Span], [UInt64]) in
+        // The mappings are pinned inside the read transaction, so compaction cannot unlink
+        // a segment between this snapshot's extents and the pin (I6).
+        let (record, partSizes, served, chunks) = try read { txn -> (ObjectRecord, [UInt64], Range<UInt64>, [ChunkRead]) in
             let record = try lookupRecord(txn, bucket: bucket, key: key, conditions: conditions)
             let (spans, partSizes) = try resolve(txn, blobID: record.blobID, location: location)
-            return (record, spans, partSizes)
-        }
-        var served = 0..<record.size
-        if let partNumber {
-            served = try Self.partRange(partNumber, partSizes: partSizes, size: record.size)
-        } else if let range, record.size > 0 {
-            guard let resolved = range.resolve(size: record.size) else {
-                throw StoreError(.invalidRange, "The requested range is not satisfiable")
+            var served = 0..<record.size
+            if let partNumber {
+                served = try Self.partRange(partNumber, partSizes: partSizes, size: record.size)
+            } else if let range, record.size > 0 {
+                guard let resolved = range.resolve(size: record.size) else {
+                    throw StoreError(.invalidRange, "The requested range is not satisfiable")
+                }
+                served = resolved
             }
-            served = resolved
+            return (record, partSizes, served, try plan(spans, range: served, location: location))
         }
-        let chunks = try plan(spans, range: served, location: location)
         return ObjectRead(info: record.info(key: key), range: served,
                           isPartial: (range != nil && record.size > 0) || (partNumber != nil && !partSizes.isEmpty),
                           body: ObjectBody(chunks: chunks, verify: options.verifyReads, location: "\(bucket)/\(key)",

@@ -47,6 +47,10 @@ public final class ObjectStore: Sendable {
     let writer: IndexWriter
     private let lockDescriptor: Int32
     private let isClosed = Mutex(false)
+    /// Index readers, for compaction's unlink (I6).
+    let readers = ReaderGate()
+    /// Compaction: one pass at a time, its running totals, and the background loop.
+    let compaction = CompactionState()
 
     /// Named files and folders inside the data directory.
     static let lockFileName = "stowage.lock"
@@ -144,6 +148,7 @@ public final class ObjectStore: Sendable {
     /// In relaxed mode this is where data and index reach the disk.
     public func close() {
         guard isClosed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
+        compaction.stopBackground()
         writer.stop()
         if options.durability == .relaxed {
             do {
@@ -230,8 +235,12 @@ extension ObjectStore {
     /// A read snapshot; every error comes out as a `StoreError`.
     /// Callers must not close the store while reads are in flight (the server closes it
     /// only after its last request has finished).
+    /// A read transaction. Registered with the reader gate, so compaction does not unlink a
+    /// segment this transaction might still find extents in (pin mappings inside `body`).
     func read<R>(_ body: (borrowing Transaction) throws -> R) throws(StoreError) -> R {
         guard !isClosed.withLock({ $0 }) else { throw StoreError(.closed, "The store is closed") }
+        let epoch = readers.enter()
+        defer { readers.leave(epoch) }
         do { return try environment.read(body) } catch { throw StoreError.wrapping(error, "index read") }
     }
 

@@ -84,6 +84,9 @@ public final class ObjectWriter: @unchecked Sendable {
     private var extents: [Extent] = []
     private var reservation: Reservation?
     private var reservationUsedBytes: UInt64 = 0
+    /// One entry per reservation taken: its segment stays pinned against compaction
+    /// until this writer's commit is answered or it is abandoned.
+    private var pinnedSegments: [UInt64] = []
     private var done = false
 
     init(store: ObjectStore, request: PutRequest) {
@@ -100,6 +103,7 @@ public final class ObjectWriter: @unchecked Sendable {
     deinit {
         for buffer in buffers { buffer.deallocate() }
         if !done { releaseReservationTail() }
+        unpinSegments()
     }
 
     /// Appends bytes to the object.
@@ -187,6 +191,7 @@ public final class ObjectWriter: @unchecked Sendable {
         do {
             let granted = try store.extents.reserve(maxLength: max(want, length), chunkBytes: chunk)
             reservation = granted
+            pinnedSegments.append(granted.segment.id)
             reservationUsedBytes = length
             return (granted.segment, granted.offsetBytes)
         } catch {
@@ -222,6 +227,7 @@ public final class ObjectWriter: @unchecked Sendable {
     ///   trailers); they are verified like the ones sent up front.
     public func finish(trailingChecksums: [S3ChecksumAlgorithm: String] = [:]) async throws(StoreError) -> ObjectInfo {
         precondition(!done, "finish twice")
+        defer { unpinSegments() }
         try await flushStaging()
         try await waitForChunk()
         done = true
@@ -271,6 +277,12 @@ public final class ObjectWriter: @unchecked Sendable {
         guard !done else { return }
         done = true
         releaseReservationTail()
+        unpinSegments()
+    }
+
+    private func unpinSegments() {
+        for id in pinnedSegments { store.extents.unpin(id) }
+        pinnedSegments = []
     }
 }
 

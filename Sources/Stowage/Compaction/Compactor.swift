@@ -1,0 +1,419 @@
+import Foundation
+import Glibc
+import Synchronization
+import StowageChecksums
+
+/// How compaction chooses and paces its work.
+public struct CompactionOptions: Sendable {
+    /// A settled segment is compacted once at least this fraction of its file is not live
+    /// data (dead bytes, plus the tail no write will fill any more).
+    public var garbageThreshold: Double = 0.5
+    /// Most bytes per second copied; nil copies as fast as the disk allows.
+    public var bytesPerSecond: UInt64?
+    /// Live bytes moved between two index commits.
+    public var batchBytes: UInt64 = 32 << 20
+    /// Blobs repointed in one index commit.
+    public var batchBlobs: Int = 1024
+    /// Called as each step of a segment's move completes, with the segment's id (tests
+    /// stop the process here to show that every step is crash-safe).
+    public var onStep: (@Sendable (CompactionStep, UInt64) -> Void)?
+
+    public init(garbageThreshold: Double = 0.5, bytesPerSecond: UInt64? = nil) {
+        self.garbageThreshold = garbageThreshold
+        self.bytesPerSecond = bytesPerSecond
+    }
+}
+
+/// The steps of one segment's compaction, in order (docs/ARCHITECTURE.md §6d).
+public enum CompactionStep: String, Sendable, CaseIterable {
+    /// The victim's record says `retiring` (committed).
+    case marked
+    /// One batch of live extents is copied and synced into the open segment.
+    case copied
+    /// That batch's blobs point at the copies (committed).
+    case repointed
+    /// The victim's record is deleted: nothing in the index refers to it (committed).
+    case unreferenced
+    /// The victim's file is unlinked.
+    case unlinked
+}
+
+/// What one compaction pass did.
+public struct CompactionReport: Sendable, Equatable {
+    /// Segments whose files were unlinked (including files the index never referenced).
+    public var segmentsRetired = 0
+    /// Live bytes copied into the open segment.
+    public var bytesMoved: UInt64 = 0
+    /// Blobs whose extents were repointed.
+    public var blobsMoved = 0
+    /// Disk space given back: the unlinked files' lengths.
+    public var bytesReclaimed: UInt64 = 0
+    /// Blobs left where they are because a chunk failed its XXH3 (fsck reports them).
+    public var damagedBlobs: [UInt64] = []
+    public var seconds: Double = 0
+}
+
+/// Space accounting and compaction totals since the store was opened.
+public struct StoreStats: Sendable, Equatable {
+    public var segments = 0
+    /// Sum of segment file capacities known to the index.
+    public var capacityBytes: UInt64 = 0
+    public var liveBytes: UInt64 = 0
+    public var deadBytes: UInt64 = 0
+    public var compactionPasses = 0
+    public var segmentsRetired = 0
+    public var bytesMoved: UInt64 = 0
+    public var bytesReclaimed: UInt64 = 0
+}
+
+/// Compaction's share of the store: one pass at a time, the totals, the background task.
+final class CompactionState: Sendable {
+    struct Totals {
+        var passes = 0
+        var segmentsRetired = 0
+        var bytesMoved: UInt64 = 0
+        var bytesReclaimed: UInt64 = 0
+    }
+    let totals = Mutex(Totals())
+    let running = Mutex(false)
+    let background = Mutex<Task<Void, Never>?>(nil)
+
+    func add(_ report: CompactionReport) {
+        totals.withLock { t in
+            t.passes += 1
+            t.segmentsRetired += report.segmentsRetired
+            t.bytesMoved += report.bytesMoved
+            t.bytesReclaimed += report.bytesReclaimed
+        }
+    }
+
+    /// Cancels the background loop and waits for its pass to end.
+    func stopBackground() {
+        guard let task = background.withLock({ t -> Task<Void, Never>? in defer { t = nil }; return t }) else { return }
+        task.cancel()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached { await task.value; done.signal() }
+        done.wait()
+    }
+}
+
+extension ObjectStore {
+    /// Space accounting (I7) and compaction totals.
+    public func stats() throws(StoreError) -> StoreStats {
+        var stats = try read { txn in
+            var stats = StoreStats()
+            for (_, record) in try index.allSegments(txn) {
+                stats.segments += 1
+                stats.capacityBytes += record.capacityBytes
+                stats.liveBytes += record.liveBytes
+                stats.deadBytes += record.deadBytes
+            }
+            return stats
+        }
+        compaction.totals.withLock { t in
+            stats.compactionPasses = t.passes
+            stats.segmentsRetired = t.segmentsRetired
+            stats.bytesMoved = t.bytesMoved
+            stats.bytesReclaimed = t.bytesReclaimed
+        }
+        return stats
+    }
+
+    /// Runs compaction passes in the background every `interval` until the store closes
+    /// (or `stopCompaction`). Failures are logged and retried at the next interval.
+    public func startCompaction(_ options: CompactionOptions = CompactionOptions(), interval: Duration = .seconds(30)) {
+        let task = Task.detached { [self] in
+            while !Task.isCancelled {
+                do {
+                    let report = try await compact(options)
+                    if report.segmentsRetired > 0 || !report.damagedBlobs.isEmpty {
+                        self.options.logger.info("compaction: retired \(report.segmentsRetired) segments, moved \(report.bytesMoved) live bytes of \(report.blobsMoved) blobs, reclaimed \(report.bytesReclaimed) bytes in \(report.seconds) s")
+                    }
+                } catch {
+                    if (error as? StoreError)?.code == .closed { return }
+                    self.options.logger.error("compaction: \(error)")
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+        let previous = compaction.background.withLock { t -> Task<Void, Never>? in defer { t = task }; return t }
+        previous?.cancel()
+    }
+
+    /// Stops the background compaction started by `startCompaction`, after its current pass.
+    public func stopCompaction() {
+        compaction.stopBackground()
+    }
+
+    /// One compaction pass: unlinks segment files the index does not reference, then moves
+    /// the live extents out of every settled segment whose garbage passes the threshold
+    /// and unlinks it. Crash-safe at every step (docs/ARCHITECTURE.md §6d).
+    public func compact(_ options: CompactionOptions = CompactionOptions()) async throws(StoreError) -> CompactionReport {
+        while compaction.running.withLock({ running in defer { running = true }; return running }) {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        defer { compaction.running.withLock { $0 = false } }
+        let started = ContinuousClock.now
+        var report = CompactionReport()
+        var pacer = Pacer(bytesPerSecond: options.bytesPerSecond)
+        try await retireUnknownFiles(&report, options)
+        for victim in try compactionCandidates(options) {
+            if Task.isCancelled { break }
+            try await compactSegment(victim, options, &report, &pacer)
+        }
+        report.seconds = (ContinuousClock.now - started).seconds
+        compaction.add(report)
+        return report
+    }
+
+    /// Segment files no index record names, in settled segments: a crash between creating
+    /// a segment and the first commit into it, or between compaction's last two steps.
+    private func retireUnknownFiles(_ report: inout CompactionReport, _ options: CompactionOptions) async throws(StoreError) {
+        let known = try read { txn in Set(try index.allSegments(txn).map(\.0)) }
+        let path = directory + "/" + Self.segmentsDirectoryName
+        for id in ExtentStore.segmentIDs(in: path).sorted() where !known.contains(id) && extents.isSettled(id) {
+            let length = FileIO.fileLength(path + "/" + SegmentFile.fileName(id))
+            // Nothing referenced it, so no reader can be reading it: no drain needed.
+            if try retireFile(id) {
+                report.segmentsRetired += 1
+                report.bytesReclaimed += length
+                self.options.logger.notice("compaction: deleted segment file \(id) (\(length) bytes), which no index entry referenced")
+                options.onStep?(.unlinked, id)
+            }
+        }
+    }
+
+    private func retireFile(_ id: UInt64) throws(StoreError) -> Bool {
+        do { return try extents.retire(id) } catch { throw error.storeError }
+    }
+
+    /// Settled segments past the threshold (and any left `retiring` by an interrupted
+    /// pass), most garbage first.
+    private func compactionCandidates(_ options: CompactionOptions) throws(StoreError) -> [UInt64] {
+        let segments = try read { txn in try index.allSegments(txn) }
+        return segments.filter { id, record in
+            guard extents.isSettled(id) else { return false }
+            if record.state == .retiring { return true }
+            let capacity = max(record.capacityBytes, 1)
+            let garbage = capacity - min(record.liveBytes, capacity)
+            return Double(garbage) >= options.garbageThreshold * Double(capacity)
+        }
+        .sorted { $0.1.liveBytes < $1.1.liveBytes }
+        .map(\.0)
+    }
+
+    /// Moves every live extent out of `victim`, then retires it.
+    private func compactSegment(_ victim: UInt64, _ options: CompactionOptions, _ report: inout CompactionReport,
+                                _ pacer: inout Pacer) async throws(StoreError) {
+        try await mutate { [index] txn in
+            try index.adjustSegment(txn, victim, capacity: { _ in 0 }) { $0.state = .retiring }
+        }
+        options.onStep?(.marked, victim)
+        let residents = try read { txn in try index.blobsWithExtents(in: victim, txn) }
+        var damaged = Set<UInt64>()
+        var batch: [BlobMove] = []
+        var batchBytes: UInt64 = 0
+        for (blobID, blob) in residents {
+            if Task.isCancelled { break }
+            do {
+                let move = try await copyOut(blobID, blob, from: victim, &pacer)
+                batchBytes += move.bytes
+                batch.append(move)
+            } catch {
+                guard error.code == .integrity else {
+                    release(batch)
+                    throw error
+                }
+                self.options.logger.error("compaction: \(error); blob \(blobID) stays in segment \(victim)")
+                damaged.insert(blobID)
+                continue
+            }
+            if batchBytes >= options.batchBytes || batch.count >= options.batchBlobs {
+                try await repoint(batch, victim, options, &report)
+                (batch, batchBytes) = ([], 0)
+            }
+        }
+        if !batch.isEmpty { try await repoint(batch, victim, options, &report) }
+        report.damagedBlobs += damaged.sorted()
+        guard damaged.isEmpty, !Task.isCancelled else { return }
+        // Nothing may still point into the victim; the record goes in the same commit
+        // that checks it.
+        let capacity = try await mutate { [index] txn -> UInt64? in
+            guard try index.blobsWithExtents(in: victim, txn).isEmpty else { return nil }
+            let record = try index.segment(txn, victim)
+            try txn.delete(index.segments, IndexKey.id(victim))
+            return record?.capacityBytes ?? 0
+        }
+        guard capacity != nil else { return }
+        options.onStep?(.unreferenced, victim)
+        // Readers whose snapshot still holds the old extents pin the mapping before they
+        // leave the gate; after this, nobody opens the file by name again.
+        await readers.drain()
+        let length = FileIO.fileLength(directory + "/" + Self.segmentsDirectoryName + "/" + SegmentFile.fileName(victim))
+        if try retireFile(victim) {
+            report.segmentsRetired += 1
+            report.bytesReclaimed += length
+            options.onStep?(.unlinked, victim)
+        }
+    }
+
+    /// One blob's extents in the victim, copied (and checked) into new space.
+    struct BlobMove: Sendable {
+        let blobID: UInt64
+        /// Old extent → its copies, in order.
+        var replacements: [(old: Extent, new: [Extent])]
+        var bytes: UInt64
+        var destinationSegments: Set<UInt64>
+    }
+
+    /// Copies `blob`'s extents in `victim` into reservations in the open segment, checking
+    /// every chunk against its XXH3 first (compaction never spreads damage). The
+    /// reservations stay pinned until `repoint` commits.
+    private func copyOut(_ blobID: UInt64, _ blob: BlobRecord, from victim: UInt64,
+                         _ pacer: inout Pacer) async throws(StoreError) -> BlobMove {
+        var move = BlobMove(blobID: blobID, replacements: [], bytes: 0, destinationSegments: [])
+        var reserved: [UInt64] = []
+        do {
+            try await copyOut(blobID, blob, from: victim, into: &move, reserved: &reserved, &pacer)
+        } catch {
+            for id in reserved { extents.unpin(id) }
+            throw error
+        }
+        return move
+    }
+
+    private func copyOut(_ blobID: UInt64, _ blob: BlobRecord, from victim: UInt64, into move: inout BlobMove,
+                         reserved: inout [UInt64], _ pacer: inout Pacer) async throws(StoreError) {
+        let chunk = UInt64(blob.chunkSizeBytes)
+        let source: Mapping
+        do { source = try extents.segment(victim).mapped() } catch {
+            throw StoreError(.integrity, "segment \(victim) cannot be read: \(error)", cause: error)
+        }
+        for old in blob.extents where old.segmentID == victim {
+            guard old.offsetBytes + old.lengthBytes <= UInt64(source.length) else {
+                throw StoreError(.integrity, "blob \(blobID): an extent lies past the end of segment \(victim)")
+            }
+            var copies: [Extent] = []
+            var done: UInt64 = 0
+            while done < old.lengthBytes {
+                let reservation: Reservation
+                let remaining = old.lengthBytes - done
+                do { reservation = try await BlockingIO.run { [extents] in
+                    try extents.reserve(maxLength: remaining, chunkBytes: chunk)
+                } } catch { throw StoreError.wrapping(error, "compaction reserving space") }
+                reserved.append(reservation.segment.id)
+                move.destinationSegments.insert(reservation.segment.id)
+                let firstChunk = Int(done / chunk)
+                let chunkCount = Int((reservation.lengthBytes + chunk - 1) / chunk)
+                var written: UInt64 = 0
+                for i in 0..<chunkCount {
+                    let offset = old.offsetBytes + done + written
+                    let length = Int(min(chunk, reservation.lengthBytes - written))
+                    let expected = old.chunkHashes[firstChunk + i]
+                    let target = reservation.offsetBytes + written
+                    do {
+                        try await BlockingIO.run {
+                            let bytes = source.bytes(offset: offset, count: length)
+                            guard XXH3.hash(bytes) == expected else {
+                                throw StoreError(.integrity, "blob \(blobID): chunk at segment \(victim) offset \(offset) failed its checksum")
+                            }
+                            try reservation.segment.write(bytes, at: target)
+                            source.dropResidency(offset: offset, count: length)
+                        }
+                    } catch {
+                        throw StoreError.wrapping(error, "compaction copying blob \(blobID)")
+                    }
+                    written += UInt64(length)
+                    await pacer.pace(UInt64(length))
+                }
+                copies.append(Extent(segmentID: reservation.segment.id, offsetBytes: reservation.offsetBytes,
+                                     lengthBytes: reservation.lengthBytes,
+                                     chunkHashes: Array(old.chunkHashes[firstChunk..<(firstChunk + chunkCount)])))
+                done += reservation.lengthBytes
+            }
+            move.replacements.append((old, copies))
+            move.bytes += old.lengthBytes
+        }
+    }
+
+    /// Unpins the reservations of moves (each copy is one reservation).
+    private func release(_ batch: [BlobMove]) {
+        for move in batch {
+            for (_, copies) in move.replacements { for copy in copies { extents.unpin(copy.segmentID) } }
+        }
+    }
+
+    /// Points each moved blob at its copies in one commit (after the copies are synced,
+    /// I3). A blob deleted or changed meanwhile keeps what it has; its copies are dead.
+    private func repoint(_ batch: [BlobMove], _ victim: UInt64, _ options: CompactionOptions,
+                         _ report: inout CompactionReport) async throws(StoreError) {
+        var segments = Set<UInt64>()
+        for move in batch { segments.formUnion(move.destinationSegments) }
+        options.onStep?(.copied, victim)
+        defer { release(batch) }
+        let moved = try await mutate(dataSegments: segments) { [index, self] txn -> (Int, UInt64) in
+            var (blobs, bytes): (Int, UInt64) = (0, 0)
+            for move in batch {
+                var record = try index.blob(txn, move.blobID)
+                var applied = false
+                for (old, copies) in move.replacements {
+                    // The blob may be gone (deleted) since the copy: its copies are dead.
+                    let position = record?.extents.firstIndex(of: old)
+                    if let position {
+                        record?.extents.replaceSubrange(position...position, with: copies)
+                        try index.adjustSegment(txn, victim, capacity: { _ in 0 }) { segment in
+                            segment.liveBytes -= min(segment.liveBytes, old.lengthBytes)
+                        }
+                        bytes += old.lengthBytes
+                        applied = true
+                    }
+                    for copy in copies {
+                        try index.adjustSegment(txn, copy.segmentID, capacity: { try self.segmentCapacity($0) }) { segment in
+                            if position != nil { segment.liveBytes += copy.lengthBytes }
+                            segment.highWaterBytes = max(segment.highWaterBytes, copy.offsetBytes + copy.lengthBytes)
+                        }
+                    }
+                }
+                if applied, let record {
+                    try txn.put(index.blobs, IndexKey.id(move.blobID), record.encoded())
+                    blobs += 1
+                }
+            }
+            return (blobs, bytes)
+        }
+        report.blobsMoved += moved.0
+        report.bytesMoved += moved.1
+        options.onStep?(.repointed, victim)
+    }
+}
+
+extension Index {
+    /// Data blobs with at least one extent in `segment` (a scan of the blob table).
+    func blobsWithExtents(in segment: UInt64, _ txn: borrowing Transaction) throws -> [(UInt64, BlobRecord)] {
+        var result: [(UInt64, BlobRecord)] = []
+        try txn.scan(blobs, from: []) { key, value in
+            guard let id = IndexKey.decodeID(key) else { return true }
+            let record = try BlobRecord(decoding: value)
+            if record.extents.contains(where: { $0.segmentID == segment }) { result.append((id, record)) }
+            return true
+        }
+        return result
+    }
+}
+
+/// Keeps copying under a byte rate by sleeping when ahead of it.
+struct Pacer {
+    let bytesPerSecond: UInt64?
+    private var started = ContinuousClock.now
+    private var bytes: UInt64 = 0
+
+    init(bytesPerSecond: UInt64?) { self.bytesPerSecond = bytesPerSecond }
+
+    mutating func pace(_ count: UInt64) async {
+        guard let rate = bytesPerSecond, rate > 0 else { return }
+        bytes += count
+        let due = Duration.seconds(Double(bytes) / Double(rate))
+        let elapsed = ContinuousClock.now - started
+        if due > elapsed { try? await Task.sleep(for: due - elapsed) }
+    }
+}
