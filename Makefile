@@ -7,10 +7,12 @@ DATA         ?= ./data
 PORT         ?= 9000
 APT_PACKAGES := liblmdb-dev libxxhash-dev libisal-dev pkg-config
 E2E_APT      := s3cmd rclone curl
+BENCH_APT    := iperf3
 PYTHON       ?= python3
 SOAK_CYCLES  ?= 50
 
-.PHONY: deps deps-e2e build build-tests release test test-swift test-e2e soak serve clean
+.PHONY: deps deps-e2e build build-tests release test test-swift test-e2e soak serve clean \
+        bench-deps bench-compare
 
 define apt_install_missing
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -62,6 +64,20 @@ soak: build deps-e2e
 # credentials (printed at start-up). Ctrl-C stops it cleanly.
 serve: release
 	.build/release/stowage serve --data $(DATA) --port $(PORT)
+
+# What `make bench-compare` needs besides the build: moto's S3 server (the store compared
+# against), matplotlib (the plot) and iperf3 (the loopback reference).
+bench-deps: deps-e2e
+	$(call apt_install_missing,$(BENCH_APT))
+	@$(PYTHON) -c 'import moto.server, flask, flask_cors, matplotlib' 2>/dev/null || \
+	  $(PYTHON) -m pip install -q -r Benchmarks/http/requirements.txt
+
+# Stowage (--durability strict) and moto's S3 server side by side over HTTP, in one run,
+# with rename(2), cp+rm and the machine's disk, MD5 and loopback rates as references.
+# Writes docs/bench/compare.csv, compare-tables.md and rename-latency.png (~15 min;
+# QUICK=1 for small sizes and short phases).
+bench-compare: release bench-deps
+	STOWAGE_BIN=$(CURDIR)/.build/release/stowage QUICK=$(QUICK) $(PYTHON) Benchmarks/http/compare.py
 
 clean:
 	rm -rf .build
