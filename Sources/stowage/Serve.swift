@@ -41,6 +41,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    @OptionGroup var compaction: CompactionFlags
+
+    @Option(help: "Seconds between background compaction passes (0: no background compaction).")
+    var compactionInterval = 60
+
+    @Option(help: "Size of new segment files in MiB (default: the size of the newest segment, or 1024).")
+    var segmentSize: UInt64?
+
     func run() async throws {
         guard let durability = Durability(rawValue: durability) else {
             throw ValidationError("--durability must be strict or relaxed")
@@ -51,7 +59,12 @@ struct Serve: AsyncParsableCommand {
         var options = StoreOptions()
         options.durability = durability
         options.logger = logger
+        options.segmentCapacityBytes = try segmentCapacity(segmentSize, data: data)
+        guard compactionInterval >= 0 else { throw ValidationError("--compaction-interval must be 0 or more") }
+        let compactionOptions = try compaction.options()
         let store = try ObjectStore(directory: data, options: options)
+        // The first pass runs at once: it also deletes segment files a crash left unreferenced.
+        if compactionInterval > 0 { store.startCompaction(compactionOptions, interval: .seconds(compactionInterval)) }
         var configuration = S3ServerConfiguration(credentials: S3Credentials(credentials, region: region))
         configuration.address = address
         configuration.port = port

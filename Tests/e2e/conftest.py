@@ -61,8 +61,9 @@ def free_loopback_port() -> int:
 class StowageProcess:
     """One `stowage serve` child process, stopped by its PID only."""
 
-    def __init__(self, binary: pathlib.Path, workdir: pathlib.Path):
+    def __init__(self, binary: pathlib.Path, workdir: pathlib.Path, extra_args: list[str] | None = None):
         self.binary = binary
+        self.extra_args = list(extra_args or [])
         self.data_dir = workdir / "data"
         self.log_path = workdir / "stowage.log"
         self.port = free_loopback_port()
@@ -70,7 +71,7 @@ class StowageProcess:
         self._log = None
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
         argv = [
             str(self.binary), "serve",
@@ -79,7 +80,7 @@ class StowageProcess:
             "--port", str(self.port),
             "--access-key", TEST_ACCESS_KEY,
             "--secret-key", TEST_SECRET_KEY,
-        ]
+        ] + self.extra_args
         self.proc = subprocess.Popen(
             argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )

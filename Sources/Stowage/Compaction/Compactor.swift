@@ -253,6 +253,7 @@ extension ObjectStore {
         if try retireFile(victim) {
             report.segmentsRetired += 1
             report.bytesReclaimed += length
+            self.options.logger.info("compaction: segment \(victim) retired (\(length) bytes reclaimed; \(report.bytesMoved) live bytes moved so far this pass)")
             options.onStep?(.unlinked, victim)
         }
     }

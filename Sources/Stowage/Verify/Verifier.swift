@@ -86,14 +86,20 @@ struct Verifier {
 
     /// Damage to the bytes is confirmed against the index as it is now: a blob deleted or
     /// moved since the snapshot (on a live directory) is no finding.
+    /// A live store's compaction may move a blob, or retire a whole segment (record first,
+    /// then file), after the snapshot: damage is reported only if the blob — or, for a
+    /// missing file, the segment's record — is still what the snapshot saw.
     private func reconfirm(_ findings: [Finding], _ snapshot: IndexSnapshot) throws -> [Finding] {
         let suspects = Set(findings.filter { $0.kind == .chunkMismatch || $0.kind == .unreadableExtent }.compactMap(\.blobID))
-        guard !suspects.isEmpty else { return findings }
+        let missing = Set(findings.filter { $0.kind == .missingSegmentFile }.compactMap(\.segmentID))
+        guard !suspects.isEmpty || !missing.isEmpty else { return findings }
         let index = self.index
-        let unchanged = try environment.read { txn in
-            try Set(suspects.filter { try index.blob(txn, $0) == snapshot.blobs[$0] })
+        let (unchanged, stillRecorded) = try environment.read { txn in
+            (try Set(suspects.filter { try index.blob(txn, $0) == snapshot.blobs[$0] }),
+             try Set(missing.filter { try index.segment(txn, $0) != nil }))
         }
         return findings.filter { finding in
+            if finding.kind == .missingSegmentFile, let id = finding.segmentID { return stillRecorded.contains(id) }
             guard finding.kind == .chunkMismatch || finding.kind == .unreadableExtent, let id = finding.blobID else { return true }
             return unchanged.contains(id)
         }
