@@ -10,7 +10,7 @@ plot-ready CSV with one row per measurement:
            upload and a parallel ranged GET;
            "rename" latency against object size: RenameObject where the endpoint has it
            (detected once, by renaming a probe object and checking the result), copy_object
-           + delete_object always (what users of other stores do today).
+           + delete_object always (what users of other stores do today); sizes interleaved.
   fs       --dir DIR: rename(2), rename(2) + fsync of the directory, and `cp` + unlink, for
            the same sizes, on DIR's filesystem.
   machine  --dir DIR: sequential write rate of DIR's disk (dd, O_DIRECT + fdatasync), one
@@ -513,38 +513,45 @@ class S3Bench:
 
     def rename_curve(self, path: str, sizes: list[int], reps: int, reps_large: int,
                      large_from: int, methods: list[str]) -> None:
+        """Every size is uploaded first; then the renames run in rounds, each round one
+        operation per (size, method) — so a noisy moment hits every size alike. Sizes
+        from `large_from` get `reps_large` rounds, smaller ones `reps` (plus one untimed
+        warm-up round)."""
+        current = {}
         for size in sizes:
-            count = reps if size < large_from else reps_large
-            names = {"a": "b", "b": "a"}
-            current = f"rename/{size}/a"
-            if size <= 64 * MiB:
-                with open(path, "rb") as source:
-                    self.s3.put_object(Bucket=self.bucket, Key=current, Body=source.read(size))
-            else:
-                with FileSlice(path, size) as body:
-                    self.s3.put_object(Bucket=self.bucket, Key=current, Body=body, ContentLength=size)
-            for method in methods:
-                samples = []
-                warmup = 1 if size < large_from else 0
-                for i in range(warmup + count):
-                    destination = current[:-1] + names[current[-1]]
+            current[size] = f"rename/{size}/a"
+            with FileSlice(path, size) as body:
+                self.s3.put_object(Bucket=self.bucket, Key=current[size], Body=body, ContentLength=size)
+        counts = {size: (1 + reps if size < large_from else reps_large) for size in sizes}
+        samples = {(size, method): [] for size in sizes for method in methods}
+        for round_ in range(max(counts.values())):
+            for size in sizes:
+                if round_ >= counts[size]:
+                    continue
+                for method in methods:
+                    source = current[size]
+                    destination = source[:-1] + ("b" if source.endswith("a") else "a")
                     started = time.perf_counter()
                     if method == "RenameObject":
-                        self.s3.rename_object(Bucket=self.bucket, Key=destination, RenameSource=current)
+                        self.s3.rename_object(Bucket=self.bucket, Key=destination, RenameSource=source)
                     else:
                         self.s3.copy_object(Bucket=self.bucket, Key=destination,
-                                            CopySource={"Bucket": self.bucket, "Key": current})
-                        self.s3.delete_object(Bucket=self.bucket, Key=current)
+                                            CopySource={"Bucket": self.bucket, "Key": source})
+                        self.s3.delete_object(Bucket=self.bucket, Key=source)
                     elapsed = time.perf_counter() - started
-                    if i >= warmup:
-                        samples.append(elapsed)
-                    current = destination
-                self.results.latency(self.label, "rename", size, 1, method, self.durability, samples)
-            head = self.s3.head_object(Bucket=self.bucket, Key=current)
+                    current[size] = destination
+                    warmup = size < large_from and round_ == 0
+                    if not warmup:
+                        samples[(size, method)].append(elapsed)
+        for size in sizes:
+            for method in methods:
+                self.results.latency(self.label, "rename", size, 1, method, self.durability,
+                                     samples[(size, method)])
+            head = self.s3.head_object(Bucket=self.bucket, Key=current[size])
             if head["ContentLength"] != size:
-                raise RuntimeError(f"{current} holds {head['ContentLength']} bytes after the renames, "
-                                   f"expected {size}")
-            self.s3.delete_object(Bucket=self.bucket, Key=current)
+                raise RuntimeError(f"{current[size]} holds {head['ContentLength']} bytes after the "
+                                   f"renames, expected {size}")
+            self.s3.delete_object(Bucket=self.bucket, Key=current[size])
 
 
 # ---------------------------------------------------------------------------
