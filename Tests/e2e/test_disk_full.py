@@ -131,3 +131,77 @@ def test_disk_full_is_a_clean_507_and_nothing_acknowledged_is_lost(small_filesys
     report = fsck_json("--data", data_dir, status=0)["report"]
     assert report["clean"] is True
     assert report["statistics"]["objects"] == len(acknowledged)
+
+
+@pytest.fixture
+def one_segment_filesystem(tmp_path):
+    if os.geteuid() != 0:
+        pytest.fail("test_disk_full mounts a tmpfs and needs root (CI runs as root); "
+                    "run the suite as root", pytrace=False)
+    mount_point = tmp_path / "one-segment-fs"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SEGMENT_BYTES + 24 * MiB}", "tmpfs",
+                           str(mount_point)], capture_output=True, text=True)
+    assert done.returncode == 0, f"mount failed: {done.stderr}"
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], capture_output=True)
+
+
+def test_index_device_full_is_a_clean_507_and_recovers(one_segment_filesystem, tmp_path):
+    """The segment has room but the index cannot grow: the filesystem is filled to the
+    last block after the first object. Writes (PUT, rename) answer 507 — the index commit
+    fails — reads still work, nothing half-done is visible, and once space is freed every
+    operation works again; SIGTERM then stops it cleanly and fsck is clean."""
+    data_dir = one_segment_filesystem / "data"
+    server = ServerOn(tmp_path / "server", data_dir)
+    server.start()
+    first = body(1, 300 * 1024)
+    try:
+        server.wait_ready()
+        s3 = server.client()
+        s3.create_bucket(Bucket="ifull")
+        s3.put_object(Bucket="ifull", Key="first", Body=first, Metadata={"kept": "yes"})
+        filler = one_segment_filesystem / "filler"
+        stat = os.statvfs(one_segment_filesystem)
+        subprocess.run(["fallocate", "-l", str(stat.f_bavail * stat.f_frsize), str(filler)], check=True)
+        assert os.statvfs(one_segment_filesystem).f_bavail == 0
+
+        answers = []
+        for i in range(200):
+            try:
+                s3.put_object(Bucket="ifull", Key=f"meta/{i:04d}-" + "p" * 300, Body=b"small",
+                              Metadata={"pad": "m" * 1500})
+                answers.append(200)
+            except ClientError as error:
+                answers.append((error.response["ResponseMetadata"]["HTTPStatusCode"],
+                                error.response["Error"]["Code"]))
+        refused = [a for a in answers if a != 200]
+        assert refused, "200 PUTs committed into an index on a full filesystem"
+        assert set(refused) == {(507, "InsufficientStorage")}, set(refused)
+        with pytest.raises(ClientError) as rename:
+            s3.rename_object(Bucket="ifull", Key="renamed", RenameSource="first")
+        assert rename.value.response["ResponseMetadata"]["HTTPStatusCode"] == 507
+        # Reads work; what was refused is not there; nothing is half-done.
+        got = s3.get_object(Bucket="ifull", Key="first")
+        assert got["Body"].read() == first and got["Metadata"] == {"kept": "yes"}
+        committed = {f"meta/{i:04d}-" + "p" * 300 for i, a in enumerate(answers) if a == 200}
+        keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="ifull")
+                for o in page.get("Contents", [])}
+        assert keys == {"first"} | committed
+        assert not server.exited(), server.describe_death()
+
+        filler.unlink()
+        s3.put_object(Bucket="ifull", Key="after", Body=b"after the space came back")
+        s3.rename_object(Bucket="ifull", Key="renamed", RenameSource="first")
+        s3.delete_object(Bucket="ifull", Key="after")
+        assert s3.get_object(Bucket="ifull", Key="renamed")["Body"].read() == first
+        keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="ifull")
+                for o in page.get("Contents", [])}
+        assert keys == {"renamed"} | committed
+    finally:
+        status, killed = server.stop()
+    assert status == 0 and not killed, f"exit {status}, killed {killed}\n{server.log_tail()}"
+    report = fsck_json("--data", data_dir, status=0)["report"]
+    assert report["clean"] is True and report["statistics"]["objects"] == 1 + len(committed)
