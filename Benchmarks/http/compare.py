@@ -45,7 +45,7 @@ STOP_GRACE_SECONDS = 30
 
 FULL = dict(
     sizes="1KiB,1MiB,64MiB,256MiB,1GiB", large_size="1GiB", part_size="64MiB", threads=4,
-    concurrency="1,8,32", small_seconds=5.0, reps=21, reps_large=9, large_from="64MiB",
+    concurrency="1,8,32", small_seconds=5.0, reps=15, reps_large=15, large_from="64MiB",
     dd_mib=1024, md5_mib=1024, loopback_seconds=4,
 )
 QUICK = dict(
