@@ -15,7 +15,8 @@ servers (also on failure or Ctrl-C); and writes
 
 Environment / options:
   STOWAGE_BIN     the binary (default <repo>/.build/release/stowage)
-  QUICK=1         small sizes and short phases (--quick), for development
+  QUICK=1         small sizes and short phases (--quick), for development; the outputs
+                  then go to $BENCH_TMPDIR/quick/ unless given explicitly
   MOTO_MAX_SIZE   the largest object moto is given (--moto-max-size, default: no cap)
   BENCH_TMPDIR    where the data directories and test files go
 """
@@ -356,7 +357,6 @@ def plot(rows, path: pathlib.Path, title: str) -> None:
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(fontsize=8, loc="upper left")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
@@ -378,6 +378,11 @@ def main():
     parser.add_argument("--plot", default=str(REPO / "docs/bench/rename-latency.png"))
     args = parser.parse_args()
     p = QUICK if args.quick else FULL
+    if args.quick:  # development figures never overwrite the committed ones by default
+        for name, default in (("csv", "docs/bench/compare.csv"), ("tables", "docs/bench/compare-tables.md"),
+                              ("plot", "docs/bench/rename-latency.png")):
+            if getattr(args, name) == str(REPO / default):
+                setattr(args, name, str(pathlib.Path(args.tmpdir) / "quick" / pathlib.Path(default).name))
 
     binary = os.path.abspath(args.stowage_bin)
     if not os.access(binary, os.X_OK):
@@ -459,6 +464,8 @@ def main():
         header.append(f"moto was given objects up to {bc.size_label(moto_cap)} only (MOTO_MAX_SIZE)")
     header.append(f"run time: {elapsed / 60:.1f} min")
 
+    for output in (args.csv, args.tables, args.plot):
+        pathlib.Path(output).parent.mkdir(parents=True, exist_ok=True)
     results.write_csv(args.csv)
     tables = markdown_tables(results.rows, header)
     pathlib.Path(args.tables).write_text(tables)
