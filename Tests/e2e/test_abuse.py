@@ -238,8 +238,9 @@ def test_slow_clients_do_not_hold_up_others(s3, bucket, s3_endpoint):
         stop.set()
         for t in threads:
             t.join(30)
+    print(f"slowest normal round trip beside the slow clients: {slowest * 1000:.0f} ms")
     assert len(opened) == 24, f"only {len(opened)} slow connections were accepted"
-    assert slowest < 2.0, f"a normal round trip took {slowest:.2f} s beside the slow clients"
+    assert slowest < 3.0, f"a normal round trip took {slowest:.2f} s beside the slow clients"
     # The trickled PUT never completed: no object.
     assert "slow-body" not in {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
     assert_still_serving(s3, bucket, s3_endpoint, "after-slowloris")

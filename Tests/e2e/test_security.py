@@ -36,7 +36,8 @@ def populated(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=BODY, Metadata={"m": "1"})
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
     part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"part one")
-    return bucket, upload, part["ETag"]
+    yield bucket, upload, part["ETag"]
+    s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
 
 
 def routes(bucket, upload, part_etag):
