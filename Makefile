@@ -12,7 +12,7 @@ PYTHON       ?= python3
 SOAK_CYCLES  ?= 50
 
 .PHONY: deps deps-e2e build build-tests release test test-swift test-e2e soak serve clean \
-        bench-deps bench-compare
+        bench-deps bench-compare bench
 
 define apt_install_missing
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -79,5 +79,15 @@ bench-deps: deps-e2e
 bench-compare: release bench-deps
 	STOWAGE_BIN=$(CURDIR)/.build/release/stowage QUICK=$(QUICK) $(PYTHON) Benchmarks/http/compare.py
 
+# The engine micro-benchmarks (ordo-one/package-benchmark, Benchmarks/StowageEngine): in
+# process, release build, each named with its durability mode. Not part of `make test`.
+# The benchmark package is a dependency only when STOWAGE_BENCHMARKS is set, built in its
+# own folder. Writes docs/bench/engine.txt. BENCH_FILTER=regex runs a subset.
+BENCH_FILTER ?= .*
+bench: deps
+	@mkdir -p docs/bench
+	set -o pipefail; STOWAGE_BENCHMARKS=1 $(SWIFT) package --scratch-path .build-bench benchmark \
+	  --filter '$(BENCH_FILTER)' --no-progress | tee docs/bench/engine.txt
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-bench
