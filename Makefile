@@ -74,8 +74,8 @@ bench-deps: deps-e2e
 
 # Stowage (--durability strict) and moto's S3 server side by side over HTTP, in one run,
 # with rename(2), cp+rm and the machine's disk, MD5 and loopback rates as references.
-# Writes docs/bench/compare.csv, compare-tables.md and rename-latency.png (~15 min;
-# QUICK=1: small sizes and short phases, outputs in .bench-tmp/quick/).
+# Writes docs/bench/compare.csv, compare-tables.md and rename-latency.png (about 5 min
+# after the build; QUICK=1: small sizes and short phases, outputs in .bench-tmp/quick/).
 bench-compare: release bench-deps
 	STOWAGE_BIN=$(CURDIR)/.build/release/stowage QUICK=$(QUICK) $(PYTHON) Benchmarks/http/compare.py
 

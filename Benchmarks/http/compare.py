@@ -462,7 +462,8 @@ def main():
     header += [f"rename method detection — {n}" for n in notes]
     if moto_cap:
         header.append(f"moto was given objects up to {bc.size_label(moto_cap)} only (MOTO_MAX_SIZE)")
-    header.append(f"run time: {elapsed / 60:.1f} min")
+    header.append(f"run time: {elapsed / 60:.1f} min; load average at the end: "
+                  f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine shows here)")
 
     for output in (args.csv, args.tables, args.plot):
         pathlib.Path(output).parent.mkdir(parents=True, exist_ok=True)
