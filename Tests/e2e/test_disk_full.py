@@ -112,10 +112,9 @@ def test_disk_full_is_a_clean_507_and_nothing_acknowledged_is_lost(small_filesys
         del acknowledged["obj/2"]
         keys = {o["Key"] for o in s3.list_objects_v2(Bucket="full")["Contents"]}
         assert keys == set(acknowledged)
-        # Deleting frees no segment space yet (no compaction): still full.
-        with pytest.raises(ClientError) as still:
-            s3.put_object(Bucket="full", Key="small", Body=b"x" * 4096)
-        assert still.value.response["ResponseMetadata"]["HTTPStatusCode"] == 507
+        # (Deleting frees segment space only once compaction moves a segment's live data
+        # away, which needs room for another segment: the clean "space is freed" event
+        # here is the filler going away.)
 
         # Space freed: uploads work again.
         filler.unlink()
