@@ -1,5 +1,6 @@
 // swift-tools-version:6.1
 import PackageDescription
+import class Foundation.ProcessInfo
 
 let package = Package(
     name: "Stowage",
@@ -37,6 +38,7 @@ let package = Package(
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "HTTPTypes", package: "swift-http-types"),
                                .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"),
                                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                                .product(name: "Crypto", package: "swift-crypto"),
                                .product(name: "Logging", package: "swift-log")]),
@@ -49,3 +51,22 @@ let package = Package(
                     dependencies: ["StowageS3", "Stowage", "StowageChecksums", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )
+
+// The engine micro-benchmarks (ordo-one/package-benchmark), only when asked for, so that
+// `make test` neither resolves nor builds the benchmark package. `make bench` runs
+// `STOWAGE_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark`.
+if ProcessInfo.processInfo.environment["STOWAGE_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(name: "StowageEngine",
+                          dependencies: ["Stowage", "StowageChecksums", .product(name: "Benchmark", package: "benchmark")],
+                          path: "Benchmarks/StowageEngine",
+                          plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+}
+
+// The libFuzzer harness (issue 7), only when asked for: `make fuzz` builds it with
+// `-sanitize=fuzzer` in its own folder. The corpus replay in the tests needs none of it.
+if ProcessInfo.processInfo.environment["STOWAGE_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "StowageFuzz", dependencies: ["StowageS3"], path: "Tests/Fuzz/Harness"))
+}

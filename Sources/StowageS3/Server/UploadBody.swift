@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import NIOHTTP1
 import Stowage
 import StowageChecksums
 
@@ -61,9 +62,21 @@ enum UploadBody {
         return (compute, expected)
     }
 
-    /// Feeds `body` to `writer`; returns checksums that arrived as trailers.
+    /// Feeds `body` to `writer`; returns checksums that arrived as trailers. A body the
+    /// client ends early (it half-closes before `Content-Length` bytes) is `IncompleteBody`,
+    /// as S3 answers it — the HTTP parser reports it as an unexpected end of stream.
     static func stream(_ body: RequestBody, into writer: ObjectWriter, s3: S3Request,
                        auth: SigV4Authentication, decodedLength: UInt64) async throws -> [S3ChecksumAlgorithm: String] {
+        do {
+            return try await streamBody(body, into: writer, s3: s3, auth: auth, decodedLength: decodedLength)
+        } catch let error as HTTPParserError where error == .invalidEOFState {
+            throw S3Error(.badRequest, "IncompleteBody",
+                          "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+        }
+    }
+
+    private static func streamBody(_ body: RequestBody, into writer: ObjectWriter, s3: S3Request,
+                                   auth: SigV4Authentication, decodedLength: UInt64) async throws -> [S3ChecksumAlgorithm: String] {
         guard auth.payload.isAWSChunked else {
             let verifier = PayloadHash(auth.makePayloadVerifier())
             for try await buffer in body {
