@@ -12,7 +12,7 @@ PYTHON       ?= python3
 SOAK_CYCLES  ?= 50
 
 .PHONY: deps deps-e2e build build-tests release test test-swift test-e2e soak serve clean \
-        bench-deps bench-compare bench
+        bench-deps bench-compare bench fuzz fuzz-build fuzz-merge
 
 define apt_install_missing
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -89,5 +89,31 @@ bench: deps
 	set -o pipefail; STOWAGE_BENCHMARKS=1 $(SWIFT) package --scratch-path .build-bench benchmark \
 	  --filter '$(BENCH_FILTER)' --no-progress | tee docs/bench/engine.txt
 
+# Coverage-guided fuzzing with libFuzzer (Swift's -sanitize=fuzzer; linked with lld, as
+# gold crashes on the fuzzer runtime): each target in
+# StowageS3's FuzzTargets for FUZZ_SECONDS, starting from Tests/Fuzz/corpus/<target> (which
+# `make test` replays). New inputs go to .build-fuzz/corpus, crashes to
+# .build-fuzz/artifacts; `make fuzz-merge` adds the inputs that bring new coverage to the
+# repository's corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := sigv4 headers range aws-chunked xml-delete xml-complete records
+FUZZ_BIN     := .build-fuzz/debug/StowageFuzz
+fuzz-build: deps
+	STOWAGE_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz --product StowageFuzz \
+	  -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+
+fuzz: fuzz-build
+	@mkdir -p .build-fuzz/artifacts
+	@set -e; for t in $(FUZZ_TARGETS); do mkdir -p .build-fuzz/corpus/$$t; \
+	  echo "== $$t: $(FUZZ_SECONDS) s"; \
+	  if ! STOWAGE_FUZZ_TARGET=$$t $(FUZZ_BIN) .build-fuzz/corpus/$$t Tests/Fuzz/corpus/$$t \
+	      -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+	      -artifact_prefix=.build-fuzz/artifacts/$$t- -print_final_stats=1 > .build-fuzz/$$t.log 2>&1; then \
+	    tail -n 40 .build-fuzz/$$t.log; echo "fuzz target $$t failed: see .build-fuzz/$$t.log and .build-fuzz/artifacts"; exit 1; fi; \
+	  grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+.*DONE' .build-fuzz/$$t.log | tail -n 3; done
+
+fuzz-merge: fuzz-build
+	@for t in $(FUZZ_TARGETS); do STOWAGE_FUZZ_TARGET=$$t $(FUZZ_BIN) -merge=1 Tests/Fuzz/corpus/$$t .build-fuzz/corpus/$$t 2>&1 | tail -n 1; done
+
 clean:
-	rm -rf .build .build-bench
+	rm -rf .build .build-bench .build-fuzz

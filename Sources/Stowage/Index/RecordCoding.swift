@@ -61,6 +61,10 @@ struct RecordReader {
         return UnsafeRawBufferPointer(rebasing: bytes[position..<position + count])
     }
 
+    /// Bytes not read yet: a count read from the record is checked against it before
+    /// anything is allocated for that many elements.
+    var remaining: Int { bytes.count - position }
+
     mutating func u8() throws(RecordError) -> UInt8 { try take(1)[0] }
 
     mutating func u16() throws(RecordError) -> UInt16 {

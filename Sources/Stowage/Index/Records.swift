@@ -187,6 +187,9 @@ struct BlobRecord: Equatable {
         guard !offset.addingReportingOverflow(length).overflow else {
             throw RecordError(record: "blob", reason: "extent end overflows")
         }
+        guard hashCount <= r.remaining / 8 else {
+            throw RecordError(record: "blob", reason: "\(hashCount) chunk hashes but \(r.remaining) bytes left")
+        }
         var hashes = [UInt64]()
         hashes.reserveCapacity(hashCount)
         for _ in 0..<hashCount { hashes.append(try r.u64()) }

@@ -64,17 +64,7 @@ extension Handlers {
     /// `<CompleteMultipartUpload><Part><PartNumber/><ETag/></Part>…</CompleteMultipartUpload>`.
     func completeMultipartUpload(_ bucket: String, _ key: String, _ s3: S3Request, body: RequestBody) async throws -> Response {
         guard let uploadID = s3.parameter("uploadId") else { throw S3Error.invalidArgument("uploadId is required") }
-        guard let root = try await xmlBody(body), root.name == "CompleteMultipartUpload" else {
-            throw S3Error.malformedXML("expected a CompleteMultipartUpload element")
-        }
-        let parts = try root.all("Part").map { part -> (partNumber: Int, etag: String) in
-            guard let number = part.child("PartNumber").flatMap({ Int($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }),
-                  let etag = part.child("ETag")?.text.trimmingCharacters(in: .whitespacesAndNewlines) else {
-                throw S3Error.malformedXML("every Part needs a PartNumber and an ETag")
-            }
-            return (number, etag)
-        }
-        guard !parts.isEmpty else { throw S3Error.malformedXML("a CompleteMultipartUpload lists at least one Part") }
+        let parts = try Self.completeParts(try await xmlBody(body))
         let info = try await store.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID, parts: parts,
                                                            conditions: Self.writeConditions(s3))
         var xml = XMLWriter()
@@ -166,6 +156,22 @@ extension Handlers {
             }
         }
         return xmlResponse(xml)
+    }
+
+    /// The body of CompleteMultipartUpload: the parts listed (order checked by the engine).
+    static func completeParts(_ root: XMLNode?) throws -> [(partNumber: Int, etag: String)] {
+        guard let root, root.name == "CompleteMultipartUpload" else {
+            throw S3Error.malformedXML("expected a CompleteMultipartUpload element")
+        }
+        let parts = try root.all("Part").map { part -> (partNumber: Int, etag: String) in
+            guard let number = part.child("PartNumber").flatMap({ Int($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+                  let etag = part.child("ETag")?.text.trimmingCharacters(in: .whitespacesAndNewlines) else {
+                throw S3Error.malformedXML("every Part needs a PartNumber and an ETag")
+            }
+            return (number, etag)
+        }
+        guard !parts.isEmpty else { throw S3Error.malformedXML("a CompleteMultipartUpload lists at least one Part") }
+        return parts
     }
 
     static func partTarget(_ s3: S3Request) throws -> (String, Int) {

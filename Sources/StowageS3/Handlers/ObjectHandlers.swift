@@ -88,14 +88,7 @@ extension Handlers {
 
     /// DeleteObjects: `<Delete><Quiet/><Object><Key/></Object>…</Delete>`.
     func deleteObjects(_ bucket: String, _ s3: S3Request, body: RequestBody) async throws -> Response {
-        guard let root = try await xmlBody(body), root.name == "Delete" else {
-            throw S3Error.malformedXML("expected a Delete element")
-        }
-        let quiet = root.child("Quiet")?.text.trimmingCharacters(in: .whitespaces).lowercased() == "true"
-        let keys = root.all("Object").map { $0.child("Key")?.text ?? "" }
-        guard !keys.isEmpty, keys.count <= Limits.maxDeleteKeys else {
-            throw S3Error.malformedXML("a Delete request names 1 to \(Limits.maxDeleteKeys) objects")
-        }
+        let (quiet, keys) = try Self.deleteRequest(try await xmlBody(body))
         let outcomes = try await store.deleteObjects(bucket: bucket, keys: keys)
         var xml = XMLWriter()
         xml.element("DeleteResult", namespace: XMLWriter.s3Namespace) { xml in
@@ -165,6 +158,19 @@ extension Handlers {
                          ifNoneMatch: s3.headers[.ifNoneMatch].map(ETagCondition.init(header:)),
                          ifModifiedSince: s3.headers[.ifModifiedSince].flatMap(HTTPDate.parse),
                          ifUnmodifiedSince: s3.headers[.ifUnmodifiedSince].flatMap(HTTPDate.parse))
+    }
+
+    /// The body of DeleteObjects: Quiet, and the keys (1 to 1,000).
+    static func deleteRequest(_ root: XMLNode?) throws(S3Error) -> (quiet: Bool, keys: [String]) {
+        guard let root, root.name == "Delete" else {
+            throw S3Error.malformedXML("expected a Delete element")
+        }
+        let quiet = root.child("Quiet")?.text.trimmingCharacters(in: .whitespaces).lowercased() == "true"
+        let keys = root.all("Object").map { $0.child("Key")?.text ?? "" }
+        guard !keys.isEmpty, keys.count <= Limits.maxDeleteKeys else {
+            throw S3Error.malformedXML("a Delete request names 1 to \(Limits.maxDeleteKeys) objects")
+        }
+        return (quiet, keys)
     }
 
     /// `Range: bytes=first-last | first- | -suffix`. Other forms (several ranges, other

@@ -48,7 +48,9 @@ enum HTTPDate {
 
     /// Days from 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
     private static func epoch(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int64? {
-        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour),
+        // Four-digit years only: HTTP dates have them, and an unbounded year would
+        // overflow the arithmetic below (a header must never crash the server).
+        guard (1000...9999).contains(year), (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour),
               (0...59).contains(minute), (0...60).contains(second) else { return nil }
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
