@@ -106,7 +106,7 @@ fuzz: fuzz-build
 	@mkdir -p .build-fuzz/artifacts
 	@set -e; for t in $(FUZZ_TARGETS); do mkdir -p .build-fuzz/corpus/$$t; \
 	  echo "== $$t: $(FUZZ_SECONDS) s"; \
-	  if ! STOWAGE_FUZZ_TARGET=$$t $(FUZZ_BIN) .build-fuzz/corpus/$$t Tests/Fuzz/corpus/$$t \
+	  if ! SWIFT_BACKTRACE=enable=no STOWAGE_FUZZ_TARGET=$$t $(FUZZ_BIN) .build-fuzz/corpus/$$t Tests/Fuzz/corpus/$$t \
 	      -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
 	      -artifact_prefix=.build-fuzz/artifacts/$$t- -print_final_stats=1 > .build-fuzz/$$t.log 2>&1; then \
 	    tail -n 40 .build-fuzz/$$t.log; echo "fuzz target $$t failed: see .build-fuzz/$$t.log and .build-fuzz/artifacts"; exit 1; fi; \
