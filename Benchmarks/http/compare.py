@@ -130,6 +130,13 @@ def git_head() -> str:
     return done.stdout.strip() or "?"
 
 
+def section(title: str) -> None:
+    """A section header with the time and the load average: on a shared machine, the log
+    then tells which figures were taken while other work ran."""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n== {title}  [{datetime.datetime.now():%H:%M:%S}, load {load}]", flush=True)
+
+
 def _raise_exit(signum, frame):
     raise SystemExit(128 + signum)
 
@@ -420,15 +427,15 @@ def main():
         print(f"stowage (strict) on {stowage.url}, pid {stowage.proc.pid}; moto on {moto.url}, pid {moto.proc.pid}",
               flush=True)
 
-        print("\n== machine references", flush=True)
+        section("machine references")
         bc.machine_references(str(workdir), results, p["dd_mib"], p["md5_mib"], p["loopback_seconds"])
 
         source = str(workdir / "source.bin")
-        print(f"\n== generating a {bc.size_label(max(sizes + [large_size]))} source file", flush=True)
+        section(f"generating a {bc.size_label(max(sizes + [large_size]))} source file")
         bc.make_file(source, max(sizes + [large_size]))
 
         large_from = bc.parse_size(p["large_from"])
-        print("\n== filesystem references (same filesystem as the data directory)", flush=True)
+        section("filesystem references (same filesystem as the data directory)")
         bc.fs_references(str(workdir), source, sizes, p["reps"], p["reps_large"], large_from, results)
 
         for server, key, secret, durability in ((stowage, access_key, secret_key, "strict"),
@@ -436,7 +443,7 @@ def main():
             label = server.name
             capped = [s for s in sizes if moto_cap is None or label != "moto" or s <= moto_cap]
             large = large_size if moto_cap is None or label != "moto" else min(large_size, moto_cap)
-            print(f"\n== {label} ({durability})", flush=True)
+            section(f"{label} ({durability})")
             bench = bc.S3Bench(server.url, key, secret, label, durability, results, str(workdir),
                                server.proc.pid)
             note = bc.run_s3(bench, large_file=source, small_size=4 * bc.KiB,
@@ -457,6 +464,7 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
 
     elapsed = time.monotonic() - started
+    section("done")
     header.append(f"durability: Stowage --durability strict (data fdatasync'ed and the index commit "
                   f"synced before each answer); moto keeps objects in memory / unsynced temp files")
     header += [f"rename method detection — {n}" for n in notes]
