@@ -358,13 +358,15 @@ def test_upload_abandoned_mid_body_leaves_no_object_and_no_live_bytes(tmp_path):
 
 
 # Found by `make fuzz` (target xml-delete): swift-corelibs-foundation's XMLParser traps on
-# an element name that is not valid UTF-8, so one DeleteObjects body took the server down.
-# XML bodies are now UTF-8 without a DTD, or MalformedXML.
+# an element name that is not valid UTF-8, and on a processing instruction without data,
+# so one DeleteObjects body took the server down. XML bodies are now UTF-8 without a DTD
+# or processing instructions, or MalformedXML.
 @pytest.mark.parametrize("body", [
     b"<Delete><Obje\xff\xff\xff\xff\xff\xff\xff\xffa><Key>k</Key></Obje\xff\xff\xff\xff\xff\xff\xff\xffa></Delete>",
     b"<Delete><Object><Key>\xc3\x28</Key></Object></Delete>",
     b'<!DOCTYPE d [<!ENTITY x "xxxxxxxxxx">]><Delete><Object><Key>&x;</Key></Object></Delete>',
     b'<?xml version="1.0" encoding="UTF-16"?><Delete><Object><Key>k</Key></Object></Delete>',
+    b'<?x?><Delete><Object><Key>k</Key></Object></Delete>',
 ])
 def test_xml_bodies_that_are_not_utf8_or_have_a_dtd_are_malformed(raw, s3, bucket, s3_endpoint, body):
     md5 = base64.b64encode(hashlib.md5(body).digest()).decode()

@@ -57,19 +57,21 @@ final class XMLNode {
 
     /// Parses `data`; nil when it is not well-formed XML.
     ///
-    /// Only UTF-8 documents without a DTD are handed to the parser. swift-corelibs-
-    /// foundation's XMLParser traps on element names that are not valid UTF-8 (found by
-    /// `make fuzz`: one DeleteObjects body took the server down), and S3 request bodies
-    /// are UTF-8 and never need a DTD (whose entities are also a way to inflate a body).
+    /// Only UTF-8 documents without a DTD and without processing instructions (but the
+    /// XML declaration) are handed to the parser. swift-corelibs-foundation's XMLParser
+    /// traps on element names that are not valid UTF-8 and dereferences null on a
+    /// processing instruction without data (both found by `make fuzz`: one DeleteObjects
+    /// body took the server down). S3 request bodies are UTF-8 and need neither a DTD
+    /// (whose entities are also a way to inflate a body) nor processing instructions.
     static func parse(_ data: Data) -> XMLNode? {
         let bytes = [UInt8](data)
-        guard let text = String(validating: bytes, as: UTF8.self), !text.contains("<!DOCTYPE"), !text.contains("<!ENTITY") else {
-            return nil
-        }
-        if text.hasPrefix("<?xml"), let end = text.range(of: "?>") {
+        guard var text = String(validating: bytes, as: UTF8.self)?[...] else { return nil }
+        if text.hasPrefix("<?xml "), let end = text.range(of: "?>") {
             let declaration = text[..<end.lowerBound].lowercased()
             if declaration.contains("encoding"), !declaration.contains("utf-8"), !declaration.contains("us-ascii") { return nil }
+            text = text[end.upperBound...]
         }
+        guard !text.contains("<?"), !text.contains("<!DOCTYPE"), !text.contains("<!ENTITY") else { return nil }
         let builder = TreeBuilder()
         let parser = XMLParser(data: data)
         parser.shouldProcessNamespaces = true
