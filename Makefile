@@ -10,6 +10,8 @@ E2E_APT      := s3cmd rclone curl
 BENCH_APT    := iperf3
 PYTHON       ?= python3
 SOAK_CYCLES  ?= 50
+# Small segments and a compaction pass every second, so kills also land mid-compaction.
+SOAK_SERVE_ARGS ?= --segment-size 8 --compaction-interval 1 --compaction-threshold 0.3
 
 .PHONY: deps deps-e2e build build-tests release test test-swift test-e2e soak serve clean \
         bench-deps bench-compare bench fuzz fuzz-build fuzz-merge
@@ -58,7 +60,8 @@ test: test-swift test-e2e
 # checks every acknowledged write after each restart, and fsck (Tests/soak/soak.py).
 # `make test` runs a 3-cycle version (Tests/e2e/test_soak.py).
 soak: build deps-e2e
-	STOWAGE_BIN=$(CURDIR)/.build/debug/stowage $(PYTHON) Tests/soak/soak.py --cycles $(SOAK_CYCLES)
+	STOWAGE_BIN=$(CURDIR)/.build/debug/stowage $(PYTHON) Tests/soak/soak.py --cycles $(SOAK_CYCLES) \
+	  --serve-args "$(SOAK_SERVE_ARGS)"
 
 # Builds in release mode and serves ./data on 127.0.0.1:$(PORT) with development
 # credentials (printed at start-up). Ctrl-C stops it cleanly.

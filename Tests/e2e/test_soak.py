@@ -15,13 +15,16 @@ sys.path.insert(0, str(REPO / "Tests" / "soak"))
 import soak  # noqa: E402
 
 CYCLES = 3
+SERVE_ARGS = ["--segment-size", "8", "--compaction-interval", "1", "--compaction-threshold", "0.3"]
 
 
 def test_short_soak_loses_nothing(tmp_path):
     binary = pathlib.Path(os.environ.get("STOWAGE_BIN", REPO / ".build" / "debug" / "stowage"))
     if not binary.is_file():
         pytest.fail(f"stowage binary not found at {binary}: build it or set STOWAGE_BIN", pytrace=False)
-    stats = soak.run(cycles=CYCLES, workers=4, workdir=tmp_path, binary=binary, log=lambda _: None)
+    # Small segments and a compaction pass every second: kills land during compaction too.
+    stats = soak.run(cycles=CYCLES, workers=4, workdir=tmp_path, binary=binary, log=lambda _: None,
+                     serve_args=SERVE_ARGS)
     report = soak.summary(stats)
     print(report)
     assert stats.violations == [], report

@@ -38,6 +38,7 @@ violation was found, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import shlex
 import collections
 import dataclasses
 import hashlib
@@ -135,6 +136,7 @@ class Stats:
     cycles: int = 0
     kills: int = 0
     clean_stop: bool | None = None
+    segments_compacted: int = 0
 
 
 class Worker:
@@ -386,8 +388,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, binary: pathlib.Path, data_dir: pathlib.Path, log_path: pathlib.Path):
+    def __init__(self, binary: pathlib.Path, data_dir: pathlib.Path, log_path: pathlib.Path,
+                 extra_args: list[str] | None = None):
         self.binary = binary
+        self.extra_args = list(extra_args or [])
         self.data_dir = data_dir
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
@@ -401,7 +405,7 @@ class Server:
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--data", str(self.data_dir), "--address", "127.0.0.1",
              "--port", str(self.port), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY,
-             "--durability", "strict"],
+             "--durability", "strict", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + READY_TIMEOUT
@@ -575,7 +579,7 @@ def abort_leftover_uploads(s3, stats: Stats):
 
 
 def run(cycles: int = 50, workers: int = 4, seed: int | None = None, workdir: pathlib.Path | None = None,
-        binary: pathlib.Path | None = None, log=print) -> Stats:
+        binary: pathlib.Path | None = None, log=print, serve_args: list[str] | None = None) -> Stats:
     binary = pathlib.Path(binary or os.environ.get("STOWAGE_BIN", REPO / ".build" / "debug" / "stowage"))
     if not binary.is_file():
         raise FileNotFoundError(f"stowage binary not found at {binary} (set STOWAGE_BIN)")
@@ -583,7 +587,7 @@ def run(cycles: int = 50, workers: int = 4, seed: int | None = None, workdir: pa
     rng = random.Random(seed)
     workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="stowage-soak-"))
     data_dir = workdir / "data"
-    server = Server(binary, data_dir, workdir / "stowage.log")
+    server = Server(binary, data_dir, workdir / "stowage.log", serve_args)
     stats = Stats()
     lock = threading.Lock()
     pool = [Worker(i, random.Random(rng.randrange(1 << 32)), stats, lock) for i in range(workers)]
@@ -644,6 +648,9 @@ def run(cycles: int = 50, workers: int = 4, seed: int | None = None, workdir: pa
     if status != 0:
         stats.violations.append(f"final: SIGTERM stop exited {status} (log {server.log_path})")
     run_fsck(binary, data_dir, "final fsck after SIGTERM", stats)
+    # Segments the server's background compaction retired across all the cycles (it runs
+    # a pass at every start, and with --compaction-interval while the clients work).
+    stats.segments_compacted = server.log_path.read_text(errors="replace").count(" retired (")
     stats.seconds = time.monotonic() - started
     stats.seed = seed
     stats.workdir = workdir
@@ -655,6 +662,7 @@ def summary(stats: Stats) -> str:
         f"soak summary (seed {stats.seed}, {stats.seconds:.0f} s, data {stats.workdir})",
         f"  cycles: {stats.cycles}   SIGKILLs survived: {stats.kills}   clean SIGTERM stop: {stats.clean_stop}",
         f"  operations acknowledged: {sum(stats.acked.values())}",
+        f"  segments compacted by the server meanwhile: {stats.segments_compacted}",
     ]
     for kind, n in sorted(stats.acked.items()):
         refused = {k.split(' ', 1)[1]: v for k, v in stats.acked_refused.items() if k.startswith(kind + " ")}
@@ -689,10 +697,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--workdir", type=pathlib.Path, help="default: a new temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the data directory when clean")
+    parser.add_argument("--serve-args", default="",
+                        help="more `stowage serve` arguments, e.g. '--segment-size 8 --compaction-interval 1'")
     args = parser.parse_args(argv)
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
-    stats = run(cycles=args.cycles, workers=args.workers, seed=args.seed, workdir=args.workdir)
+    stats = run(cycles=args.cycles, workers=args.workers, seed=args.seed, workdir=args.workdir,
+                serve_args=shlex.split(args.serve_args))
     print(summary(stats))
     if not stats.violations and not args.keep:
         shutil.rmtree(stats.workdir, ignore_errors=True)

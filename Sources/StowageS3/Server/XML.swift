@@ -66,7 +66,7 @@ final class XMLNode {
     static func parse(_ data: Data) -> XMLNode? {
         let bytes = [UInt8](data)
         guard var text = String(validating: bytes, as: UTF8.self)?[...] else { return nil }
-        if text.hasPrefix("<?xml "), let end = text.range(of: "?>") {
+        if text.hasPrefix("<?xml "), let end = text.range(of: "?>"), !text[..<end.lowerBound].dropFirst().contains("<") {
             let declaration = text[..<end.lowerBound].lowercased()
             if declaration.contains("encoding"), !declaration.contains("utf-8"), !declaration.contains("us-ascii") { return nil }
             text = text[end.upperBound...]
