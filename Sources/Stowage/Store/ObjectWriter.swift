@@ -140,7 +140,10 @@ public final class ObjectWriter: @unchecked Sendable {
         }
         try await waitForChunk()
         let (index, count) = (current, stagedBytes)
-        inFlight = Task { [self] in try await BlockingIO.run { try self.process(buffer: index, count: count) } }
+        // Decided here, on the caller's side, from the bytes written *before* this chunk:
+        // the chunk's task must not read `writtenBytes`, which the caller moves on.
+        let wanted = reservationWanted(for: UInt64(count))
+        inFlight = Task { [self] in try await BlockingIO.run { try self.process(buffer: index, count: count, wanted: wanted) } }
         current ^= 1
         writtenBytes += UInt64(count)
         stagedBytes = 0
@@ -155,8 +158,8 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// On a Dispatch thread: reserve (may create a segment, which blocks), then MD5 and the
     /// S3 checksums on one core while the `pwrite` and the XXH3 run on the other.
-    private func process(buffer index: Int, count: Int) throws {
-        let target = try place(UInt64(count))
+    private func process(buffer index: Int, count: Int, wanted: UInt64) throws {
+        let target = try place(UInt64(count), wanted: wanted)
         let outcome = ChunkOutcome()
         DispatchQueue.concurrentPerform(iterations: 2) { lane in
             let bytes = UnsafeRawBufferPointer(rebasing: buffers[index][..<count])
@@ -176,20 +179,25 @@ public final class ObjectWriter: @unchecked Sendable {
         record(chunkHash: outcome.hash, segmentID: target.segment.id, offset: target.offset, length: UInt64(count))
     }
 
-    /// Where the next chunk of `length` bytes goes: the current reservation, or a new one.
-    private func place(_ length: UInt64) throws(StoreError) -> (segment: SegmentFile, offset: UInt64) {
+    /// How much to reserve if the chunk of `length` bytes starting at `writtenBytes` needs
+    /// new space: the rest of the announced size, or a run when the size is unknown.
+    private func reservationWanted(for length: UInt64) -> UInt64 {
+        if let hint = request.sizeHint, hint > writtenBytes { return max(hint - writtenBytes, length) }
+        let chunk = UInt64(chunkBytes)
+        return max(store.options.reservationRunBytes / chunk * chunk, length)
+    }
+
+    /// Where the next chunk of `length` bytes goes: the current reservation, or a new one
+    /// of `wanted` bytes.
+    private func place(_ length: UInt64, wanted: UInt64) throws(StoreError) -> (segment: SegmentFile, offset: UInt64) {
         if let reservation, reservation.lengthBytes - reservationUsedBytes >= length {
             defer { reservationUsedBytes += length }
             return (reservation.segment, reservation.offsetBytes + reservationUsedBytes)
         }
         releaseReservationTail()
         let chunk = UInt64(chunkBytes)
-        var want = store.options.reservationRunBytes / chunk * chunk
-        if let hint = request.sizeHint, hint > writtenBytes {
-            want = max(hint - writtenBytes, length)
-        }
         do {
-            let granted = try store.extents.reserve(maxLength: max(want, length), chunkBytes: chunk)
+            let granted = try store.extents.reserve(maxLength: max(wanted, length), chunkBytes: chunk)
             reservation = granted
             pinnedSegments.append(granted.segment.id)
             reservationUsedBytes = length
