@@ -253,7 +253,7 @@ import Testing
             try await store.put("bkt", "a", a)
             let writer = try store.beginPut(PutRequest(bucket: "bkt", key: "aborted", sizeHint: 150_000))
             try await writer.write(testBytes(150_000, seed: 12))
-            writer.abort()
+            await writer.abort()
             try await store.put("bkt", "b", b)
             let bStart = try blob(store, try blobID(store, "bkt", "b")).extents[0].offsetBytes
             #expect(bStart == 100_000 + 2 * Self.chunk, "the two full chunks written stay reserved")

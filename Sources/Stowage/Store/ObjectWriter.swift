@@ -281,9 +281,15 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Abandons the upload: nothing becomes visible; the space written is dead once the
     /// segment's high-water mark passes it, or reused after a restart.
-    public func abort() {
+    /// Waits for the chunk in flight first: it may still be placing itself in the
+    /// reservation whose tail this hands back.
+    public func abort() async {
         guard !done else { return }
         done = true
+        if let task = inFlight {
+            inFlight = nil
+            _ = try? await task.value
+        }
         releaseReservationTail()
         unpinSegments()
     }
@@ -331,7 +337,7 @@ extension ObjectStore {
             for try await chunk in body { try await writer.write(chunk) }
             return try await writer.finish()
         } catch {
-            writer.abort()
+            await writer.abort()
             throw error
         }
     }
@@ -345,7 +351,7 @@ extension ObjectStore {
             try await writer.write(bytes)
             return try await writer.finish()
         } catch {
-            writer.abort()
+            await writer.abort()
             throw error
         }
     }

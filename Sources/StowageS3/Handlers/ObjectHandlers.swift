@@ -35,7 +35,7 @@ extension Handlers {
             let trailing = try await UploadBody.stream(body, into: writer, s3: s3, auth: auth, decodedLength: length)
             info = try await writer.finish(trailingChecksums: trailing)
         } catch {
-            writer.abort()
+            await writer.abort()
             throw error
         }
         var headers: HTTPFields = [.eTag: info.quotedETag]
