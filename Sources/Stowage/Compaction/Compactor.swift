@@ -309,6 +309,10 @@ extension ObjectStore {
                 var written: UInt64 = 0
                 for i in 0..<chunkCount {
                     let offset = old.offsetBytes + done + written
+                    // Keep the kernel reading ahead of the copy (16 chunks' worth).
+                    if i % 8 == 0 {
+                        source.prefetch(offset: offset, count: Int(min(16 * chunk, old.offsetBytes + old.lengthBytes - offset)))
+                    }
                     let length = Int(min(chunk, reservation.lengthBytes - written))
                     let expected = old.chunkHashes[firstChunk + i]
                     let target = reservation.offsetBytes + written

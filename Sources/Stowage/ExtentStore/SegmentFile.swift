@@ -35,6 +35,16 @@ final class Mapping: @unchecked Sendable {
         madvise(UnsafeMutableRawPointer(mutating: base + Int(start)), Int(end - start), MADV_DONTNEED)
     }
 
+    /// Asks the kernel to start reading `[offset, offset + count)` in (`MADV_WILLNEED`), so
+    /// a sequential pass over it waits for the disk less (compaction's copy).
+    func prefetch(offset: UInt64, count: Int) {
+        let page = UInt64(Self.pageBytes)
+        let start = offset / page * page
+        let end = min(offset + UInt64(count), UInt64(length))
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + Int(start)), Int(end - start), MADV_WILLNEED)
+    }
+
     static let pageBytes = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
