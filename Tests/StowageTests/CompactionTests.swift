@@ -13,9 +13,9 @@ import Testing
     /// Write, overwrite and delete far more than the live set, compacting now and then;
     /// afterwards the segment files hold at most live / (1 - threshold) plus two segments
     /// (the open one, and one that filled up during the last pass), and every object reads
-    /// back. `STOWAGE_CHURN_MIB` scales the churn (default 768 MiB).
+    /// back. `STOWAGE_CHURN_MIB` scales the churn (default 3 GiB).
     @Test func churnReclaimsSpaceAndKeepsEveryObject() async throws {
-        let totalBytes = (Int(ProcessInfo.processInfo.environment["STOWAGE_CHURN_MIB"] ?? "") ?? 768) << 20
+        let totalBytes = (Int(ProcessInfo.processInfo.environment["STOWAGE_CHURN_MIB"] ?? "") ?? 3072) << 20
         try await withTemporaryStore { store, directory in
             try await store.createBucket("bkt")
             var live: [String: (size: Int, seed: UInt64)] = [:]
