@@ -236,15 +236,14 @@ extension ObjectStore {
         if !batch.isEmpty { try await repoint(batch, victim, options, &report) }
         report.damagedBlobs += damaged.sorted()
         guard damaged.isEmpty, !Task.isCancelled else { return }
-        // Nothing may still point into the victim; the record goes in the same commit
-        // that checks it.
-        let capacity = try await mutate { [index] txn -> UInt64? in
-            guard try index.blobsWithExtents(in: victim, txn).isEmpty else { return nil }
-            let record = try index.segment(txn, victim)
+        // Nothing may still point into the victim. Checked with a scan in a read
+        // transaction, not inside the single writer (a scan of every blob would hold up
+        // every write): the answer cannot go stale, since nothing adds an extent to a
+        // settled segment — only this pass moves extents, and only out of it.
+        guard try read({ txn in try index.blobsWithExtents(in: victim, txn).isEmpty }) else { return }
+        _ = try await mutate { [index] txn in
             try txn.delete(index.segments, IndexKey.id(victim))
-            return record?.capacityBytes ?? 0
         }
-        guard capacity != nil else { return }
         options.onStep?(.unreferenced, victim)
         // Readers whose snapshot still holds the old extents pin the mapping before they
         // leave the gate; after this, nobody opens the file by name again.
