@@ -214,6 +214,32 @@ import Testing
         }
     }
 
+    /// Expired client tokens are deleted by the pass (they were only ignored before);
+    /// live ones stay and still answer a retry.
+    @Test func passSweepsExpiredTokens() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            try await store.put("bkt", "a", [1])
+            try await store.put("bkt", "c", [2])
+            _ = try await store.renameObject(RenameRequest(bucket: "bkt", source: "a", destination: "b", clientToken: "old"))
+            _ = try await store.renameObject(RenameRequest(bucket: "bkt", source: "c", destination: "d", clientToken: "new"))
+            let tokens = { try store.read { txn in try txn.count(store.index.tokens) } }
+            #expect(try tokens() == 2)
+            #expect(try await store.sweepExpiredTokens() == 0, "neither has expired")
+            // Pretend a day and a bit went by for "old" only: make its record expire now.
+            let now = ObjectStore.nowMilliseconds()
+            _ = try await store.mutate { [index = store.index] txn in
+                let record = TokenRecord(expiresMilliseconds: now - 1, fingerprint: [0])
+                try txn.put(index.tokens, Array("old".utf8), record.encoded())
+            }
+            #expect(try await store.compact().tokensSwept == 1)
+            #expect(try tokens() == 1)
+            // The live token still makes a retry of its rename succeed.
+            _ = try await store.renameObject(RenameRequest(bucket: "bkt", source: "c", destination: "d", clientToken: "new"))
+            #expect(try store.keys("bkt") == ["b", "d"])
+        }
+    }
+
     /// The pass survives being reopened between steps: what one pass left half done (a
     /// `retiring` record, a file without a record) the next one finishes.
     @Test func interruptedPassIsFinishedByTheNext() async throws {

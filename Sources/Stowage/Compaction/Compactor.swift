@@ -42,6 +42,8 @@ public enum CompactionStep: String, Sendable, CaseIterable {
 public struct CompactionReport: Sendable, Equatable {
     /// Segments whose files were unlinked (including files the index never referenced).
     public var segmentsRetired = 0
+    /// Expired RenameObject client tokens deleted (they are ignored once expired).
+    public var tokensSwept = 0
     /// Live bytes copied into the open segment.
     public var bytesMoved: UInt64 = 0
     /// Blobs whose extents were repointed.
@@ -126,8 +128,8 @@ extension ObjectStore {
             while !Task.isCancelled {
                 do {
                     let report = try await compact(options)
-                    if report.segmentsRetired > 0 || !report.damagedBlobs.isEmpty {
-                        self.options.logger.info("compaction: retired \(report.segmentsRetired) segments, moved \(report.bytesMoved) live bytes of \(report.blobsMoved) blobs, reclaimed \(report.bytesReclaimed) bytes in \(report.seconds) s")
+                    if report.segmentsRetired > 0 || !report.damagedBlobs.isEmpty || report.tokensSwept > 0 {
+                        self.options.logger.info("compaction: retired \(report.segmentsRetired) segments, moved \(report.bytesMoved) live bytes of \(report.blobsMoved) blobs, reclaimed \(report.bytesReclaimed) bytes, swept \(report.tokensSwept) expired tokens in \(report.seconds) s")
                     }
                 } catch {
                     if (error as? StoreError)?.code == .closed { return }
@@ -157,6 +159,7 @@ extension ObjectStore {
         var report = CompactionReport()
         var pacer = Pacer(bytesPerSecond: options.bytesPerSecond)
         try await retireUnknownFiles(&report, options)
+        report.tokensSwept = try await sweepExpiredTokens()
         for victim in try compactionCandidates(options) {
             if Task.isCancelled { break }
             try await compactSegment(victim, options, &report, &pacer)
@@ -182,6 +185,32 @@ extension ObjectStore {
             }
         }
     }
+
+    /// Deletes expired client tokens, at most `maxTokensPerSweep` a pass: found in a read
+    /// transaction, deleted in one commit that checks each is still expired (a retry may
+    /// have renewed it meanwhile).
+    func sweepExpiredTokens(now: Int64 = ObjectStore.nowMilliseconds()) async throws(StoreError) -> Int {
+        let expired = try read { txn -> [[UInt8]] in
+            var keys: [[UInt8]] = []
+            try txn.scan(index.tokens, from: []) { key, value in
+                if (try? TokenRecord(decoding: value))?.expiresMilliseconds ?? .max <= now { keys.append(Array(key)) }
+                return keys.count < Self.maxTokensPerSweep
+            }
+            return keys
+        }
+        guard !expired.isEmpty else { return 0 }
+        return try await mutate { [index] txn -> Int in
+            var swept = 0
+            for key in expired {
+                guard let record = try txn.withValue(index.tokens, key, { try TokenRecord(decoding: $0) }),
+                      record.expiresMilliseconds <= now else { continue }
+                if try txn.delete(index.tokens, key) { swept += 1 }
+            }
+            return swept
+        }
+    }
+
+    static let maxTokensPerSweep = 10_000
 
     private func retireFile(_ id: UInt64) throws(StoreError) -> Bool {
         do { return try extents.retire(id) } catch { throw error.storeError }
