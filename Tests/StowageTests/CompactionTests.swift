@@ -264,7 +264,14 @@ import Testing
             }
             // Stop the pass at the step by cancelling it there (as close() does).
             let pass = Task { try await store.compact(options) }
-            while !flags.stop.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(1)) }
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !flags.stop.load(ordering: .relaxed) {
+                if ContinuousClock.now > deadline {
+                    Issue.record("the pass never reached \(stopAt)")
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(1))
+            }
             pass.cancel()
             _ = try? await pass.value
             store.close()
