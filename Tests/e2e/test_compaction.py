@@ -8,7 +8,6 @@ STOWAGE_E2E_ENDPOINT says: compaction works on a local data directory."""
 
 import hashlib
 import json
-import os
 import pathlib
 import random
 import shutil
@@ -17,32 +16,21 @@ import subprocess
 import threading
 import time
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REGION, REPO, TEST_ACCESS_KEY, TEST_SECRET_KEY, StowageProcess, _client_config
+from test_fsck import ServerOn, binary, fsck_json, problems
 
 TIMEOUT_SECONDS = 120
 SEGMENT_MIB = 4
 STEPS = ["marked", "copied", "repointed", "unreferenced", "unlinked"]
 
 
-def binary() -> pathlib.Path:
-    path = pathlib.Path(os.environ.get("STOWAGE_BIN", REPO / ".build" / "debug" / "stowage"))
-    if not path.is_file():
-        pytest.fail(f"stowage binary not found at {path}: build it (swift build) or set STOWAGE_BIN",
-                    pytrace=False)
-    return path
-
-
-class Server(StowageProcess):
-    """`stowage serve` with small segments on a given (possibly existing) data directory."""
+class Server(ServerOn):
+    """`stowage serve` with small segments, as a context manager that must stop cleanly."""
 
     def __init__(self, workdir: pathlib.Path, data_dir: pathlib.Path, *extra: str):
-        workdir.mkdir(parents=True, exist_ok=True)
-        super().__init__(binary(), workdir, ["--segment-size", str(SEGMENT_MIB), *extra])
-        self.data_dir = data_dir
+        super().__init__(workdir, data_dir, "--segment-size", str(SEGMENT_MIB), *extra)
 
     def __enter__(self):
         self.start()
@@ -52,11 +40,6 @@ class Server(StowageProcess):
     def __exit__(self, *exc):
         status, killed = self.stop()
         assert not killed and status == 0, f"server did not stop cleanly ({status})\n{self.log_tail()}"
-
-    def client(self):
-        return boto3.session.Session().client(
-            "s3", endpoint_url=f"http://127.0.0.1:{self.port}", aws_access_key_id=TEST_ACCESS_KEY,
-            aws_secret_access_key=TEST_SECRET_KEY, region_name=REGION, config=_client_config())
 
 
 def run(*args, check_status=None) -> subprocess.CompletedProcess:
@@ -68,11 +51,8 @@ def run(*args, check_status=None) -> subprocess.CompletedProcess:
 
 
 def fsck_problems(data_dir) -> list:
-    done = run("fsck", "--data", data_dir, "--json")
-    report = json.loads(done.stdout)
-    problems = [f for f in report["report"]["findings"] if f["severity"] == "problem"]
-    assert done.returncode == (1 if problems else 0), done.stderr
-    return problems
+    """The problems fsck finds (it must exit 0, so there are none to return)."""
+    return problems(fsck_json("--data", data_dir, status=0)["report"])
 
 
 def segment_files(data_dir) -> dict:

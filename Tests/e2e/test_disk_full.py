@@ -1,7 +1,6 @@
 """Disk full (issue 7): the real server on a small tmpfs this test mounts (and unmounts).
 
-Segment files are preallocated at 1 GiB (the engine's default capacity; `stowage serve`
-has no option for it), so the filesystem holds one segment, a 1 GiB filler file the test
+Segment files are preallocated at 1 GiB (the engine's default capacity), so the filesystem holds one segment, a 1 GiB filler file the test
 places first, and a little slack for the index. PUTs fill the segment; the next one needs
 a second segment, cannot get it, and must fail with a clear S3 error (507
 InsufficientStorage). Every acknowledged object still reads back byte-exact; renames and
@@ -10,6 +9,7 @@ crash, and SIGTERM stops the server cleanly; fsck finds nothing wrong.
 
 Needs root (mount); CI runs as root. Not root is a failure, not a skip."""
 
+import contextlib
 import hashlib
 import os
 import pathlib
@@ -40,14 +40,13 @@ def md5_of_object(s3, bucket, key) -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture
-def small_filesystem(tmp_path):
+@contextlib.contextmanager
+def tmpfs(mount_point: pathlib.Path, size: int):
+    """A tmpfs of `size` bytes mounted at `mount_point` for the block, then unmounted."""
     if os.geteuid() != 0:
         pytest.fail("test_disk_full mounts a tmpfs and needs root (CI runs as root); "
                     "run the suite as root", pytrace=False)
-    mount_point = tmp_path / "small-fs"
     mount_point.mkdir()
-    size = SEGMENT_BYTES + FILLER_BYTES + SLACK_BYTES
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
                           capture_output=True, text=True)
     assert done.returncode == 0, f"mount failed: {done.stderr}"
@@ -55,6 +54,12 @@ def small_filesystem(tmp_path):
         yield mount_point
     finally:
         subprocess.run(["umount", str(mount_point)], capture_output=True)
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    with tmpfs(tmp_path / "small-fs", SEGMENT_BYTES + FILLER_BYTES + SLACK_BYTES) as mount_point:
+        yield mount_point
 
 
 def test_disk_full_is_a_clean_507_and_nothing_acknowledged_is_lost(small_filesystem, tmp_path):
@@ -134,18 +139,8 @@ def test_disk_full_is_a_clean_507_and_nothing_acknowledged_is_lost(small_filesys
 
 @pytest.fixture
 def one_segment_filesystem(tmp_path):
-    if os.geteuid() != 0:
-        pytest.fail("test_disk_full mounts a tmpfs and needs root (CI runs as root); "
-                    "run the suite as root", pytrace=False)
-    mount_point = tmp_path / "one-segment-fs"
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SEGMENT_BYTES + 24 * MiB}", "tmpfs",
-                           str(mount_point)], capture_output=True, text=True)
-    assert done.returncode == 0, f"mount failed: {done.stderr}"
-    try:
+    with tmpfs(tmp_path / "one-segment-fs", SEGMENT_BYTES + 24 * MiB) as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], capture_output=True)
 
 
 def test_index_device_full_is_a_clean_507_and_recovers(one_segment_filesystem, tmp_path):

@@ -32,20 +32,12 @@ def binary() -> pathlib.Path:
 
 
 class ServerOn(StowageProcess):
-    """`stowage serve` on a given (possibly existing) data directory."""
+    """`stowage serve` on a given (possibly existing) data directory, with `extra` arguments."""
 
-    def __init__(self, workdir: pathlib.Path, data_dir: pathlib.Path):
+    def __init__(self, workdir: pathlib.Path, data_dir: pathlib.Path, *extra: str):
         workdir.mkdir(parents=True, exist_ok=True)
-        super().__init__(binary(), workdir)
+        super().__init__(binary(), workdir, list(extra))
         self.data_dir = data_dir
-
-    def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [str(self.binary), "serve", "--data", str(self.data_dir), "--address", "127.0.0.1",
-             "--port", str(self.port), "--access-key", TEST_ACCESS_KEY, "--secret-key", TEST_SECRET_KEY],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def client(self):
         return boto3.session.Session().client(

@@ -14,6 +14,8 @@ from urllib.parse import quote
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import body_of
+
 OTHER_ETAG = '"0123456789abcdef0123456789abcdef"'
 ONE_DAY = datetime.timedelta(days=1)
 SOURCE_BODY = b"source object body"
@@ -29,23 +31,14 @@ def head_or_none(s3, bucket, key):
         raise
 
 
-def body_or_none(s3, bucket, key):
-    try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "NoSuchKey":
-            return None
-        raise
-
-
 def assert_renamed(s3, bucket, source, dest, body=SOURCE_BODY):
     assert head_or_none(s3, bucket, source) is None, f"source {source!r} still exists"
-    assert body_or_none(s3, bucket, dest) == body
+    assert body_of(s3, bucket, dest) == body
 
 
 def assert_untouched(s3, bucket, source, dest, dest_body):
-    assert body_or_none(s3, bucket, source) == SOURCE_BODY
-    assert body_or_none(s3, bucket, dest) == dest_body
+    assert body_of(s3, bucket, source) == SOURCE_BODY
+    assert body_of(s3, bucket, dest) == dest_body
 
 
 # ---------------------------------------------------------------------------
@@ -121,9 +114,9 @@ def test_renamed_key_can_be_renamed_back_and_reused(s3, bucket):
     s3.put_object(Bucket=bucket, Key="a", Body=SOURCE_BODY)
     s3.rename_object(Bucket=bucket, Key="b", RenameSource="a")
     s3.put_object(Bucket=bucket, Key="a", Body=b"a new object under the old name")
-    assert body_or_none(s3, bucket, "a") == b"a new object under the old name"
+    assert body_of(s3, bucket, "a") == b"a new object under the old name"
     s3.rename_object(Bucket=bucket, Key="c", RenameSource="b")
-    assert body_or_none(s3, bucket, "c") == SOURCE_BODY
+    assert body_of(s3, bucket, "c") == SOURCE_BODY
     assert head_or_none(s3, bucket, "b") is None
 
 
@@ -151,7 +144,7 @@ def test_rename_is_atomic_for_readers(s3, make_client, bucket):
     assert observations, "the reader made no observation"
     bad = [o for o in observations if o not in (["ping"], ["pong"])]
     assert bad == [], f"{len(bad)} of {len(observations)} listings saw both or neither"
-    assert body_or_none(s3, bucket, "ping") == SOURCE_BODY
+    assert body_of(s3, bucket, "ping") == SOURCE_BODY
 
 
 # ---------------------------------------------------------------------------
@@ -181,7 +174,7 @@ def test_plus_in_source_stays_a_plus(s3, bucket):
     s3.put_object(Bucket=bucket, Key="a b", Body=b"the key with a space")
     s3.rename_object(Bucket=bucket, Key="dst", RenameSource="a+b")
     assert_renamed(s3, bucket, "a+b", "dst")
-    assert body_or_none(s3, bucket, "a b") == b"the key with a space"
+    assert body_of(s3, bucket, "a b") == b"the key with a space"
 
 
 def test_undecodable_source_is_used_raw(s3, bucket):
@@ -196,7 +189,7 @@ def test_literal_key_is_tried_before_bucket_prefix(s3, bucket):
     s3.put_object(Bucket=bucket, Key="x", Body=b"plain x")
     s3.rename_object(Bucket=bucket, Key="dst", RenameSource=literal)
     assert_renamed(s3, bucket, literal, "dst")
-    assert body_or_none(s3, bucket, "x") == b"plain x"
+    assert body_of(s3, bucket, "x") == b"plain x"
 
 
 def test_another_buckets_name_is_part_of_the_key(s3, s3_error, bucket, bucket_name_factory):
@@ -205,7 +198,7 @@ def test_another_buckets_name_is_part_of_the_key(s3, s3_error, bucket, bucket_na
     s3.put_object(Bucket=other, Key="k", Body=SOURCE_BODY)
     with s3_error(404, "NoSuchKey"):
         s3.rename_object(Bucket=bucket, Key="dst", RenameSource=f"{other}/k")
-    assert body_or_none(s3, other, "k") == SOURCE_BODY
+    assert body_of(s3, other, "k") == SOURCE_BODY
     assert head_or_none(s3, bucket, "dst") is None
 
 
@@ -349,7 +342,7 @@ def test_empty_rename_source_header_is_invalid_argument(s3, raw, error_xml, buck
     )
     assert response.status_code == 400, response.text
     assert error_xml(response.content)["Code"] == "InvalidArgument"
-    assert body_or_none(s3, bucket, "dst") == DEST_BODY
+    assert body_of(s3, bucket, "dst") == DEST_BODY
 
 
 @pytest.mark.parametrize(
@@ -389,7 +382,7 @@ def test_destination_key_too_long(s3, s3_error, bucket):
     s3.put_object(Bucket=bucket, Key="src", Body=SOURCE_BODY)
     with s3_error(400, "KeyTooLongError"):
         s3.rename_object(Bucket=bucket, Key="d" * 1025, RenameSource="src")
-    assert body_or_none(s3, bucket, "src") == SOURCE_BODY
+    assert body_of(s3, bucket, "src") == SOURCE_BODY
 
 
 def test_source_key_too_long(s3, s3_error, bucket):
@@ -409,7 +402,7 @@ def test_destination_ending_in_slash_is_invalid_request(s3, s3_error, bucket):
     s3.put_object(Bucket=bucket, Key="src", Body=SOURCE_BODY)
     with s3_error(400, "InvalidRequest"):
         s3.rename_object(Bucket=bucket, Key="folder/", RenameSource="src")
-    assert body_or_none(s3, bucket, "src") == SOURCE_BODY
+    assert body_of(s3, bucket, "src") == SOURCE_BODY
     assert head_or_none(s3, bucket, "folder/") is None
 
 
@@ -420,7 +413,7 @@ def test_source_equal_to_destination_is_invalid_request(s3, s3_error, bucket, so
         s3.rename_object(
             Bucket=bucket, Key="same", RenameSource=source_form.replace("BUCKET", bucket)
         )
-    assert body_or_none(s3, bucket, "same") == SOURCE_BODY
+    assert body_of(s3, bucket, "same") == SOURCE_BODY
 
 
 def test_missing_bucket_is_no_such_bucket(s3, s3_error, bucket_name_factory):
@@ -476,7 +469,7 @@ def test_plain_put_carrying_rename_source_never_creates_an_empty_object(s3, raw,
     without ?renameObject that carries x-amz-rename-source must not either."""
     s3.put_object(Bucket=bucket, Key="src", Body=SOURCE_BODY)
     response = raw.request("PUT", f"/{bucket}/dst", headers={"x-amz-rename-source": "src"})
-    dst = body_or_none(s3, bucket, "dst")
+    dst = body_of(s3, bucket, "dst")
     if response.status_code == 200:
         # Treated as a rename: then it must be a real one.
         assert dst == SOURCE_BODY
@@ -484,7 +477,7 @@ def test_plain_put_carrying_rename_source_never_creates_an_empty_object(s3, raw,
     else:
         assert 400 <= response.status_code < 600
         assert dst is None
-        assert body_or_none(s3, bucket, "src") == SOURCE_BODY
+        assert body_of(s3, bucket, "src") == SOURCE_BODY
 
 
 def test_rename_through_virtual_hosted_style(s3, raw, bucket):
@@ -511,8 +504,8 @@ def test_same_token_replay_after_success_is_200_and_does_nothing(s3, bucket):
     s3.put_object(Bucket=bucket, Key="src", Body=b"newer object, not to be moved")
     replay = s3.rename_object(Bucket=bucket, Key="dst", RenameSource="src", ClientToken=token)
     assert replay["ResponseMetadata"]["HTTPStatusCode"] == 200
-    assert body_or_none(s3, bucket, "dst") == SOURCE_BODY
-    assert body_or_none(s3, bucket, "src") == b"newer object, not to be moved"
+    assert body_of(s3, bucket, "dst") == SOURCE_BODY
+    assert body_of(s3, bucket, "src") == b"newer object, not to be moved"
 
 
 def test_same_token_replay_when_source_is_gone_is_200(s3, bucket):
@@ -537,8 +530,8 @@ def test_same_token_different_parameters_is_idempotency_mismatch(s3, bucket, cha
     error = caught.value.response
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Error"]["Code"] == "IdempotencyParameterMismatch"
-    assert body_or_none(s3, bucket, "dst") == SOURCE_BODY
-    assert body_or_none(s3, bucket, "src2") == b"second source"
+    assert body_of(s3, bucket, "dst") == SOURCE_BODY
+    assert body_of(s3, bucket, "src2") == b"second source"
     assert head_or_none(s3, bucket, "dst-other") is None
 
 
@@ -549,7 +542,7 @@ def test_new_token_after_source_is_gone_is_no_such_key(s3, s3_error, bucket):
         s3.rename_object(
             Bucket=bucket, Key="dst", RenameSource="src", ClientToken=str(uuid.uuid4())
         )
-    assert body_or_none(s3, bucket, "dst") == SOURCE_BODY
+    assert body_of(s3, bucket, "dst") == SOURCE_BODY
 
 
 def test_failed_rename_does_not_consume_the_token(s3, s3_error, bucket):

@@ -291,8 +291,8 @@ extension ObjectStore {
         let blobID: UInt64
         /// Old extent → its copies, in order.
         var replacements: [(old: Extent, new: [Extent])]
-        var bytes: UInt64
         var destinationSegments: Set<UInt64>
+        var bytes: UInt64 { replacements.reduce(0) { $0 + $1.old.lengthBytes } }
     }
 
     /// Copies `blob`'s extents in `victim` into reservations in the open segment, checking
@@ -300,7 +300,7 @@ extension ObjectStore {
     /// reservations stay pinned until `repoint` commits.
     private func copyOut(_ blobID: UInt64, _ blob: BlobRecord, from victim: UInt64,
                          _ pacer: inout Pacer) async throws(StoreError) -> BlobMove {
-        var move = BlobMove(blobID: blobID, replacements: [], bytes: 0, destinationSegments: [])
+        var move = BlobMove(blobID: blobID, replacements: [], destinationSegments: [])
         var reserved: [UInt64] = []
         do {
             try await copyOut(blobID, blob, from: victim, into: &move, reserved: &reserved, &pacer)
@@ -365,7 +365,6 @@ extension ObjectStore {
                 done += reservation.lengthBytes
             }
             move.replacements.append((old, copies))
-            move.bytes += old.lengthBytes
         }
     }
 

@@ -145,7 +145,10 @@ final class ExtentStore: Sendable {
 
     /// Removes a settled segment that no index entry references any more: forgets its
     /// file (readers that pinned its mapping keep it; I6), unlinks it and makes that
-    /// durable. Returns false when it is not settled or there was no file.
+    /// durable before the caller reports the space reclaimed. Under the creation lock, so
+    /// no segment is half-made meanwhile. Returns false when it is not settled (the open
+    /// segment, or a writer holds uncommitted bytes in it) or there was no file.
+    /// Compaction and fsck's `reclaimOrphans` both retire through here.
     func retire(_ id: UInt64) throws(IOError) -> Bool {
         creation.lock()
         defer { creation.unlock() }
@@ -160,24 +163,6 @@ final class ExtentStore: Sendable {
             if errno == ENOENT { return false }
             throw IOError(operation: "unlink", path: path, errno: errno)
         }
-        try FileIO.syncDirectory(directory)
-        return true
-    }
-
-    /// Deletes the file of segment `id`, which no index entry references — unless this
-    /// store has it open (a writer may be filling it). Under the creation lock, so no
-    /// segment is half-made meanwhile. Returns whether the file was deleted.
-    func removeUnreferencedSegment(_ id: UInt64) throws(IOError) -> Bool {
-        creation.lock()
-        defer { creation.unlock() }
-        guard !state.withLock({ $0.files[id] != nil || $0.openSegmentID == id }) else { return false }
-        let path = directory + "/" + SegmentFile.fileName(id)
-        guard unlink(path) == 0 else {
-            if errno == ENOENT { return false }
-            throw IOError(operation: "unlink", path: path, errno: errno)
-        }
-        // I6: unlinked only once no index entry references it; made durable before the
-        // caller reports the space reclaimed.
         try FileIO.syncDirectory(directory)
         return true
     }

@@ -70,7 +70,7 @@ extension ObjectStore {
         var result = repairer.report
         for id in repairer.unknownFiles {
             do {
-                guard try extents.removeUnreferencedSegment(id) else { continue }
+                guard try extents.retire(id) else { continue }
             } catch {
                 throw error.storeError
             }

@@ -29,20 +29,22 @@ package enum FuzzTargets {
     /// Lines: method, raw path, raw query, then `name: value` headers. The verifier must
     /// answer with a verdict; when it grants, the access key is one it knows.
     static func sigv4(_ bytes: UnsafeRawBufferPointer) {
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count >= 3 else { return }
+        guard let granted = try? verifyExample(String(decoding: bytes, as: UTF8.self)) else { return }
+        precondition(granted.accessKey == exampleAccessKey)
+    }
+
+    /// Verifies a request written as the `sigv4` corpus writes it, with the example
+    /// credentials and time; nil when the text has fewer than three lines.
+    static func verifyExample(_ text: String) throws(S3ProtocolError) -> SigV4Authentication? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= 3 else { return nil }
         let headers = lines.dropFirst(3).compactMap { line -> (name: String, value: String)? in
             guard let colon = line.firstIndex(of: ":") else { return nil }
             return (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
         }
         let verifier = SigV4Verifier(credentials: S3Credentials([exampleAccessKey: exampleSecret]))
-        do {
-            let granted = try verifier.verify(method: String(lines[0]), rawPath: String(lines[1]), rawQuery: String(lines[2]),
-                                              headers: headers, now: exampleNow)
-            precondition(granted.accessKey == exampleAccessKey)
-        } catch {
-            return
-        }
+        return try verifier.verify(method: String(lines[0]), rawPath: String(lines[1]), rawQuery: String(lines[2]),
+                                   headers: headers, now: exampleNow)
     }
 
     /// The small header parsers: HTTP dates, ETag lists, query strings, the decoded length.

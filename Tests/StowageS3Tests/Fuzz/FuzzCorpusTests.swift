@@ -24,14 +24,7 @@ import Testing
     /// The seeds that exercise the deep paths do reach them.
     @Test func seedsReachWhatTheyAreFor() throws {
         let seed = try String(contentsOf: Self.corpus.appendingPathComponent("sigv4/aws-get-object"), encoding: .utf8)
-        let lines = seed.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let headers = lines.dropFirst(3).map { line in
-            let colon = line.firstIndex(of: ":")!
-            return (name: String(line[..<colon]), value: String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
-        }
-        let verifier = SigV4Verifier(credentials: S3Credentials([FuzzTargets.exampleAccessKey: FuzzTargets.exampleSecret]))
-        let granted = try verifier.verify(method: lines[0], rawPath: lines[1], rawQuery: "", headers: headers,
-                                          now: FuzzTargets.exampleNow)
+        let granted = try #require(try FuzzTargets.verifyExample(seed))
         #expect(granted.accessKey == FuzzTargets.exampleAccessKey, "AWS's GetObject example verifies")
         #expect(HTTPDate.parse("9223372036854775807-01-01T00:00:00Z") == nil, "a year that would overflow is no date")
     }
