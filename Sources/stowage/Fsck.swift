@@ -259,7 +259,7 @@ struct FsckText {
 
     private func summary(_ report: VerificationReport) {
         let s = report.statistics
-        Swift.print("index: \(s.buckets) buckets, \(s.objects) keys, \(s.dataBlobs) data blobs, \(s.compositeBlobs) multipart blobs, \(s.uploads) uploads in progress (\(s.parts) parts), \(s.tokens) rename tokens (\(s.expiredTokens) expired), \(s.quarantinedBlobs) quarantined blobs")
+        Swift.print("index: \(s.buckets) buckets, \(s.objects) keys, \(s.dataBlobs) data blobs, \(s.compositeBlobs) multipart blobs, \(s.uploads) uploads in progress (\(s.parts) parts), \(s.tokens) rename tokens and \(s.completions) completed uploads kept for retries (\(s.expiredTokens) expired), \(s.quarantinedBlobs) quarantined blobs")
         Swift.print("space: \(s.segmentRecords) segment records, \(s.segmentFiles) files; live \(Self.bytes(s.liveBytes)), dead \(Self.bytes(s.deadBytes)) (orphaned \(Self.bytes(s.orphanedBytes))), stranded \(Self.bytes(s.strandedBytes)), unknown files \(Self.bytes(s.unknownSegmentBytes))")
         if report.quick {
             Swift.print("bytes: not scanned (--quick)")

@@ -26,6 +26,7 @@ import Testing
             #expect(s.compositeBlobs == 1)
             #expect(s.uploads == 2 && s.parts == 2)
             #expect(s.tokens == 1 && s.expiredTokens == 0)
+            #expect(s.completions == 1)  // the completed upload's answer, kept for retries
             #expect(s.bytesVerified == s.bytesToVerify && s.bytesVerified == s.liveBytes)
             #expect(s.bytesVerified == 300_000 + 1 + 150_000 + 110_000 + 120_000 + 5_000)
             #expect(s.chunksVerified == 5 + 1 + 3 + 2 + 2 + 1)

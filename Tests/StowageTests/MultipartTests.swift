@@ -53,6 +53,39 @@ import StowageChecksums
         }
     }
 
+    /// A Complete retried after it succeeded (its answer lost) gets the same answer, even
+    /// after the key changed; another part list or key is not a retry; once the kept
+    /// answer expires and is swept, the upload is gone (issue 12).
+    @Test func completeRetriedAfterSuccessAnswersTheSame() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            let (id, infos) = try await upload(store, "k", parts: [testBytes(150_000, seed: 1), testBytes(9, seed: 2)])
+            let chosen = infos.map { ($0.partNumber, "\"\($0.etag)\"") }
+            let first = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: chosen)
+            try await store.put("bkt", "k", [7])
+            let again = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: chosen,
+                                                                conditions: WriteConditions(ifNoneMatch: .any))
+            #expect(again.etag == first.etag && again.size == first.size && again.partCount == 2)
+            #expect(again.lastModifiedMilliseconds == first.lastModifiedMilliseconds)
+            #expect(try await store.bytes("bkt", "k") == [7], "a retry changes nothing")
+            await expectStoreError(.noSuchUpload) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: Array(chosen.prefix(1)))
+            }
+            await expectStoreError(.noSuchUpload) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "other", uploadID: id, parts: chosen)
+            }
+            let key = IndexKey.completion(uploadID: id)
+            _ = try await store.mutate { [index = store.index] txn in
+                let kept = try #require(try txn.withValue(index.tokens, key) { try TokenRecord(decoding: $0) })
+                try txn.put(index.tokens, key, TokenRecord(expiresMilliseconds: 0, fingerprint: kept.fingerprint).encoded())
+            }
+            await expectStoreError(.noSuchUpload) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: chosen)
+            }
+            #expect(try await store.sweepExpiredTokens() == 1)
+        }
+    }
+
     @Test func completeErrors() async throws {
         try await withTemporaryStore { store, _ in
             try await store.createBucket("bkt")

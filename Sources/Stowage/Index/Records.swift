@@ -280,8 +280,99 @@ struct TokenRecord: Equatable {
     }
 }
 
+/// A finished CompleteMultipartUpload, kept in the token table (under
+/// `IndexKey.completion`, as a `TokenRecord` whose fingerprint is this record) for as long
+/// as client tokens, so that a retry whose first answer was lost gets the same answer
+/// instead of NoSuchUpload. Its lifetime and sweeping are the tokens'.
+struct CompletionRecord: Equatable {
+    static let version: UInt8 = 1
+    var bucket: String
+    var key: String
+    /// The part list the request named: a retry must name the same one.
+    var parts: [PartChoice]
+    var size: UInt64
+    var etag: String
+    var lastModifiedMilliseconds: Int64
+    var partCount: Int
+    var checksums: [ChecksumValue]
+
+    struct PartChoice: Equatable {
+        var number: Int
+        var etag: String
+    }
+
+    struct ChecksumValue: Equatable {
+        var algorithm: String
+        var value: String
+    }
+
+    func encoded() -> [UInt8] {
+        var w = RecordWriter(version: Self.version)
+        w.string(bucket)
+        w.string(key)
+        w.u32(UInt32(parts.count))
+        for part in parts {
+            w.u32(UInt32(part.number))
+            w.string(part.etag)
+        }
+        w.u64(size)
+        w.string(etag)
+        w.i64(lastModifiedMilliseconds)
+        w.u32(UInt32(partCount))
+        w.u32(UInt32(checksums.count))
+        for checksum in checksums {
+            w.string(checksum.algorithm)
+            w.string(checksum.value)
+        }
+        return w.bytes
+    }
+
+    init(bucket: String, key: String, parts: [PartChoice], size: UInt64, etag: String,
+         lastModifiedMilliseconds: Int64, partCount: Int, checksums: [ChecksumValue]) {
+        self.bucket = bucket
+        self.key = key
+        self.parts = parts
+        self.size = size
+        self.etag = etag
+        self.lastModifiedMilliseconds = lastModifiedMilliseconds
+        self.partCount = partCount
+        self.checksums = checksums
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
+        var r = try RecordReader(bytes, record: "completion", expectedVersion: Self.version)
+        bucket = try r.string()
+        key = try r.string()
+        let partTotal = try r.u32()
+        guard partTotal <= UInt32(Limits.maxPartNumber) else { throw RecordError(record: "completion", reason: "\(partTotal) parts") }
+        parts = []
+        for _ in 0..<partTotal {
+            let number = Int(try r.u32())
+            parts.append(PartChoice(number: number, etag: try r.string()))
+        }
+        size = try r.u64()
+        etag = try r.string()
+        lastModifiedMilliseconds = try r.i64()
+        partCount = Int(try r.u32())
+        let checksumTotal = try r.u32()
+        guard checksumTotal <= 16 else { throw RecordError(record: "completion", reason: "\(checksumTotal) checksums") }
+        checksums = []
+        for _ in 0..<checksumTotal {
+            let algorithm = try r.string()
+            checksums.append(ChecksumValue(algorithm: algorithm, value: try r.string()))
+        }
+        try r.finish()
+    }
+}
+
 /// Key encodings.
 enum IndexKey {
+    /// A completion's key in the token table: a zero byte (no client token has one: they
+    /// are ASCII 33–126), `complete/`, the upload id.
+    static func completion(uploadID: String) -> [UInt8] {
+        [0] + Array("complete/".utf8) + Array(uploadID.utf8)
+    }
+
     static func object(bucket: String, key: String) -> [UInt8] {
         var bytes = Array(bucket.utf8)
         bytes.append(0)

@@ -15,10 +15,15 @@ public struct CopyRequest: Sendable {
     public var sourceConditions: ObjectConditions
     /// `If-Match` / `If-None-Match` on the destination.
     public var conditions: WriteConditions
+    /// The checksum algorithm the copy must carry (wire name, `x-amz-checksum-algorithm`):
+    /// a copy moves no bytes, so it carries the source's checksum in that algorithm, and a
+    /// source without one is refused (NotImplemented) rather than copied without it.
+    public var checksumAlgorithm: String?
 
     public init(sourceBucket: String, sourceKey: String, bucket: String, key: String,
                 directive: MetadataDirective = .copy, attributes: ObjectAttributes = ObjectAttributes(),
-                sourceConditions: ObjectConditions = ObjectConditions(), conditions: WriteConditions = WriteConditions()) {
+                sourceConditions: ObjectConditions = ObjectConditions(), conditions: WriteConditions = WriteConditions(),
+                checksumAlgorithm: String? = nil) {
         self.sourceBucket = sourceBucket
         self.sourceKey = sourceKey
         self.bucket = bucket
@@ -27,6 +32,7 @@ public struct CopyRequest: Sendable {
         self.attributes = attributes
         self.sourceConditions = sourceConditions
         self.conditions = conditions
+        self.checksumAlgorithm = checksumAlgorithm
     }
 }
 
@@ -41,6 +47,10 @@ extension ObjectStore {
             let source = try copySource(txn, bucket: request.sourceBucket, key: request.sourceKey,
                                         conditions: request.sourceConditions)
             try index.requireBucket(txn, request.bucket)
+            if let algorithm = request.checksumAlgorithm,
+               !source.attributes.checksums.contains(where: { $0.algorithm == algorithm && !$0.value.contains("-") }) {
+                throw StoreError(.notImplemented, "The copy source has no whole-object \(algorithm) checksum, and a copy reads no bytes to compute one")
+            }
             let sameObject = request.sourceBucket == request.bucket && Self.sameKey(request.sourceKey, request.key)
             if sameObject && request.directive == .copy && request.attributes.storageClass == nil
                 && request.attributes.serverSideEncryption == nil {

@@ -12,19 +12,26 @@ extension ObjectStore {
 
     /// DeleteObjects: every key in one transaction, each with its own outcome.
     public func deleteObjects(bucket: String, keys: [String]) async throws(StoreError) -> [DeleteOutcome] {
+        try await deleteObjects(bucket: bucket, targets: keys.map { DeleteTarget(key: $0) })
+    }
+
+    /// DeleteObjects with a condition per key: an `ifMatch` as DeleteObject's.
+    public func deleteObjects(bucket: String, targets: [DeleteTarget]) async throws(StoreError) -> [DeleteOutcome] {
         try Validation.checkBucketName(bucket)
-        guard keys.count <= Limits.maxDeleteKeys else {
+        guard targets.count <= Limits.maxDeleteKeys else {
             throw StoreError(.invalidRequest, "A DeleteObjects request takes at most \(Limits.maxDeleteKeys) keys")
         }
         return try await mutate { [index] txn in
             try index.requireBucket(txn, bucket)
-            return try keys.map { key in
+            return try targets.map { target in
                 do {
-                    try Validation.checkKey(key)
-                    try txn.nested { child in try Self.delete(child, index, bucket: bucket, key: key, ifMatch: nil) }
-                    return DeleteOutcome(key: key, error: nil)
+                    try Validation.checkKey(target.key)
+                    try txn.nested { child in
+                        try Self.delete(child, index, bucket: bucket, key: target.key, ifMatch: target.ifMatch)
+                    }
+                    return DeleteOutcome(key: target.key, error: nil)
                 } catch let error as StoreError {
-                    return DeleteOutcome(key: key, error: error)
+                    return DeleteOutcome(key: target.key, error: error)
                 }
             }
         }

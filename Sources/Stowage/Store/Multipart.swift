@@ -153,8 +153,19 @@ extension ObjectStore {
         }
         let minimum = options.minPartSizeBytes
         let now = Self.nowMilliseconds()
+        let choices = parts.map { CompletionRecord.PartChoice(number: $0.partNumber, etag: ETagCondition.normalize($0.etag)) }
         return try await mutate { [index, self] txn in
-            let upload = try requireUpload(txn, uploadID, bucket: bucket, key: key)
+            let upload: UploadRecord
+            do {
+                upload = try requireUpload(txn, uploadID, bucket: bucket, key: key)
+            } catch let error as StoreError where error.code == .noSuchUpload {
+                // A retry of a Complete that succeeded: the same answer, however the key changed since.
+                if let done = try Self.completion(txn, index, uploadID, now: now),
+                   done.bucket == bucket, Self.sameKey(done.key, key), done.parts == choices {
+                    return done.info
+                }
+                throw error
+            }
             let stored = try self.parts(txn, uploadID)
             var chosen: [PartRecord] = []
             for (position, requested) in parts.enumerated() {
@@ -177,8 +188,20 @@ extension ObjectStore {
             }
             try deleteUploadRecords(txn, uploadID, partNumbers: Array(stored.keys))
             try index.replaceObject(txn, bucket: bucket, key: key, existing: existing, with: record)
-            return record.info(key: key)
+            let info = record.info(key: key)
+            let completion = CompletionRecord(info: info, bucket: bucket, parts: choices)
+            let kept = TokenRecord(expiresMilliseconds: now + Limits.tokenLifetimeMilliseconds, fingerprint: completion.encoded())
+            try txn.put(index.tokens, IndexKey.completion(uploadID: uploadID), kept.encoded())
+            return info
         }
+    }
+
+    /// The record of a completed upload, while it is kept.
+    private static func completion(_ txn: borrowing Transaction, _ index: Index, _ uploadID: String,
+                                   now: Int64) throws -> CompletionRecord? {
+        guard let kept = try txn.withValue(index.tokens, IndexKey.completion(uploadID: uploadID), { try TokenRecord(decoding: $0) }),
+              kept.expiresMilliseconds > now else { return nil }
+        return try kept.fingerprint.withUnsafeBytes { try CompletionRecord(decoding: $0) }
     }
 
     public func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws(StoreError) {
@@ -418,5 +441,20 @@ func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 extension String {
     func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension CompletionRecord {
+    init(info: ObjectInfo, bucket: String, parts: [PartChoice]) {
+        self.init(bucket: bucket, key: info.key, parts: parts, size: info.size, etag: info.etag,
+                  lastModifiedMilliseconds: info.lastModifiedMilliseconds, partCount: info.partCount ?? parts.count,
+                  checksums: info.attributes.checksums.map { ChecksumValue(algorithm: $0.algorithm, value: $0.value) })
+    }
+
+    /// What the first Complete answered: ETag, size, Last-Modified, parts and checksums.
+    var info: ObjectInfo {
+        ObjectInfo(key: key, size: size, etag: etag, lastModifiedMilliseconds: lastModifiedMilliseconds,
+                   attributes: ObjectAttributes(checksums: checksums.map { ($0.algorithm, $0.value) }),
+                   partCount: partCount)
     }
 }

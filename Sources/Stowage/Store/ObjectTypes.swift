@@ -197,3 +197,15 @@ public struct DeleteOutcome: Sendable {
     public var key: String
     public var error: StoreError?
 }
+
+/// One key of a DeleteObjects request, with its condition.
+public struct DeleteTarget: Sendable {
+    public var key: String
+    /// As DeleteObject's `If-Match`: the key must exist and match.
+    public var ifMatch: ETagCondition?
+
+    public init(key: String, ifMatch: ETagCondition? = nil) {
+        self.key = key
+        self.ifMatch = ifMatch
+    }
+}

@@ -24,6 +24,7 @@ struct IndexSnapshot {
     var parts: [Part] = []
     var tokens = 0
     var expiredTokens = 0
+    var completions = 0
     var undecodableTokenKeys: [[UInt8]] = []
     var quarantine: [UInt64: QuarantineRecord] = [:]
     /// `meta["next-blob"]`; nil when it does not decode.
@@ -162,7 +163,13 @@ struct IndexSnapshot {
         try txn.scan(index.tokens, from: []) { rawKey, value in
             do {
                 let record = try TokenRecord(decoding: value)
-                tokens += 1
+                if rawKey.first == 0 {
+                    // A kept CompleteMultipartUpload answer (`IndexKey.completion`).
+                    _ = try record.fingerprint.withUnsafeBytes { try CompletionRecord(decoding: $0) }
+                    completions += 1
+                } else {
+                    tokens += 1
+                }
                 if record.expiresMilliseconds <= nowMilliseconds { expiredTokens += 1 }
             } catch {
                 undecodableTokenKeys.append(Array(rawKey))

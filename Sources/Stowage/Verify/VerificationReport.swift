@@ -66,6 +66,8 @@ public struct VerificationStatistics: Sendable, Encodable {
     public var parts = 0
     public var tokens = 0
     public var expiredTokens = 0
+    /// Kept CompleteMultipartUpload answers (for retries), expired ones in `expiredTokens`.
+    public var completions = 0
     public var quarantinedBlobs = 0
     public var segmentRecords = 0
     public var segmentFiles = 0
@@ -88,7 +90,7 @@ public struct VerificationStatistics: Sendable, Encodable {
     public var scanBytesPerSecond: Double { scanSeconds > 0 ? Double(bytesVerified) / scanSeconds : 0 }
 
     private enum CodingKeys: String, CodingKey {
-        case buckets, objects, dataBlobs, compositeBlobs, uploads, parts, tokens, expiredTokens, quarantinedBlobs,
+        case buckets, objects, dataBlobs, compositeBlobs, uploads, parts, tokens, expiredTokens, completions, quarantinedBlobs,
              segmentRecords, segmentFiles, liveBytes, deadBytes, orphanedBytes, strandedBytes,
              unknownSegmentBytes, bytesToVerify, bytesVerified, chunksVerified, indexSeconds, scanSeconds,
              scanBytesPerSecond
@@ -98,7 +100,7 @@ public struct VerificationStatistics: Sendable, Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         for (value, key) in [(buckets, CodingKeys.buckets), (objects, .objects), (dataBlobs, .dataBlobs),
                              (compositeBlobs, .compositeBlobs), (uploads, .uploads), (parts, .parts),
-                             (tokens, .tokens), (expiredTokens, .expiredTokens), (quarantinedBlobs, .quarantinedBlobs),
+                             (tokens, .tokens), (expiredTokens, .expiredTokens), (completions, .completions), (quarantinedBlobs, .quarantinedBlobs),
                              (segmentRecords, .segmentRecords), (segmentFiles, .segmentFiles),
                              (chunksVerified, .chunksVerified)] {
             try c.encode(value, forKey: key)

@@ -56,6 +56,7 @@ struct Verifier {
         s.parts = snapshot.parts.count
         s.tokens = snapshot.tokens
         s.expiredTokens = snapshot.expiredTokens
+        s.completions = snapshot.completions
         s.quarantinedBlobs = snapshot.quarantine.count
         s.segmentRecords = snapshot.segments.count
         s.segmentFiles = files.count
