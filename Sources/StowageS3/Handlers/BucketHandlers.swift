@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Stowage
+import StowageChecksums
 
 /// The handlers: each parses its request, calls the engine, renders the answer.
 struct Handlers {
@@ -12,31 +13,82 @@ struct Handlers {
 
     /// Largest XML request body read into memory (DeleteObjects with 1000 long keys fits).
     static let maxXMLBodyBytes = 2 << 20
-    static let owner = (id: "stowage", displayName: "stowage")
+    static let owner = (id: WirePromises.ownerID, displayName: WirePromises.ownerID)
 
     func xmlResponse(_ writer: XMLWriter, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/xml"],
                  body: ResponseBody(byteBuffer: ByteBuffer(string: writer.document)))
     }
 
-    /// Reads a small XML body whole (bounded), or answers MalformedXML.
-    func xmlBody(_ body: RequestBody) async throws -> XMLNode? {
-        var buffer = ByteBuffer()
-        for try await piece in body {
-            guard buffer.readableBytes + piece.readableBytes <= Self.maxXMLBodyBytes else {
-                throw S3Error.malformedXML("the request body is larger than \(Self.maxXMLBodyBytes) bytes")
-            }
-            buffer.writeImmutableBuffer(piece)
-        }
-        guard buffer.readableBytes > 0 else { return nil }
-        guard let node = XMLNode.parse(Data(buffer.readableBytesView)) else {
+    /// Reads a small XML body whole (bounded, its integrity checked), or answers MalformedXML.
+    func xmlBody(_ body: RequestBody, _ s3: S3Request, auth: SigV4Authentication) async throws -> XMLNode? {
+        let data = try await Self.smallBody(body, s3, auth: auth, limit: Self.maxXMLBodyBytes)
+        guard !data.isEmpty else { return nil }
+        guard let node = XMLNode.parse(data) else {
             throw S3Error.malformedXML("not well-formed")
         }
         return node
     }
 
-    func listBuckets() throws -> Response {
-        let buckets = try store.listBuckets()
+    /// A small body read whole, up to `limit` bytes, checked against the SHA-256 its
+    /// request signed, its Content-MD5 and any `x-amz-checksum-*` header (BadDigest).
+    /// aws-chunked framing is refused: no SDK frames a small XML body so.
+    static func smallBody(_ body: RequestBody, _ s3: S3Request, auth: SigV4Authentication, limit: Int) async throws -> Data {
+        guard !auth.payload.isAWSChunked else {
+            throw S3Error(.badRequest, "InvalidRequest", "This operation does not take an aws-chunked body")
+        }
+        var verifier = auth.makePayloadVerifier()
+        var data = Data()
+        for try await piece in body {
+            guard data.count + piece.readableBytes <= limit else {
+                throw S3Error(.badRequest, "MaxMessageLengthExceeded", "Your request was too big: the limit is \(limit) bytes")
+            }
+            piece.withUnsafeReadableBytes { bytes in
+                verifier?.update(bytes)
+                data.append(contentsOf: bytes)
+            }
+        }
+        try verifier?.finish()
+        let bytes = [UInt8](data)
+        if let md5 = try contentMD5(s3) {
+            var digest = MD5Digest()
+            bytes.withUnsafeBytes { digest.update($0) }
+            guard digest.finalize() == md5 else {
+                throw S3Error(.badRequest, "BadDigest", "The Content-MD5 you specified did not match what we received.")
+            }
+        }
+        for (algorithm, expected) in try UploadBody.checksums(s3).expected
+        where algorithm.digest(fromBase64: expected) != S3Checksummer.digest(algorithm, of: bytes) {
+            throw S3Error(.badRequest, "BadDigest", "The \(algorithm.headerName) you specified did not match the calculated checksum.")
+        }
+        return data
+    }
+
+    /// ListBuckets, with `prefix`, `bucket-region` and pages of `max-buckets` (1 to
+    /// 10,000) continued by `continuation-token` (the last name of the page before, base64).
+    func listBuckets(_ s3: S3Request) throws -> Response {
+        let prefix = s3.parameter("prefix") ?? ""
+        var maxBuckets = Limits.maxListBuckets
+        if let text = s3.parameter("max-buckets") {
+            guard let value = Int(text), (1...Limits.maxListBuckets).contains(value) else {
+                throw S3Error.invalidArgument("max-buckets must be an integer from 1 to \(Limits.maxListBuckets)")
+            }
+            maxBuckets = value
+        }
+        var after: String?
+        if let token = s3.parameter("continuation-token") {
+            guard let data = Data(base64Encoded: token), let name = String(data: data, encoding: .utf8) else {
+                throw S3Error.invalidArgument("The continuation token provided is incorrect")
+            }
+            after = name
+        }
+        // Every bucket is in this server's region.
+        let inRegion = s3.parameter("bucket-region").map { $0 == region } ?? true
+        let matching = try store.listBuckets().filter { bucket in
+            inRegion && bucket.name.hasPrefix(prefix) && (after.map { $0.utf8.lexicographicallyPrecedes(bucket.name.utf8) } ?? true)
+        }
+        let page = matching.prefix(maxBuckets)
+        let truncated = matching.count > page.count
         var xml = XMLWriter()
         xml.element("ListAllMyBucketsResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Owner") { xml in
@@ -44,22 +96,31 @@ struct Handlers {
                 xml.element("DisplayName", Self.owner.displayName)
             }
             xml.element("Buckets") { xml in
-                for bucket in buckets {
+                for bucket in page {
                     xml.element("Bucket") { xml in
                         xml.element("Name", bucket.name)
                         xml.element("CreationDate", HTTPDate.iso8601(milliseconds: bucket.createdMilliseconds))
+                        xml.element("BucketRegion", region)
                     }
                 }
             }
+            if truncated, let last = page.last {
+                xml.element("ContinuationToken", Data(last.name.utf8).base64EncodedString())
+            }
+            if s3.parameter("prefix") != nil { xml.element("Prefix", prefix) }
         }
         return xmlResponse(xml)
     }
 
-    /// CreateBucket; an optional CreateBucketConfiguration must name this server's region.
-    func createBucket(_ bucket: String, body: RequestBody) async throws -> Response {
-        if let configuration = try await xmlBody(body) {
+    /// CreateBucket; an optional CreateBucketConfiguration must name this server's region
+    /// and ask for nothing else (directory buckets, tags at creation are not built).
+    func createBucket(_ bucket: String, _ s3: S3Request, auth: SigV4Authentication, body: RequestBody) async throws -> Response {
+        if let configuration = try await xmlBody(body, s3, auth: auth) {
             guard configuration.name == "CreateBucketConfiguration" else {
                 throw S3Error.malformedXML("expected CreateBucketConfiguration")
+            }
+            for child in configuration.children where child.name != "LocationConstraint" {
+                throw S3Error.notImplemented("CreateBucketConfiguration with \(child.name)")
             }
             if let location = configuration.child("LocationConstraint")?.text, !location.isEmpty, location != region {
                 throw S3Error(.badRequest, "IllegalLocationConstraintException",

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Stowage
+import StowageChecksums
 
 extension Handlers {
     /// CopyObject: a new key on the same blob; answers CopyObjectResult.
@@ -13,7 +14,13 @@ extension Handlers {
         }
         let request = CopyRequest(sourceBucket: sourceBucket, sourceKey: sourceKey, bucket: bucket, key: key,
                                   directive: directive, attributes: try Self.attributes(s3),
-                                  sourceConditions: Self.copySourceConditions(s3), conditions: Self.writeConditions(s3))
+                                  sourceConditions: Self.copySourceConditions(s3), conditions: Self.writeConditions(s3),
+                                  checksumAlgorithm: try s3.header("x-amz-checksum-algorithm").map { name in
+                                      guard let algorithm = S3ChecksumAlgorithm(wireName: name) else {
+                                          throw S3Error.invalidArgument("Checksum algorithm \(name) is not supported")
+                                      }
+                                      return algorithm.wireName
+                                  })
         let info = try await store.copyObject(request)
         var xml = XMLWriter()
         xml.element("CopyObjectResult", namespace: XMLWriter.s3Namespace) { xml in

@@ -10,17 +10,8 @@ extension Handlers {
         if let listType = s3.parameter("list-type"), listType != "2" {
             throw S3Error.invalidArgument("Invalid list-type \(listType)")
         }
-        var maxKeys = Limits.maxListKeys
-        if let text = s3.parameter("max-keys") {
-            guard let value = Int(text), value >= 0 else { throw S3Error.invalidArgument("Provided max-keys not an integer or within integer range") }
-            maxKeys = min(value, Limits.maxListKeys)
-        }
-        let urlEncoded: Bool
-        switch s3.parameter("encoding-type") {
-        case nil: urlEncoded = false
-        case "url": urlEncoded = true
-        case let other?: throw S3Error.invalidArgument("Invalid Encoding Method specified in Request: \(other)")
-        }
+        let maxKeys = try Self.maxKeys(s3)
+        let urlEncoded = try Self.urlEncoded(s3)
         let prefix = s3.parameter("prefix") ?? ""
         let delimiter = s3.parameter("delimiter").flatMap { $0.isEmpty ? nil : $0 }
         let token = s3.parameter("continuation-token")
@@ -32,7 +23,7 @@ extension Handlers {
             startAfter = marker
         }
         let page = try store.listObjects(bucket: bucket, prefix: prefix, delimiter: delimiter,
-                                         startAfter: startAfter, maxKeys: maxKeys)
+                                         startAfter: startAfter, maxKeys: maxKeys).answeringZeroKeys(maxKeys)
         func encode(_ text: String) -> String { urlEncoded ? urlEncode(text) : text }
         let fetchOwner = !v2 || s3.parameter("fetch-owner") == "true"
         var xml = XMLWriter()
@@ -78,5 +69,94 @@ extension Handlers {
             }
         }
         return xmlResponse(xml)
+    }
+}
+
+extension Handlers {
+    /// ListObjectVersions. Versioning is never enabled here, so every object has exactly
+    /// one version, `null`, and it is the latest: the listing is the bucket's objects with
+    /// S3's version markers (`key-marker` starts after that key; a `version-id-marker`
+    /// needs a `key-marker`, and the only version id is `null`).
+    func listObjectVersions(_ bucket: String, _ s3: S3Request) throws -> Response {
+        let maxKeys = try Self.maxKeys(s3)
+        let urlEncoded = try Self.urlEncoded(s3)
+        let prefix = s3.parameter("prefix") ?? ""
+        let delimiter = s3.parameter("delimiter").flatMap { $0.isEmpty ? nil : $0 }
+        let keyMarker = s3.parameter("key-marker").flatMap { $0.isEmpty ? nil : $0 }
+        if let versionMarker = s3.parameter("version-id-marker"), !versionMarker.isEmpty {
+            guard keyMarker != nil else {
+                throw S3Error.invalidArgument("A version-id marker cannot be specified without a key marker.")
+            }
+            guard versionMarker == "null" else { throw S3Error.invalidArgument("Invalid version id specified") }
+        }
+        let page = try store.listObjects(bucket: bucket, prefix: prefix, delimiter: delimiter,
+                                         startAfter: keyMarker, maxKeys: maxKeys).answeringZeroKeys(maxKeys)
+        func encode(_ text: String) -> String { urlEncoded ? urlEncode(text) : text }
+        var xml = XMLWriter()
+        xml.element("ListVersionsResult", namespace: XMLWriter.s3Namespace) { xml in
+            xml.element("Name", bucket)
+            xml.element("Prefix", encode(prefix))
+            xml.element("KeyMarker", encode(keyMarker ?? ""))
+            xml.element("VersionIdMarker", s3.parameter("version-id-marker") ?? "")
+            if page.isTruncated, let next = page.nextMarker {
+                xml.element("NextKeyMarker", encode(next))
+                xml.element("NextVersionIdMarker", "null")
+            }
+            if let delimiter { xml.element("Delimiter", encode(delimiter)) }
+            xml.element("MaxKeys", String(maxKeys))
+            if urlEncoded { xml.element("EncodingType", "url") }
+            xml.element("IsTruncated", page.isTruncated ? "true" : "false")
+            for object in page.objects {
+                xml.element("Version") { xml in
+                    xml.element("Key", encode(object.key))
+                    xml.element("VersionId", "null")
+                    xml.element("IsLatest", "true")
+                    xml.element("LastModified", HTTPDate.iso8601(milliseconds: object.lastModifiedMilliseconds))
+                    xml.element("ETag", object.quotedETag)
+                    xml.element("Size", String(object.size))
+                    xml.element("StorageClass", object.attributes.storageClass ?? "STANDARD")
+                    for (algorithm, _) in object.attributes.checksums { xml.element("ChecksumAlgorithm", algorithm) }
+                    xml.element("Owner") { xml in
+                        xml.element("ID", Self.owner.id)
+                        xml.element("DisplayName", Self.owner.displayName)
+                    }
+                }
+            }
+            for common in page.commonPrefixes {
+                xml.element("CommonPrefixes") { xml in xml.element("Prefix", encode(common)) }
+            }
+        }
+        return xmlResponse(xml)
+    }
+
+    /// `max-keys`: 0 to 1,000 (larger values are capped, as S3 does).
+    static func maxKeys(_ s3: S3Request) throws -> Int {
+        guard let text = s3.parameter("max-keys") else { return Limits.maxListKeys }
+        guard let value = Int(text), value >= 0 else {
+            throw S3Error.invalidArgument("Provided max-keys not an integer or within integer range")
+        }
+        return min(value, Limits.maxListKeys)
+    }
+
+    /// `encoding-type`: absent, or `url`.
+    static func urlEncoded(_ s3: S3Request) throws -> Bool {
+        switch s3.parameter("encoding-type") {
+        case nil: return false
+        case "url": return true
+        case let other?: throw S3Error.invalidArgument("Invalid Encoding Method specified in Request: \(other)")
+        }
+    }
+}
+
+extension ListResult {
+    /// `max-keys=0` asks for an empty page, and S3 calls it complete (not truncated).
+    func answeringZeroKeys(_ maxKeys: Int) -> ListResult {
+        guard maxKeys == 0 else { return self }
+        var empty = self
+        empty.objects = []
+        empty.commonPrefixes = []
+        empty.isTruncated = false
+        empty.nextMarker = nil
+        return empty
     }
 }

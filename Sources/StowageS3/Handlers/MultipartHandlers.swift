@@ -62,9 +62,12 @@ extension Handlers {
     }
 
     /// `<CompleteMultipartUpload><Part><PartNumber/><ETag/></Part>…</CompleteMultipartUpload>`.
-    func completeMultipartUpload(_ bucket: String, _ key: String, _ s3: S3Request, body: RequestBody) async throws -> Response {
+    /// A retry after a success whose answer was lost gets the same answer (the engine
+    /// keeps each completion as long as client tokens).
+    func completeMultipartUpload(_ bucket: String, _ key: String, _ s3: S3Request, auth: SigV4Authentication,
+                                 body: RequestBody) async throws -> Response {
         guard let uploadID = s3.parameter("uploadId") else { throw S3Error.invalidArgument("uploadId is required") }
-        let parts = try Self.completeParts(try await xmlBody(body))
+        let parts = try Self.completeParts(try await xmlBody(body, s3, auth: auth))
         let info = try await store.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID, parts: parts,
                                                            conditions: Self.writeConditions(s3))
         var xml = XMLWriter()

@@ -9,7 +9,6 @@ extension Handlers {
         "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
         "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
     ]
-    static let encryptions: Set<String> = ["AES256", "aws:kms", "aws:kms:dsse"]
 
     func putObject(_ bucket: String, _ key: String, _ s3: S3Request, auth: SigV4Authentication,
                    body: RequestBody) async throws -> Response {
@@ -20,10 +19,8 @@ extension Handlers {
                                  expectedMD5: try Self.contentMD5(s3),
                                  checksumAlgorithms: checksums.compute, expectedChecksums: checksums.expected)
         request.sizeHint = length
-        let (info, headers) = try await receive(body, into: try store.beginPut(request), s3: s3, auth: auth, length: length)
-        var fields = headers
-        if let sse = info.attributes.serverSideEncryption { fields[.init("x-amz-server-side-encryption")!] = sse }
-        return Response(status: .ok, headers: fields)
+        let (_, headers) = try await receive(body, into: try store.beginPut(request), s3: s3, auth: auth, length: length)
+        return Response(status: .ok, headers: headers)
     }
 
     /// Streams a PUT or UploadPart body into `writer` and commits it (aborting on any
@@ -54,7 +51,7 @@ extension Handlers {
         if partNumber != nil && range != nil {
             throw S3Error(.badRequest, "InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
         }
-        if isHead && partNumber == nil {
+        if isHead && partNumber == nil && range == nil {
             let info = try store.headObject(bucket: bucket, key: key, conditions: Self.readConditions(s3))
             var headers = Self.objectHeaders(info, s3)
             headers[.contentLength] = String(info.size)
@@ -86,31 +83,76 @@ extension Handlers {
         return Response(status: .noContent)
     }
 
-    /// DeleteObjects: `<Delete><Quiet/><Object><Key/></Object>…</Delete>`.
-    func deleteObjects(_ bucket: String, _ s3: S3Request, body: RequestBody) async throws -> Response {
-        let (quiet, keys) = try Self.deleteRequest(try await xmlBody(body))
-        let outcomes = try await store.deleteObjects(bucket: bucket, keys: keys)
+    /// DeleteObjects: `<Delete><Quiet/><Object><Key/><VersionId/><ETag/></Object>…</Delete>`.
+    /// An object's only version is `null`; another version id is that key's error
+    /// (NoSuchVersion), as are the conditions not built (`LastModifiedTime`, `Size`), and
+    /// nothing is deleted for it.
+    func deleteObjects(_ bucket: String, _ s3: S3Request, auth: SigV4Authentication, body: RequestBody) async throws -> Response {
+        let (quiet, entries) = try Self.deleteRequest(try await xmlBody(body, s3, auth: auth))
+        let accepted = entries.enumerated().filter { $0.element.refusal == nil }
+        let done = try await store.deleteObjects(bucket: bucket, targets: accepted.map(\.element.target))
+        var outcomes: [(key: String, versionID: String?, error: S3Error?)] =
+            entries.map { ($0.target.key, $0.versionID, $0.refusal) }
+        for ((position, _), outcome) in zip(accepted, done) {
+            outcomes[position].error = outcome.error.map(S3Error.init)
+        }
         var xml = XMLWriter()
         xml.element("DeleteResult", namespace: XMLWriter.s3Namespace) { xml in
             for outcome in outcomes {
                 if let error = outcome.error {
-                    let s3Error = S3Error(error)
                     xml.element("Error") { xml in
                         xml.element("Key", outcome.key)
-                        xml.element("Code", s3Error.code)
-                        xml.element("Message", s3Error.message)
+                        if let versionID = outcome.versionID { xml.element("VersionId", versionID) }
+                        xml.element("Code", error.code)
+                        xml.element("Message", error.message)
                     }
                 } else if !quiet {
-                    xml.element("Deleted") { xml in xml.element("Key", outcome.key) }
+                    xml.element("Deleted") { xml in
+                        xml.element("Key", outcome.key)
+                        if let versionID = outcome.versionID { xml.element("VersionId", versionID) }
+                    }
                 }
             }
         }
         return xmlResponse(xml)
     }
 
+    struct DeleteEntry {
+        var target: DeleteTarget
+        var versionID: String?
+        /// Why this key is not deleted, decided before the engine runs.
+        var refusal: S3Error?
+    }
+
+    /// The body of DeleteObjects: Quiet, and the objects (1 to 1,000).
+    static func deleteRequest(_ root: XMLNode?) throws(S3Error) -> (quiet: Bool, entries: [DeleteEntry]) {
+        guard let root, root.name == "Delete" else {
+            throw S3Error.malformedXML("expected a Delete element")
+        }
+        let quiet = root.child("Quiet")?.text.trimmingCharacters(in: .whitespaces).lowercased() == "true"
+        let entries = root.all("Object").map { object -> DeleteEntry in
+            let versionID = object.child("VersionId")?.text
+            var entry = DeleteEntry(target: DeleteTarget(key: object.child("Key")?.text ?? "",
+                                                         ifMatch: object.child("ETag").map { ETagCondition(header: $0.text) }),
+                                    versionID: versionID)
+            if let versionID, versionID != "null" {
+                entry.refusal = S3Error(.notFound, "NoSuchVersion",
+                                        "The specified version does not exist: versioning is never enabled here, so the only version is null")
+            } else if let unbuilt = ["LastModifiedTime", "Size"].first(where: { object.child($0) != nil }) {
+                entry.refusal = S3Error.notImplemented("DeleteObjects with a \(unbuilt) condition")
+            }
+            return entry
+        }
+        guard !entries.isEmpty, entries.count <= Limits.maxDeleteKeys else {
+            throw S3Error.malformedXML("a Delete request names 1 to \(Limits.maxDeleteKeys) objects")
+        }
+        return (quiet, entries)
+    }
+
     // MARK: Headers
 
-    /// Content headers, user metadata, storage class and encryption from a PUT.
+    /// Content headers, user metadata and storage class from a PUT (encryption headers are
+    /// refused by `WirePromises` until encryption is built).
     static func attributes(_ s3: S3Request) throws -> ObjectAttributes {
         var attributes = ObjectAttributes()
         attributes.contentType = s3.headers[.contentType]
@@ -130,12 +172,6 @@ extension Handlers {
                 throw S3Error(.badRequest, "InvalidStorageClass", "The storage class you specified is not valid")
             }
             attributes.storageClass = storageClass == "STANDARD" ? nil : storageClass
-        }
-        if let sse = s3.header("x-amz-server-side-encryption") {
-            guard encryptions.contains(sse) else {
-                throw S3Error.invalidArgument("The encryption method specified is not supported")
-            }
-            attributes.serverSideEncryption = sse
         }
         return attributes
     }
@@ -158,19 +194,6 @@ extension Handlers {
                          ifNoneMatch: s3.headers[.ifNoneMatch].map(ETagCondition.init(header:)),
                          ifModifiedSince: s3.headers[.ifModifiedSince].flatMap(HTTPDate.parse),
                          ifUnmodifiedSince: s3.headers[.ifUnmodifiedSince].flatMap(HTTPDate.parse))
-    }
-
-    /// The body of DeleteObjects: Quiet, and the keys (1 to 1,000).
-    static func deleteRequest(_ root: XMLNode?) throws(S3Error) -> (quiet: Bool, keys: [String]) {
-        guard let root, root.name == "Delete" else {
-            throw S3Error.malformedXML("expected a Delete element")
-        }
-        let quiet = root.child("Quiet")?.text.trimmingCharacters(in: .whitespaces).lowercased() == "true"
-        let keys = root.all("Object").map { $0.child("Key")?.text ?? "" }
-        guard !keys.isEmpty, keys.count <= Limits.maxDeleteKeys else {
-            throw S3Error.malformedXML("a Delete request names 1 to \(Limits.maxDeleteKeys) objects")
-        }
-        return (quiet, keys)
     }
 
     /// `Range: bytes=first-last | first- | -suffix`. Other forms (several ranges, other
@@ -217,13 +240,15 @@ extension Handlers {
             if let field = HTTPField.Name("x-amz-meta-" + name) { headers[field] = value }
         }
         if let storageClass = a.storageClass { headers[.init("x-amz-storage-class")!] = storageClass }
-        if let sse = a.serverSideEncryption { headers[.init("x-amz-server-side-encryption")!] = sse }
         if let parts = info.partCount { headers[.init("x-amz-mp-parts-count")!] = String(parts) }
         if whole, s3.header("x-amz-checksum-mode")?.uppercased() == "ENABLED" {
             for (algorithm, value) in a.checksums {
                 if let field = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[field] = value }
             }
-            if !a.checksums.isEmpty { headers[.init("x-amz-checksum-type")!] = "FULL_OBJECT" }
+            if let (_, value) = a.checksums.first {
+                // A multipart object's checksum is of its parts' checksums: `value-N`.
+                headers[.init("x-amz-checksum-type")!] = value.contains("-") ? "COMPOSITE" : "FULL_OBJECT"
+            }
         }
         return headers
     }

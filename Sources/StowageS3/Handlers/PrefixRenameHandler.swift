@@ -8,7 +8,7 @@ extension Handlers {
     /// with a `PrefixRenameBody`, answered with a `RenamePrefixResult` (README, "Atomic
     /// prefix rename"). A signed body's SHA-256 is checked before anything moves.
     func renamePrefix(_ bucket: String, _ s3: S3Request, auth: SigV4Authentication, body: RequestBody) async throws -> Response {
-        let parsed = try PrefixRenameBody(parsing: try await Self.signedBody(body, auth: auth, limit: PrefixRenameBody.maxBytes))
+        let parsed = try PrefixRenameBody(parsing: try await Self.smallBody(body, s3, auth: auth, limit: PrefixRenameBody.maxBytes))
         let outcome = try await store.renamePrefix(parsed.request(bucket: bucket))
         logger.info("rename prefix \(bucket)/\(parsed.sourcePrefix) → \(parsed.destinationPrefix): \(outcome.moved) keys, \(outcome.replaced) replaced")
         var xml = XMLWriter()
@@ -19,27 +19,6 @@ extension Handlers {
             xml.element("Replaced", String(outcome.replaced))
         }
         return xmlResponse(xml)
-    }
-
-    /// A small body read whole, up to `limit` bytes, checked against the SHA-256 its
-    /// request signed. aws-chunked framing is refused: no SDK frames a small XML body so.
-    static func signedBody(_ body: RequestBody, auth: SigV4Authentication, limit: Int) async throws -> Data {
-        guard !auth.payload.isAWSChunked else {
-            throw S3Error(.badRequest, "InvalidRequest", "This operation does not take an aws-chunked body")
-        }
-        var verifier = auth.makePayloadVerifier()
-        var data = Data()
-        for try await piece in body {
-            guard data.count + piece.readableBytes <= limit else {
-                throw S3Error(.badRequest, "MaxMessageLengthExceeded", "Your request was too big: the limit is \(limit) bytes")
-            }
-            piece.withUnsafeReadableBytes { bytes in
-                verifier?.update(bytes)
-                data.append(contentsOf: bytes)
-            }
-        }
-        try verifier?.finish()
-        return data
     }
 }
 

@@ -105,6 +105,7 @@ struct S3Request: Sendable {
         "x-id", "prefix", "delimiter", "max-keys", "marker", "list-type", "continuation-token",
         "start-after", "encoding-type", "fetch-owner", "versionId",
         "key-marker", "upload-id-marker", "max-uploads", "max-parts", "part-number-marker",
+        "version-id-marker", "max-buckets", "bucket-region",
     ]
 }
 

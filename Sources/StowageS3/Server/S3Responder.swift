@@ -53,50 +53,44 @@ struct S3Responder: HTTPResponder {
                                    headers: headers, now: Date())
     }
 
-    /// S3's operations by method, addressing and sub-resource. Anything else is 501: a
-    /// request is never silently taken for a different operation.
+    /// S3's operations by method, addressing and sub-resource (`S3Operation.of`). Anything
+    /// else is 501: a request is never silently taken for a different operation. Every
+    /// header and query parameter passes `WirePromises` before the handler runs.
     private func route(_ s3: S3Request, auth: SigV4Authentication, body: RequestBody, logger: Logger) async throws -> Response {
+        guard let operation = S3Operation.of(s3) else {
+            let named = Set(s3.subresources).sorted().joined(separator: "&")
+            let target = s3.bucket == nil ? "/" : s3.key == nil ? "a bucket" : "an object"
+            throw S3Error.notImplemented("\(s3.method) on \(target)\(named.isEmpty ? "" : " with ?" + named)")
+        }
+        try WirePromises.check(operation, s3)
         let handlers = Handlers(store: store, region: region, logger: logger)
-        guard let bucket = s3.bucket else {
-            guard s3.method == .get, s3.subresources.isEmpty else { throw S3Error.notImplemented("\(s3.method) /") }
-            return try handlers.listBuckets()
-        }
-        let sub = Set(s3.subresources)
-        let named = sub.sorted().joined(separator: "&")
-        guard let key = s3.key else {
-            switch (s3.method, named) {
-            case (.put, ""): return try await handlers.createBucket(bucket, body: body)
-            case (.head, ""): return try handlers.headBucket(bucket)
-            case (.delete, ""): return try await handlers.deleteBucket(bucket)
-            case (.get, "location"): return try handlers.bucketLocation(bucket)
-            case (.get, "versioning"): return try handlers.bucketVersioning(bucket)
-            case (.get, ""): return try handlers.listObjects(bucket, s3)
-            case (.get, "uploads"): return try handlers.listMultipartUploads(bucket, s3)
-            case (.post, "delete"): return try await handlers.deleteObjects(bucket, s3, body: body)
-            case (.post, "renamePrefix"): return try await handlers.renamePrefix(bucket, s3, auth: auth, body: body)
-            default: throw S3Error.notImplemented("\(s3.method) on a bucket with ?\(named)")
-            }
-        }
-        let copySource = s3.header("x-amz-copy-source")
-        switch (s3.method, named) {
-        case (.put, "renameObject"): return try await handlers.renameObject(bucket, key, s3)
-        case (.put, ""):
-            if s3.header("x-amz-rename-source") != nil {
-                throw S3Error.notImplemented("x-amz-rename-source without ?renameObject")
-            }
-            if let copySource { return try await handlers.copyObject(bucket, key, s3, source: copySource) }
-            return try await handlers.putObject(bucket, key, s3, auth: auth, body: body)
-        case (.put, "partNumber&uploadId"):
-            if let copySource { return try await handlers.uploadPartCopy(bucket, key, s3, source: copySource) }
-            return try await handlers.uploadPart(bucket, key, s3, auth: auth, body: body)
-        case (.post, "uploads"): return try await handlers.createMultipartUpload(bucket, key, s3)
-        case (.post, "uploadId"): return try await handlers.completeMultipartUpload(bucket, key, s3, body: body)
-        case (.delete, "uploadId"): return try await handlers.abortMultipartUpload(bucket, key, s3)
-        case (.get, "uploadId"): return try handlers.listParts(bucket, key, s3)
-        case (.get, ""), (.get, "partNumber"): return try handlers.getObject(bucket, key, s3, isHead: false)
-        case (.head, ""), (.head, "partNumber"): return try handlers.getObject(bucket, key, s3, isHead: true)
-        case (.delete, ""): return try await handlers.deleteObject(bucket, key, s3)
-        default: throw S3Error.notImplemented("\(s3.method) on an object with ?\(named)")
+        let bucket = s3.bucket ?? ""
+        let key = s3.key ?? ""
+        switch operation {
+        case .listBuckets: return try handlers.listBuckets(s3)
+        case .createBucket: return try await handlers.createBucket(bucket, s3, auth: auth, body: body)
+        case .headBucket: return try handlers.headBucket(bucket)
+        case .deleteBucket: return try await handlers.deleteBucket(bucket)
+        case .getBucketLocation: return try handlers.bucketLocation(bucket)
+        case .getBucketVersioning: return try handlers.bucketVersioning(bucket)
+        case .listObjects, .listObjectsV2: return try handlers.listObjects(bucket, s3)
+        case .listObjectVersions: return try handlers.listObjectVersions(bucket, s3)
+        case .listMultipartUploads: return try handlers.listMultipartUploads(bucket, s3)
+        case .deleteObjects: return try await handlers.deleteObjects(bucket, s3, auth: auth, body: body)
+        case .renamePrefix: return try await handlers.renamePrefix(bucket, s3, auth: auth, body: body)
+        case .renameObject: return try await handlers.renameObject(bucket, key, s3)
+        case .putObject: return try await handlers.putObject(bucket, key, s3, auth: auth, body: body)
+        case .copyObject: return try await handlers.copyObject(bucket, key, s3, source: s3.header("x-amz-copy-source") ?? "")
+        case .uploadPart: return try await handlers.uploadPart(bucket, key, s3, auth: auth, body: body)
+        case .uploadPartCopy:
+            return try await handlers.uploadPartCopy(bucket, key, s3, source: s3.header("x-amz-copy-source") ?? "")
+        case .createMultipartUpload: return try await handlers.createMultipartUpload(bucket, key, s3)
+        case .completeMultipartUpload: return try await handlers.completeMultipartUpload(bucket, key, s3, auth: auth, body: body)
+        case .abortMultipartUpload: return try await handlers.abortMultipartUpload(bucket, key, s3)
+        case .listParts: return try handlers.listParts(bucket, key, s3)
+        case .getObject: return try handlers.getObject(bucket, key, s3, isHead: false)
+        case .headObject: return try handlers.getObject(bucket, key, s3, isHead: true)
+        case .deleteObject: return try await handlers.deleteObject(bucket, key, s3)
         }
     }
 

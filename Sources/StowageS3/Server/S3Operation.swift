@@ -1,0 +1,72 @@
+import HTTPTypes
+
+/// The S3 operations the server answers, named as botocore's service model names them
+/// (RenamePrefix is Stowage's own). The router decides the operation once; the wire
+/// promises (`WirePromises`) and the handler both key on it.
+public enum S3Operation: String, Sendable, CaseIterable, Hashable {
+    case listBuckets = "ListBuckets"
+    case createBucket = "CreateBucket"
+    case headBucket = "HeadBucket"
+    case deleteBucket = "DeleteBucket"
+    case getBucketLocation = "GetBucketLocation"
+    case getBucketVersioning = "GetBucketVersioning"
+    case listObjects = "ListObjects"
+    case listObjectsV2 = "ListObjectsV2"
+    case listObjectVersions = "ListObjectVersions"
+    case listMultipartUploads = "ListMultipartUploads"
+    case deleteObjects = "DeleteObjects"
+    case renamePrefix = "RenamePrefix"
+    case renameObject = "RenameObject"
+    case putObject = "PutObject"
+    case copyObject = "CopyObject"
+    case uploadPart = "UploadPart"
+    case uploadPartCopy = "UploadPartCopy"
+    case createMultipartUpload = "CreateMultipartUpload"
+    case completeMultipartUpload = "CompleteMultipartUpload"
+    case abortMultipartUpload = "AbortMultipartUpload"
+    case listParts = "ListParts"
+    case getObject = "GetObject"
+    case headObject = "HeadObject"
+    case deleteObject = "DeleteObject"
+
+    /// The operation a request names by method, addressing and sub-resources; nil when the
+    /// server has no such operation (answered 501, never taken for another one).
+    static func of(_ s3: S3Request) -> S3Operation? {
+        let named = Set(s3.subresources).sorted().joined(separator: "&")
+        guard s3.bucket != nil else {
+            return s3.method == .get && named.isEmpty ? .listBuckets : nil
+        }
+        guard s3.key != nil else {
+            switch (s3.method, named) {
+            case (.put, ""): return .createBucket
+            case (.head, ""): return .headBucket
+            case (.delete, ""): return .deleteBucket
+            case (.get, "location"): return .getBucketLocation
+            case (.get, "versioning"): return .getBucketVersioning
+            case (.get, ""): return s3.parameter("list-type") == "2" ? .listObjectsV2 : .listObjects
+            case (.get, "versions"): return .listObjectVersions
+            case (.get, "uploads"): return .listMultipartUploads
+            case (.post, "delete"): return .deleteObjects
+            case (.post, "renamePrefix"): return .renamePrefix
+            default: return nil
+            }
+        }
+        let copies = s3.header("x-amz-copy-source") != nil
+        switch (s3.method, named) {
+        case (.put, "renameObject"): return .renameObject
+        case (.put, ""): return copies ? .copyObject : .putObject
+        case (.put, "partNumber&uploadId"): return copies ? .uploadPartCopy : .uploadPart
+        case (.post, "uploads"): return .createMultipartUpload
+        case (.post, "uploadId"): return .completeMultipartUpload
+        case (.delete, "uploadId"): return .abortMultipartUpload
+        case (.get, "uploadId"): return .listParts
+        case (.get, ""), (.get, "partNumber"): return .getObject
+        case (.head, ""), (.head, "partNumber"): return .headObject
+        case (.delete, ""): return .deleteObject
+        default: return nil
+        }
+    }
+
+    /// Operations that write an object (or a part) whose attributes come from the request.
+    static let objectWrites: Set<S3Operation> = [.putObject, .copyObject, .createMultipartUpload]
+}

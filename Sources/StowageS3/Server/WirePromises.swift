@@ -1,0 +1,260 @@
+import Foundation
+import HTTPTypes
+
+/// What the server does with every request header and query parameter of the S3
+/// operations it answers — the one place that decides. A header either is honoured (read
+/// and acted on, or pure metadata stored and returned), honoured for some values only, or
+/// refused with S3's error for a feature that is not built, before anything is read or
+/// stored. A request is never accepted with a promise the server does not keep (an
+/// encryption, a lock, an ACL grant, tags).
+///
+/// Rows name the operations they apply to (`nil`: every operation). A header that no row
+/// names for an operation is not part of that operation's input and has no effect, as on
+/// S3. `stowage headers --json` prints the table; Tests/e2e/test_wire_promises.py walks it
+/// against botocore's S3 service model.
+public enum WirePromises {
+    public enum Location: String, Sendable { case header, query }
+
+    /// Why a request is refused: an S3 error.
+    public struct Refusal: Sendable {
+        public let status: HTTPResponse.Status
+        public let code: String
+        public let message: String
+
+        static func notImplemented(_ feature: String) -> Refusal {
+            Refusal(status: .notImplemented, code: "NotImplemented", message: "\(feature) is not implemented by this server")
+        }
+
+        /// S3's answer to an object-lock header on a bucket without Object Lock (no bucket
+        /// here has it).
+        static let noObjectLock = Refusal(status: .badRequest, code: "InvalidRequest",
+                                          message: "Bucket is missing Object Lock Configuration")
+
+        static let notOwner = Refusal(status: .forbidden, code: "AccessDenied", message: "Access Denied")
+
+        func error(naming name: String, value: String) -> S3Error {
+            let what = value.isEmpty ? name : "\(name): \(value)"
+            return S3Error(status, code, "\(message) (\(what))")
+        }
+    }
+
+    public enum Disposition: Sendable {
+        /// Read and acted on, or stored and returned as the object's metadata.
+        case honoured
+        /// Honoured for these values (compared case-insensitively); refused for any other.
+        case honouredValues([String], otherwise: Refusal)
+        /// Not built: refused wherever it is sent.
+        case refused(Refusal)
+    }
+
+    public struct Rule: Sendable {
+        public let name: String
+        public let location: Location
+        /// True when `name` is a prefix (`x-amz-meta-`).
+        public let isPrefix: Bool
+        /// The operations the row applies to; nil: all of them.
+        public let operations: Set<S3Operation>?
+        public let disposition: Disposition
+        /// What the server does with it, for `stowage headers` and the README.
+        public let note: String
+
+        func matches(_ field: String, _ operation: S3Operation) -> Bool {
+            (isPrefix ? field.hasPrefix(name) : field == name) && (operations?.contains(operation) ?? true)
+        }
+    }
+
+    /// The owner id every bucket has (ListBuckets and listings show it).
+    public static let ownerID = "stowage"
+
+    private static func header(_ name: String, _ operations: Set<S3Operation>?, _ disposition: Disposition,
+                               _ note: String, prefix: Bool = false) -> Rule {
+        Rule(name: name, location: .header, isPrefix: prefix, operations: operations, disposition: disposition, note: note)
+    }
+
+    private static func query(_ name: String, _ operations: Set<S3Operation>?, _ disposition: Disposition,
+                              _ note: String) -> Rule {
+        Rule(name: name, location: .query, isPrefix: false, operations: operations, disposition: disposition, note: note)
+    }
+
+    private static let writes = S3Operation.objectWrites
+    private static let bodies: Set<S3Operation> = [.putObject, .uploadPart]
+    private static let xmlBodies: Set<S3Operation> = [.createBucket, .deleteObjects, .renamePrefix]
+    private static let reads: Set<S3Operation> = [.getObject, .headObject]
+    private static let copies: Set<S3Operation> = [.copyObject, .uploadPartCopy]
+    private static let deletes: Set<S3Operation> = [.deleteObject, .deleteObjects]
+    private static let lists: Set<S3Operation> = [.listObjects, .listObjectsV2, .listObjectVersions]
+
+    /// Checksum algorithms the model knows and the server computes; the others are refused.
+    static let checksumAlgorithms = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"]
+    static let unbuiltChecksums = ["sha512", "md5", "xxhash64", "xxhash3", "xxhash128"]
+
+    public static let rules: [Rule] = {
+        var rules: [Rule] = [
+            // Framing and integrity.
+            header("content-length", nil, .honoured, "the body's length"),
+            header("content-md5", bodies.union(xmlBodies).union([.completeMultipartUpload]), .honoured,
+                   "the body's MD5, checked (BadDigest)"),
+            header("x-amz-sdk-checksum-algorithm", bodies.union([.deleteObjects]), .honoured,
+                   "the algorithm of the checksum header or trailer sent, which is checked"),
+            // Content headers and metadata, stored and returned.
+            header("cache-control", writes, .honoured, "stored, returned on GET/HEAD"),
+            header("content-disposition", writes, .honoured, "stored, returned on GET/HEAD"),
+            header("content-encoding", writes, .honoured, "stored (without aws-chunked), returned on GET/HEAD"),
+            header("content-language", writes, .honoured, "stored, returned on GET/HEAD"),
+            header("content-type", writes, .honoured, "stored, returned on GET/HEAD"),
+            header("expires", writes, .honoured, "stored, returned on GET/HEAD"),
+            header("x-amz-meta-", writes, .honoured, "user metadata, stored and returned", prefix: true),
+            header("x-amz-storage-class", writes, .honoured, "stored and returned (one tier of storage serves them all)"),
+            header("x-amz-metadata-directive", [.copyObject], .honoured, "COPY or REPLACE"),
+            // Conditions.
+            header("if-match", [.putObject, .copyObject, .completeMultipartUpload, .getObject, .headObject,
+                                .renameObject, .deleteObject], .honoured, "condition on the ETag"),
+            header("if-none-match", [.putObject, .copyObject, .completeMultipartUpload, .getObject, .headObject,
+                                     .renameObject], .honoured, "condition on the ETag"),
+            header("if-modified-since", [.getObject, .headObject, .renameObject], .honoured, "condition on Last-Modified"),
+            header("if-unmodified-since", [.getObject, .headObject, .renameObject], .honoured, "condition on Last-Modified"),
+            header("range", reads, .honoured, "a byte range"),
+            header("x-amz-checksum-mode", reads, .honoured, "ENABLED returns the stored checksums"),
+            // Copies.
+            header("x-amz-copy-source", copies, .honoured, "the source object (versionId=null only)"),
+            header("x-amz-copy-source-if-match", copies, .honoured, "condition on the source"),
+            header("x-amz-copy-source-if-none-match", copies, .honoured, "condition on the source"),
+            header("x-amz-copy-source-if-modified-since", copies, .honoured, "condition on the source"),
+            header("x-amz-copy-source-if-unmodified-since", copies, .honoured, "condition on the source"),
+            header("x-amz-copy-source-range", [.uploadPartCopy], .honoured, "the part's range of the source"),
+            header("x-amz-checksum-algorithm", [.createMultipartUpload], .honoured, "the parts' checksum algorithm"),
+            header("x-amz-checksum-algorithm", [.copyObject], .honoured,
+                   "the copy keeps the source's checksum; an algorithm the source has no checksum in is refused (NotImplemented)"),
+            header("x-amz-checksum-type", [.createMultipartUpload, .completeMultipartUpload],
+                   .honouredValues(["COMPOSITE"], otherwise: .notImplemented("A FULL_OBJECT multipart checksum")),
+                   "COMPOSITE (a checksum of the parts' checksums)"),
+            // Renames.
+            header("x-amz-rename-source", [.renameObject], .honoured, "the source key"),
+            header("x-amz-rename-source", [.putObject, .copyObject], .refused(.notImplemented("x-amz-rename-source without ?renameObject")),
+                   "refused: a PUT that names a rename source is never stored as an object"),
+            header("x-amz-rename-source-if-match", [.renameObject], .honoured, "condition on the source"),
+            header("x-amz-rename-source-if-none-match", [.renameObject], .honoured, "condition on the source"),
+            header("x-amz-rename-source-if-modified-since", [.renameObject], .honoured, "condition on the source"),
+            header("x-amz-rename-source-if-unmodified-since", [.renameObject], .honoured, "condition on the source"),
+            header("x-amz-client-token", [.renameObject], .honoured, "idempotency token, kept 24 h"),
+            // Ownership and billing: one owner, no charges.
+            header("x-amz-expected-bucket-owner", nil, .honouredValues([ownerID], otherwise: .notOwner),
+                   "checked: every bucket's owner is \(ownerID)"),
+            header("x-amz-source-expected-bucket-owner", copies, .honouredValues([ownerID], otherwise: .notOwner),
+                   "checked: every bucket's owner is \(ownerID)"),
+            header("x-amz-request-payer", nil, .honoured, "nothing is charged"),
+            header("x-amz-optional-object-attributes", lists, .honoured, "no object is archived, so there is no restore status"),
+            // Waivers of protections no object has.
+            header("x-amz-bypass-governance-retention", deletes, .honoured, "no object has a retention to bypass"),
+            header("x-amz-mfa", deletes, .honoured, "no bucket has MFA delete"),
+            // ACLs: every bucket and object is private to its owner.
+            header("x-amz-acl", writes.union([.createBucket]),
+                   .honouredValues(["private", "bucket-owner-full-control"],
+                                   otherwise: .notImplemented("An ACL other than private")),
+                   "private and bucket-owner-full-control (what every object has); others refused"),
+            header("x-amz-object-ownership", [.createBucket],
+                   .honouredValues(["BucketOwnerEnforced"], otherwise: .notImplemented("Object ownership other than BucketOwnerEnforced")),
+                   "BucketOwnerEnforced (the bucket owner owns every object)"),
+            header("x-amz-bucket-object-lock-enabled", [.createBucket],
+                   .honouredValues(["false"], otherwise: .notImplemented("Object Lock")), "false only"),
+            header("x-amz-tagging", writes, .honouredValues([""], otherwise: .notImplemented("Object tagging")),
+                   "empty only (no tags)"),
+            header("x-amz-tagging-directive", [.copyObject], .honoured, "COPY or REPLACE: no object has tags"),
+            // Not built: refused wherever they are sent.
+            header("x-amz-bucket-namespace", nil, .refused(.notImplemented("Bucket namespaces")), "refused"),
+            header("x-amz-server-side-encryption", nil, .refused(.notImplemented("Server-side encryption")), "refused"),
+            header("x-amz-server-side-encryption-aws-kms-key-id", nil, .refused(.notImplemented("SSE-KMS")), "refused"),
+            header("x-amz-server-side-encryption-context", nil, .refused(.notImplemented("SSE-KMS")), "refused"),
+            header("x-amz-server-side-encryption-bucket-key-enabled", nil, .refused(.notImplemented("SSE-KMS bucket keys")), "refused"),
+            header("x-amz-website-redirect-location", nil, .refused(.notImplemented("Website redirects")), "refused"),
+            header("x-amz-write-offset-bytes", nil, .refused(.notImplemented("Appending to an object")), "refused"),
+            header("x-amz-object-lock-mode", nil, .refused(.noObjectLock), "refused: no bucket has Object Lock"),
+            header("x-amz-object-lock-retain-until-date", nil, .refused(.noObjectLock), "refused: no bucket has Object Lock"),
+            header("x-amz-object-lock-legal-hold", nil, .refused(.noObjectLock), "refused: no bucket has Object Lock"),
+            header("x-amz-if-match-last-modified-time", nil, .refused(.notImplemented("Delete conditions on time")), "refused"),
+            header("x-amz-if-match-size", nil, .refused(.notImplemented("Delete conditions on size")), "refused"),
+            header("x-amz-if-match-initiated-time", nil, .refused(.notImplemented("Abort conditions on time")), "refused"),
+            header("x-amz-mp-object-size", nil, .refused(.notImplemented("x-amz-mp-object-size")), "refused"),
+            // Query parameters with values that could make a promise.
+            query("versionId", [.getObject, .headObject, .deleteObject],
+                  .honouredValues(["null"], otherwise: Refusal(status: .badRequest, code: "InvalidArgument",
+                                                               message: "Invalid version id specified: versioning is never enabled here, so the only version is null")),
+                  "null only (the one version of an object in a bucket without versioning)"),
+            query("partNumber", [.getObject, .headObject, .uploadPart, .uploadPartCopy], .honoured, "the part"),
+            query("uploadId", [.uploadPart, .uploadPartCopy, .completeMultipartUpload, .abortMultipartUpload, .listParts],
+                  .honoured, "the upload"),
+            query("max-parts", [.listParts], .honoured, "page size"),
+            query("part-number-marker", [.listParts], .honoured, "page start"),
+            query("prefix", lists.union([.listMultipartUploads, .listBuckets]), .honoured, "filter"),
+            query("delimiter", lists.union([.listMultipartUploads]), .honoured, "grouping into common prefixes"),
+            query("encoding-type", lists.union([.listMultipartUploads]), .honoured, "url"),
+            query("max-keys", lists, .honoured, "page size, at most 1,000"),
+            query("marker", [.listObjects], .honoured, "page start"),
+            query("continuation-token", [.listObjectsV2, .listBuckets], .honoured, "page start"),
+            query("start-after", [.listObjectsV2], .honoured, "page start"),
+            query("fetch-owner", [.listObjectsV2], .honoured, "owners in the listing"),
+            query("key-marker", [.listObjectVersions, .listMultipartUploads], .honoured, "page start"),
+            query("version-id-marker", [.listObjectVersions], .honoured, "page start (null is the only version)"),
+            query("upload-id-marker", [.listMultipartUploads], .honoured, "page start"),
+            query("max-uploads", [.listMultipartUploads], .honoured, "page size"),
+            query("max-buckets", [.listBuckets], .honoured, "page size, 1 to 10,000"),
+            query("bucket-region", [.listBuckets], .honoured, "every bucket is in the server's region"),
+        ]
+        for name in ["cache-control", "content-disposition", "content-encoding", "content-language", "content-type", "expires"] {
+            rules.append(query("response-" + name, reads, .honoured, "overrides the stored header in the answer"))
+        }
+        for suffix in ["full-control", "read", "read-acp", "write", "write-acp"] {
+            rules.append(header("x-amz-grant-" + suffix, nil, .refused(.notImplemented("ACL grants")), "refused"))
+        }
+        for prefix in ["x-amz-server-side-encryption-customer-", "x-amz-copy-source-server-side-encryption-customer-"] {
+            for suffix in ["algorithm", "key", "key-md5"] {
+                rules.append(header(prefix + suffix, nil, .refused(.notImplemented("SSE-C")), "refused"))
+            }
+        }
+        for algorithm in checksumAlgorithms {
+            rules.append(header("x-amz-checksum-" + algorithm, bodies.union([.deleteObjects]), .honoured,
+                                "checked against the body (BadDigest) and stored"))
+            rules.append(header("x-amz-checksum-" + algorithm, [.completeMultipartUpload],
+                                .refused(.notImplemented("A whole-object checksum on CompleteMultipartUpload")), "refused"))
+        }
+        for algorithm in unbuiltChecksums {
+            rules.append(header("x-amz-checksum-" + algorithm, nil,
+                                .refused(.notImplemented("The \(algorithm.uppercased()) checksum")), "refused"))
+        }
+        return rules
+    }()
+
+    /// The rule for one header or query parameter of one operation, or nil when the
+    /// operation takes no such input.
+    public static func rule(for name: String, _ location: Location, _ operation: S3Operation) -> Rule? {
+        let lowered = location == .header ? name.lowercased() : name
+        return rules.first { $0.location == location && $0.matches(lowered, operation) }
+    }
+
+    /// Refuses the request when any header or query parameter asks for what is not built.
+    /// Runs after authentication and before anything is read or stored.
+    static func check(_ operation: S3Operation, _ s3: S3Request) throws(S3Error) {
+        for field in s3.headers {
+            try check(field.name.canonicalName, field.value, .header, operation)
+        }
+        for (name, value) in s3.query {
+            try check(name, value, .query, operation)
+        }
+    }
+
+    private static func check(_ name: String, _ value: String, _ location: Location,
+                              _ operation: S3Operation) throws(S3Error) {
+        guard let rule = rule(for: name, location, operation) else { return }
+        switch rule.disposition {
+        case .honoured:
+            return
+        case .honouredValues(let values, let otherwise):
+            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            guard values.contains(where: { $0.caseInsensitiveCompare(trimmed) == .orderedSame }) else {
+                throw otherwise.error(naming: name, value: trimmed)
+            }
+        case .refused(let refusal):
+            throw refusal.error(naming: name, value: "")
+        }
+    }
+}
