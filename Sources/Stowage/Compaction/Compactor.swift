@@ -421,7 +421,7 @@ extension ObjectStore {
 
 extension Index {
     /// Data blobs with at least one extent in `segment` (a scan of the blob table).
-    func blobsWithExtents(in segment: UInt64, _ txn: borrowing Transaction) throws -> [(UInt64, BlobRecord)] {
+    func blobsWithExtents(in segment: UInt64, _ txn: borrowing some IndexReading & ~Copyable) throws -> [(UInt64, BlobRecord)] {
         var result: [(UInt64, BlobRecord)] = []
         try txn.scan(blobs, from: []) { key, value in
             guard let id = IndexKey.decodeID(key) else { return true }

@@ -14,23 +14,22 @@ struct Index: Sendable {
     static let formatKey = Array("format".utf8)
     static let nextBlobKey = Array("next-blob".utf8)
 
-    init(_ environment: LMDBEnvironment) {
-        meta = environment.table("meta")
-        buckets = environment.table("buckets")
-        objects = environment.table("objects")
-        blobs = environment.table("blobs")
-        segments = environment.table("segments")
-        uploads = environment.table("uploads")
-        tokens = environment.table("tokens")
+    /// The tables, in the order backends create them (docs/ARCHITECTURE.md).
+    static let tables = ["meta", "buckets", "objects", "blobs", "segments", "uploads", "tokens"].enumerated()
+        .map { Table(id: $0.offset, name: $0.element) }
+
+    init() {
+        (meta, buckets, objects, blobs, segments, uploads, tokens) =
+            (Self.tables[0], Self.tables[1], Self.tables[2], Self.tables[3], Self.tables[4], Self.tables[5], Self.tables[6])
     }
 
     // MARK: Buckets and objects
 
-    func bucket(_ txn: borrowing Transaction, _ name: String) throws -> BucketRecord? {
+    func bucket(_ txn: borrowing some IndexReading & ~Copyable, _ name: String) throws -> BucketRecord? {
         try txn.withValue(buckets, Array(name.utf8)) { try BucketRecord(decoding: $0) }
     }
 
-    func requireBucket(_ txn: borrowing Transaction, _ name: String) throws {
+    func requireBucket(_ txn: borrowing some IndexReading & ~Copyable, _ name: String) throws {
         guard try bucket(txn, name) != nil else {
             throw StoreError(.noSuchBucket, "The specified bucket does not exist")
         }
@@ -38,13 +37,13 @@ struct Index: Sendable {
 
     // MARK: Blobs and space (I7)
 
-    func blob(_ txn: borrowing Transaction, _ id: UInt64) throws -> BlobRecord? {
+    func blob(_ txn: borrowing some IndexReading & ~Copyable, _ id: UInt64) throws -> BlobRecord? {
         try txn.withValue(blobs, IndexKey.id(id)) { try BlobRecord(decoding: $0) }
     }
 
     /// Stores a new blob with one reference and counts its extents as live.
     /// Blob id 0 is the empty object, which has no record and no extents.
-    func insertBlob(_ txn: borrowing Transaction, _ blob: BlobRecord, capacity: (UInt64) throws -> UInt64) throws -> UInt64 {
+    func insertBlob(_ txn: borrowing WriteTransaction, _ blob: BlobRecord, capacity: (UInt64) throws -> UInt64) throws -> UInt64 {
         guard !blob.extents.isEmpty || blob.isComposite else { return 0 }
         let next = try nextBlobID(txn)
         try txn.put(meta, Self.nextBlobKey, withUnsafeBytes(of: (next + 1).littleEndian) { Array($0) })
@@ -59,7 +58,7 @@ struct Index: Sendable {
     }
 
     /// `meta["next-blob"]`: 8 bytes, little-endian; 1 in a new index.
-    func nextBlobID(_ txn: borrowing Transaction) throws -> UInt64 {
+    func nextBlobID(_ txn: borrowing some IndexReading & ~Copyable) throws -> UInt64 {
         try txn.withValue(meta, Self.nextBlobKey) { bytes in
             guard bytes.count == 8 else {
                 throw RecordError(record: "meta next-blob", reason: "\(bytes.count) bytes, expected 8")
@@ -69,7 +68,7 @@ struct Index: Sendable {
     }
 
     /// Adds one reference to a blob (copy; later, upload parts).
-    func retainBlob(_ txn: borrowing Transaction, _ id: UInt64) throws {
+    func retainBlob(_ txn: borrowing WriteTransaction, _ id: UInt64) throws {
         guard id != 0 else { return }
         guard var record = try blob(txn, id) else {
             throw StoreError(.corrupt, "blob \(id) is referenced but missing")
@@ -79,7 +78,7 @@ struct Index: Sendable {
     }
 
     /// Drops one reference; the last one deletes the blob and turns its bytes dead.
-    func releaseBlob(_ txn: borrowing Transaction, _ id: UInt64) throws {
+    func releaseBlob(_ txn: borrowing WriteTransaction, _ id: UInt64) throws {
         guard id != 0 else { return }
         guard var record = try blob(txn, id) else {
             // fsck's repair quarantined the missing blob: its keys may still be deleted.
@@ -103,7 +102,7 @@ struct Index: Sendable {
 
     /// Read-modify-write of a segment's accounting. Below the high-water mark every byte is
     /// live or dead, so `dead = highWater - live` is restored after every change.
-    func adjustSegment(_ txn: borrowing Transaction, _ id: UInt64, capacity: (UInt64) throws -> UInt64,
+    func adjustSegment(_ txn: borrowing WriteTransaction, _ id: UInt64, capacity: (UInt64) throws -> UInt64,
                        _ change: (inout SegmentRecord) -> Void) throws {
         let key = IndexKey.id(id)
         var record = try txn.withValue(segments, key) { try SegmentRecord(decoding: $0) } ?? SegmentRecord(capacityBytes: try capacity(id))
@@ -112,12 +111,12 @@ struct Index: Sendable {
         try txn.put(segments, key, record.encoded())
     }
 
-    func segment(_ txn: borrowing Transaction, _ id: UInt64) throws -> SegmentRecord? {
+    func segment(_ txn: borrowing some IndexReading & ~Copyable, _ id: UInt64) throws -> SegmentRecord? {
         try txn.withValue(segments, IndexKey.id(id)) { try SegmentRecord(decoding: $0) }
     }
 
     /// Every segment record, by id.
-    func allSegments(_ txn: borrowing Transaction) throws -> [(UInt64, SegmentRecord)] {
+    func allSegments(_ txn: borrowing some IndexReading & ~Copyable) throws -> [(UInt64, SegmentRecord)] {
         var result: [(UInt64, SegmentRecord)] = []
         try txn.scan(segments, from: []) { key, value in
             guard let id = IndexKey.decodeID(key) else {
@@ -130,14 +129,14 @@ struct Index: Sendable {
     }
 
     /// Replaces (or creates) `key` with `record`, releasing the blob it replaced.
-    func replaceObject(_ txn: borrowing Transaction, bucket: String, key: String,
+    func replaceObject(_ txn: borrowing WriteTransaction, bucket: String, key: String,
                        existing: ObjectRecord?, with record: ObjectRecord) throws {
         try putObject(txn, bucket: bucket, key: key, record)
         if let existing { try releaseBlob(txn, existing.blobID) }
     }
 
     /// Deletes `key` and releases its blob; false when it was not there.
-    func deleteObject(_ txn: borrowing Transaction, bucket: String, key: String) throws -> Bool {
+    func deleteObject(_ txn: borrowing WriteTransaction, bucket: String, key: String) throws -> Bool {
         guard let existing = try object(txn, bucket: bucket, key: key) else { return false }
         _ = try removeObjectKey(txn, bucket: bucket, key: key)
         try releaseBlob(txn, existing.blobID)

@@ -87,7 +87,7 @@ struct KeyGroupRecord: Equatable {
 }
 
 extension Index {
-    func object(_ txn: borrowing Transaction, bucket: String, key: String) throws -> ObjectRecord? {
+    func object(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String) throws -> ObjectRecord? {
         switch ObjectSlot(bucket: bucket, key: key) {
         case .single(let slot):
             return try txn.withValue(objects, slot) { try ObjectRecord(decoding: $0) }
@@ -96,7 +96,7 @@ extension Index {
         }
     }
 
-    func putObject(_ txn: borrowing Transaction, bucket: String, key: String, _ record: ObjectRecord) throws {
+    func putObject(_ txn: borrowing WriteTransaction, bucket: String, key: String, _ record: ObjectRecord) throws {
         switch ObjectSlot(bucket: bucket, key: key) {
         case .single(let slot):
             try txn.put(objects, slot, record.encoded())
@@ -108,7 +108,7 @@ extension Index {
     }
 
     /// Removes `key`'s record (not its blob reference); false when it was not there.
-    func removeObjectKey(_ txn: borrowing Transaction, bucket: String, key: String) throws -> Bool {
+    func removeObjectKey(_ txn: borrowing WriteTransaction, bucket: String, key: String) throws -> Bool {
         switch ObjectSlot(bucket: bucket, key: key) {
         case .single(let slot):
             return try txn.delete(objects, slot)
@@ -130,7 +130,7 @@ extension Index {
     // share a slot costs O(n) rather than the O(n²) of n single-key calls.
 
     /// `object` for each of `keys`, in the same order.
-    func objects(_ txn: borrowing Transaction, bucket: String, keys: [String]) throws -> [ObjectRecord?] {
+    func objects(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, keys: [String]) throws -> [ObjectRecord?] {
         var result = [ObjectRecord?](repeating: nil, count: keys.count)
         var groups: [[UInt8]: [Int]] = [:]
         for (i, key) in keys.enumerated() {
@@ -149,7 +149,7 @@ extension Index {
 
     /// `removeObjectKey` for each of `keys` (records only, not blob references); returns
     /// how many were there.
-    func removeObjectKeys(_ txn: borrowing Transaction, bucket: String, keys: [String]) throws -> Int {
+    func removeObjectKeys(_ txn: borrowing WriteTransaction, bucket: String, keys: [String]) throws -> Int {
         var removed = 0
         var groups: [[UInt8]: Set<[UInt8]>] = [:]
         for key in keys {
@@ -173,7 +173,7 @@ extension Index {
     }
 
     /// `putObject` for each entry; keys must be distinct.
-    func putObjects(_ txn: borrowing Transaction, bucket: String, _ entries: [(key: String, record: ObjectRecord)]) throws {
+    func putObjects(_ txn: borrowing WriteTransaction, bucket: String, _ entries: [(key: String, record: ObjectRecord)]) throws {
         var groups: [[UInt8]: [(key: [UInt8], record: ObjectRecord)]] = [:]
         for entry in entries {
             switch ObjectSlot(bucket: bucket, key: entry.key) {

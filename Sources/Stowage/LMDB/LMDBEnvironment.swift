@@ -2,25 +2,19 @@ import CLMDB
 import Foundation
 import Synchronization
 
-/// A named database inside the environment (`MDB_dbi`).
-struct Table: Sendable, Hashable {
-    let dbi: MDB_dbi
-}
-
 /// One LMDB environment: the object index. Owns the `MDB_env` and its table handles.
 ///
 /// `@unchecked Sendable` because `MDB_env` is documented thread-safe; what is not — a
 /// write transaction — is only begun by the store's single writer thread (`write` is
 /// called from nowhere else), and read transactions are `MDB_NOTLS` so any thread may
 /// use one (lmdb.h: "A thread may use parallel read-only transactions… with MDB_NOTLS").
-final class LMDBEnvironment: @unchecked Sendable {
+final class LMDBEnvironment: IndexSnapshots, @unchecked Sendable {
     private let env: OpaquePointer
     private let readerPool = Mutex(ReaderPool())
     private var closed = false
 
-    /// Names of the tables, in the order they are opened (docs/ARCHITECTURE.md).
-    static let tableNames = ["meta", "buckets", "objects", "blobs", "segments", "uploads", "tokens"]
-    let tables: [String: Table]
+    /// `MDB_dbi` of each of the index's tables (`Index.tables`), by `Table.id`.
+    let dbis: [MDB_dbi]
 
     /// - Parameters:
     ///   - mapSizeBytes: the map's size. LMDB's file grows sparsely up to it; a write that
@@ -30,13 +24,13 @@ final class LMDBEnvironment: @unchecked Sendable {
     ///     (lmdb.h: "Open the environment in read-only mode. No write operations will be
     ///     allowed"). The tables must already exist; none is created.
     init(path: String, mapSizeBytes: Int, maxReaders: UInt32, syncOnCommit: Bool,
-         readOnly: Bool = false) throws(LMDBError) {
+         readOnly: Bool = false) throws {
         var handle: OpaquePointer?
         try LMDBError.check(mdb_env_create(&handle), "mdb_env_create")
         guard let handle else { throw LMDBError(code: EINVAL, operation: "mdb_env_create") }
         env = handle
-        do throws(LMDBError) {
-            try LMDBError.check(mdb_env_set_maxdbs(env, MDB_dbi(Self.tableNames.count)), "mdb_env_set_maxdbs")
+        do {
+            try LMDBError.check(mdb_env_set_maxdbs(env, MDB_dbi(Index.tables.count)), "mdb_env_set_maxdbs")
             try LMDBError.check(mdb_env_set_mapsize(env, mapSizeBytes), "mdb_env_set_mapsize")
             try LMDBError.check(mdb_env_set_maxreaders(env, maxReaders), "mdb_env_set_maxreaders")
             // MDB_NOTLS: read transactions move between threads of a pool.
@@ -50,46 +44,34 @@ final class LMDBEnvironment: @unchecked Sendable {
             guard mdb_env_get_maxkeysize(env) >= Int32(ObjectSlot.lmdbMaxKeyBytes) else {
                 throw LMDBError(code: MDB_BAD_VALSIZE, operation: "liblmdb is built with keys shorter than \(ObjectSlot.lmdbMaxKeyBytes) bytes")
             }
-            tables = try Self.openTables(env, readOnly: readOnly)
+            dbis = try Self.openTables(env, readOnly: readOnly)
         } catch {
             mdb_env_close(env)
             throw error
         }
     }
 
-    private static func openTables(_ env: OpaquePointer, readOnly: Bool) throws(LMDBError) -> [String: Table] {
-        var txn: OpaquePointer?
-        try LMDBError.check(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "mdb_txn_begin")
-        var tables: [String: Table] = [:]
-        for name in tableNames {
-            var dbi = MDB_dbi()
-            let rc = mdb_dbi_open(txn, name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi)
-            if rc != MDB_SUCCESS {
-                mdb_txn_abort(txn)
-                throw LMDBError(code: rc, operation: "mdb_dbi_open \(name)")
+    private static func openTables(_ env: OpaquePointer, readOnly: Bool) throws -> [MDB_dbi] {
+        // A read-only transaction commits too: lmdb.h, mdb_dbi_open: "After a successful
+        // commit the handle will reside in the shared environment".
+        try LMDBAccess.withTransaction(env: env, parent: nil, flags: readOnly ? UInt32(MDB_RDONLY) : 0, "open") { txn in
+            try Index.tables.map { table in
+                var dbi = MDB_dbi()
+                try LMDBError.check(mdb_dbi_open(txn, table.name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi),
+                                    "mdb_dbi_open \(table.name)")
+                return dbi
             }
-            tables[name] = Table(dbi: dbi)
         }
-        // A failed commit has already freed the transaction: never abort after it. (A
-        // read-only one commits too: lmdb.h, mdb_dbi_open: "After a successful commit the
-        // handle will reside in the shared environment".)
-        try LMDBError.check(mdb_txn_commit(txn), "mdb_txn_commit")
-        return tables
-    }
-
-    func table(_ name: String) -> Table {
-        guard let table = tables[name] else { preconditionFailure("unknown table \(name)") }
-        return table
     }
 
     /// Runs `body` in a read-only snapshot. Values it sees are valid only inside it.
-    func read<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+    func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
         let txn = try beginRead()
         defer {
             mdb_txn_reset(txn)
             readerPool.withLock { $0.idle.append(txn) }
         }
-        return try body(Transaction(txn: txn))
+        return try body(ReadTransaction(snapshot: LMDBAccess(txn: txn, dbis: dbis)))
     }
 
     private func beginRead() throws(LMDBError) -> OpaquePointer {
@@ -104,20 +86,12 @@ final class LMDBEnvironment: @unchecked Sendable {
     }
 
     /// Runs `body` in a write transaction: commits when it returns, aborts when it throws.
-    /// Only the store's writer thread calls this.
-    func write<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
-        var txn: OpaquePointer?
-        try LMDBError.check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(write)")
-        let result: R
-        do {
-            result = try body(Transaction(txn: txn!))
-        } catch {
-            mdb_txn_abort(txn)
-            throw error
+    /// Only one thread at a time calls this (the group-commit writer, or opening/repair
+    /// before it runs).
+    func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        try LMDBAccess.withTransaction(env: env, parent: nil, flags: 0, "write") { txn in
+            try body(WriteTransaction(access: LMDBAccess(txn: txn, dbis: dbis)))
         }
-        // A failed commit has already freed the transaction: never abort after it.
-        try LMDBError.check(mdb_txn_commit(txn), "mdb_txn_commit")
-        return result
     }
 
     /// Flushes the environment to disk (used at close in relaxed mode).

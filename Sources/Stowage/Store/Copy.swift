@@ -81,7 +81,7 @@ extension ObjectStore {
     /// The copy source with `x-amz-copy-source-if-*` applied (S3-SEMANTICS.md, CopyObject row):
     /// failures are 412, never 304; a true if-match overrides a false if-unmodified-since,
     /// and a false if-none-match fails even when if-modified-since holds.
-    func copySource(_ txn: borrowing Transaction, bucket: String, key: String,
+    func copySource(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String,
                     conditions: ObjectConditions) throws -> ObjectRecord {
         try index.requireBucket(txn, bucket)
         guard let source = try index.object(txn, bucket: bucket, key: key) else {

@@ -37,7 +37,7 @@ extension ObjectStore {
         }
     }
 
-    private static func delete(_ txn: borrowing Transaction, _ index: Index, bucket: String, key: String,
+    private static func delete(_ txn: borrowing WriteTransaction, _ index: Index, bucket: String, key: String,
                                ifMatch: ETagCondition?) throws {
         if let ifMatch {
             guard let existing = try index.object(txn, bucket: bucket, key: key) else {

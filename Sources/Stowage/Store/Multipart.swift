@@ -197,7 +197,7 @@ extension ObjectStore {
     }
 
     /// The record of a completed upload, while it is kept.
-    private static func completion(_ txn: borrowing Transaction, _ index: Index, _ uploadID: String,
+    private static func completion(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index, _ uploadID: String,
                                    now: Int64) throws -> CompletionRecord? {
         guard let kept = try txn.withValue(index.tokens, IndexKey.completion(uploadID: uploadID), { try TokenRecord(decoding: $0) }),
               kept.expiresMilliseconds > now else { return nil }
@@ -262,8 +262,10 @@ extension ObjectStore {
 extension ObjectStore {
     static let uploadIDLength = 32
 
+    /// A new random upload id: decided before the mutation that stores it (the re-run rule).
     static func newUploadID() -> String {
-        (0..<2).map { _ in String(UInt64.random(in: .min ... .max), radix: 16).leftPadded(16) }.joined()
+        assert(!MutationScope.isActive, "an upload id was drawn inside an index mutation")
+        return (0..<2).map { _ in String(UInt64.random(in: .min ... .max), radix: 16).leftPadded(16) }.joined()
     }
 
     static func checkPartNumber(_ number: Int) throws(StoreError) {
@@ -272,7 +274,7 @@ extension ObjectStore {
         }
     }
 
-    func requireUpload(_ txn: borrowing Transaction, _ uploadID: String, bucket: String, key: String) throws -> UploadRecord {
+    func requireUpload(_ txn: borrowing some IndexReading & ~Copyable, _ uploadID: String, bucket: String, key: String) throws -> UploadRecord {
         try index.requireBucket(txn, bucket)
         guard uploadID.utf8.count == Self.uploadIDLength,
               let record = try txn.withValue(index.uploads, Array(uploadID.utf8), { try UploadRecord(decoding: $0) }),
@@ -287,7 +289,7 @@ extension ObjectStore {
     }
 
     /// Every part of an upload, by number.
-    func parts(_ txn: borrowing Transaction, _ uploadID: String) throws -> [Int: PartRecord] {
+    func parts(_ txn: borrowing some IndexReading & ~Copyable, _ uploadID: String) throws -> [Int: PartRecord] {
         let prefix = Array(uploadID.utf8) + [0]
         var result: [Int: PartRecord] = [:]
         try txn.scan(index.uploads, from: prefix) { key, value in
@@ -300,7 +302,7 @@ extension ObjectStore {
     }
 
     /// Stores a part, releasing the pieces of the part it replaces.
-    func replacePart(_ txn: borrowing Transaction, _ target: PartTarget, with record: PartRecord) throws {
+    func replacePart(_ txn: borrowing WriteTransaction, _ target: PartTarget, with record: PartRecord) throws {
         let key = Self.partKey(target.uploadID, target.partNumber)
         if let old = try txn.withValue(index.uploads, key, { try PartRecord(decoding: $0) }) {
             for piece in old.pieces { try index.releaseBlob(txn, piece.blobID) }
@@ -308,7 +310,7 @@ extension ObjectStore {
         try txn.put(index.uploads, key, record.encoded())
     }
 
-    func deleteUploadRecords(_ txn: borrowing Transaction, _ uploadID: String, partNumbers: [Int]) throws {
+    func deleteUploadRecords(_ txn: borrowing WriteTransaction, _ uploadID: String, partNumbers: [Int]) throws {
         for number in partNumbers { try txn.delete(index.uploads, Self.partKey(uploadID, number)) }
         try txn.delete(index.uploads, Array(uploadID.utf8))
     }
@@ -327,7 +329,7 @@ extension ObjectStore {
     }
 
     /// The completed object's record over a new composite blob of the parts' pieces.
-    func composeObject(_ txn: borrowing Transaction, upload: UploadRecord, parts: [PartRecord], now: Int64) throws -> ObjectRecord {
+    func composeObject(_ txn: borrowing WriteTransaction, upload: UploadRecord, parts: [PartRecord], now: Int64) throws -> ObjectRecord {
         var md5s: [UInt8] = []
         var checksums: [UInt8] = []
         for part in parts {

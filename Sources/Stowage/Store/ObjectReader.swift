@@ -133,7 +133,7 @@ extension ObjectStore {
     }
 
     /// 404s before any condition, then the conditions (S3-SEMANTICS.md, "Conditional reads").
-    private func lookupRecord(_ txn: borrowing Transaction, bucket: String, key: String,
+    private func lookupRecord(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String,
                               conditions: ObjectConditions) throws -> ObjectRecord {
         try Validation.checkBucketName(bucket)
         try Validation.checkKey(key)
@@ -155,7 +155,7 @@ extension ObjectStore {
     }
 
     /// The data spans of a blob: itself, or a composite's pieces; and its part sizes.
-    func resolve(_ txn: borrowing Transaction, blobID: UInt64, location: String) throws -> ([Span], [UInt64]) {
+    func resolve(_ txn: borrowing some IndexReading & ~Copyable, blobID: UInt64, location: String) throws -> ([Span], [UInt64]) {
         guard blobID != 0 else { return ([], []) }
         guard let blob = try index.blob(txn, blobID) else {
             throw StoreError(.corrupt, "\(location): blob \(blobID) is missing from the index")

@@ -36,15 +36,15 @@ public struct StoreOptions: Sendable {
 
 /// The engine: buckets and objects in one data directory.
 ///
-/// `Sendable`: its parts are — the LMDB environment (thread-safe, writes confined to the
+/// `Sendable`: its parts are — the index backend (thread-safe, writes confined to its
 /// writer thread), the extent store (locked), the writer (a queue).
 public final class ObjectStore: Sendable {
     public let directory: String
     public let options: StoreOptions
-    let environment: LMDBEnvironment
-    let index: Index
+    /// The index seam's backend: LMDB in `directory/index` unless a test gave another.
+    let indexBackend: any IndexBackend
+    let index = Index()
     let extents: ExtentStore
-    let writer: IndexWriter
     private let lockDescriptor: Int32
     private let isClosed = Mutex(false)
     /// Index readers, for compaction's unlink (I6).
@@ -59,7 +59,18 @@ public final class ObjectStore: Sendable {
 
     /// Opens (creating if missing) the store in `directory`. A directory already open —
     /// in this process or another — is refused with `alreadyOpen`.
-    public init(directory: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
+    public convenience init(directory: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
+        try self.init(directory: directory, options: options) { () throws -> any IndexBackend in
+            LMDBIndex(environment: try LMDBEnvironment(path: directory + "/" + Self.indexDirectoryName,
+                                                       mapSizeBytes: options.indexMapSizeBytes,
+                                                       maxReaders: options.maxReaders,
+                                                       syncOnCommit: options.durability == .strict))
+        }
+    }
+
+    /// Opens the store with the index `openIndex` returns (the seam: tests run the engine
+    /// over other backends). Segment files hold the bytes either way.
+    init(directory: String, options: StoreOptions, openIndex: () throws -> any IndexBackend) throws(StoreError) {
         self.directory = directory
         self.options = options
         precondition(options.chunkSizeBytes > 0 && UInt64(options.chunkSizeBytes) <= options.segmentCapacityBytes)
@@ -70,18 +81,26 @@ public final class ObjectStore: Sendable {
         } catch { throw error.storeError }
         lockDescriptor = try Self.lock(directory)
         do {
-            environment = try LMDBEnvironment(path: directory + "/" + Self.indexDirectoryName,
-                                              mapSizeBytes: options.indexMapSizeBytes,
-                                              maxReaders: options.maxReaders,
-                                              syncOnCommit: options.durability == .strict)
-            index = Index(environment)
-            extents = try Self.openExtents(environment, index, directory: directory, options: options)
+            indexBackend = try openIndex()
         } catch {
             Glibc.close(lockDescriptor)
             throw StoreError.wrapping(error, "opening \(directory)")
         }
-        writer = IndexWriter(environment: environment, extents: extents,
-                             syncData: options.durability == .strict)
+        do {
+            extents = try Self.openExtents(indexBackend, index, directory: directory, options: options)
+        } catch {
+            indexBackend.close()
+            Glibc.close(lockDescriptor)
+            throw StoreError.wrapping(error, "opening \(directory)")
+        }
+        let (extents, syncData) = (extents, options.durability == .strict)
+        indexBackend.start { segments in
+            // I3: object data is on disk before the index transaction that references it commits.
+            guard syncData else { return }
+            for id in segments.sorted() {
+                do { try extents.segment(id).sync() } catch { throw StoreError.wrapping(error, "syncing segment \(id)") }
+            }
+        }
     }
 
     /// `flock` on `DATA/stowage.lock`: locks belong to open file descriptions, so a second
@@ -117,10 +136,10 @@ public final class ObjectStore: Sendable {
 
     static let lockPatienceMilliseconds = 500
 
-    private static func openExtents(_ environment: LMDBEnvironment, _ index: Index, directory: String,
+    private static func openExtents(_ backend: any IndexBackend, _ index: Index, directory: String,
                                     options: StoreOptions) throws -> ExtentStore {
-        try checkFormat(environment, index)
-        let known = try environment.read { txn in try index.allSegments(txn) }
+        try checkFormat(backend, index)
+        let known = try backend.read { txn in try index.allSegments(txn) }
         let segmentsPath = directory + "/" + segmentsDirectoryName
         let onDisk = ExtentStore.segmentIDs(in: segmentsPath)
         let highest = max(known.map(\.0).max() ?? 0, onDisk.max() ?? 0)
@@ -133,15 +152,15 @@ public final class ObjectStore: Sendable {
     }
 
     /// Writes the format version into a new index; refuses an index of another version.
-    private static func checkFormat(_ environment: LMDBEnvironment, _ index: Index) throws {
-        let stored = try environment.read { txn in try txn.get(index.meta, Index.formatKey) }
+    private static func checkFormat(_ backend: any IndexBackend, _ index: Index) throws {
+        let stored = try backend.read { txn in try txn.get(index.meta, Index.formatKey) }
         if let stored {
             guard stored == [Index.formatVersion] else {
                 throw StoreError(.corrupt, "The index has format \(stored) but this build reads format \(Index.formatVersion)")
             }
             return
         }
-        _ = try environment.write { txn in try txn.put(index.meta, Index.formatKey, [Index.formatVersion]) }
+        _ = try backend.setUp { txn in try txn.put(index.meta, Index.formatKey, [Index.formatVersion]) }
     }
 
     /// Finishes queued writes and closes the index. Idempotent; also run at deinit.
@@ -149,23 +168,26 @@ public final class ObjectStore: Sendable {
     public func close() {
         guard isClosed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         compaction.stopBackground()
-        writer.stop()
+        indexBackend.stop()
         if options.durability == .relaxed {
             do {
                 try extents.syncAll()
-                try environment.sync()
+                try indexBackend.sync()
             } catch {
                 options.logger.error("close: syncing the relaxed store failed: \(error)")
             }
         }
-        environment.close()
+        indexBackend.close()
         Glibc.close(lockDescriptor)
     }
 
     deinit { close() }
 
+    /// The clock. Never read inside a mutation (the re-run rule, Index/IndexSeam.swift):
+    /// decide the time before submitting it.
     static func nowMilliseconds() -> Int64 {
-        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        assert(!MutationScope.isActive, "the clock was read inside an index mutation")
+        return Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 
     /// Capacity of a segment for its first accounting record.
@@ -237,17 +259,17 @@ extension ObjectStore {
     /// only after its last request has finished).
     /// A read transaction. Registered with the reader gate, so compaction does not unlink a
     /// segment this transaction might still find extents in (pin mappings inside `body`).
-    func read<R>(_ body: (borrowing Transaction) throws -> R) throws(StoreError) -> R {
+    func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws(StoreError) -> R {
         guard !isClosed.withLock({ $0 }) else { throw StoreError(.closed, "The store is closed") }
         let epoch = readers.enter()
         defer { readers.leave(epoch) }
-        do { return try environment.read(body) } catch { throw StoreError.wrapping(error, "index read") }
+        do { return try indexBackend.read(body) } catch { throw StoreError.wrapping(error, "index read") }
     }
 
     /// A mutation in the next group commit; every error comes out as a `StoreError`.
     func mutate<R: Sendable>(dataSegments: Set<UInt64> = [],
-                             _ body: @escaping @Sendable (borrowing Transaction) throws -> R) async throws(StoreError) -> R {
-        do { return try await writer.submit(dataSegments: dataSegments, body) } catch {
+                             _ body: @escaping Mutation<R>) async throws(StoreError) -> R {
+        do { return try await indexBackend.mutate(durable: DurabilityBarrier(segments: dataSegments), body) } catch {
             throw StoreError.wrapping(error, "index write")
         }
     }

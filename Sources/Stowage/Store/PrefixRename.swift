@@ -125,7 +125,7 @@ extension ObjectStore {
 
     /// Every (key, record) under `prefix`, in key order, from a cursor walk that expands
     /// group slots; more than the limit is an error.
-    private static func objects(_ txn: borrowing Transaction, _ index: Index, bucket: String,
+    private static func objects(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index, bucket: String,
                                 under prefix: String) throws -> [(key: String, record: ObjectRecord)] {
         let bucketPrefix = IndexKey.objectPrefix(bucket: bucket)
         let prefixBytes = Array(prefix.utf8)

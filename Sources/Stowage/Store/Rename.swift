@@ -79,7 +79,7 @@ extension ObjectStore {
         return candidates
     }
 
-    private static func resolveSource(_ txn: borrowing Transaction, _ index: Index, _ request: RenameRequest,
+    private static func resolveSource(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index, _ request: RenameRequest,
                                       _ candidates: [String]) throws -> (String, ObjectRecord) {
         for candidate in candidates {
             if let record = try index.object(txn, bucket: request.bucket, key: candidate) {

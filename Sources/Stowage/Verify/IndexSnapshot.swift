@@ -32,7 +32,7 @@ struct IndexSnapshot {
     var findings: [Finding] = []
 
     /// Walks every table of `index` inside `txn`.
-    static func load(_ txn: borrowing Transaction, _ index: Index, nowMilliseconds: Int64) throws -> IndexSnapshot {
+    static func load(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index, nowMilliseconds: Int64) throws -> IndexSnapshot {
         var s = IndexSnapshot()
         try s.loadMeta(txn, index)
         try s.loadBuckets(txn, index)
@@ -51,7 +51,7 @@ struct IndexSnapshot {
                                 segmentID: segmentID, uploadID: uploadID, partNumber: partNumber, table: table))
     }
 
-    private mutating func loadMeta(_ txn: borrowing Transaction, _ index: Index) throws {
+    private mutating func loadMeta(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index) throws {
         do { nextBlobID = try index.nextBlobID(txn) } catch {
             nextBlobID = nil
             undecodable("meta", error, key: "next-blob")
@@ -72,7 +72,7 @@ struct IndexSnapshot {
         }
     }
 
-    private mutating func loadBuckets(_ txn: borrowing Transaction, _ index: Index) throws {
+    private mutating func loadBuckets(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index) throws {
         try txn.scan(index.buckets, from: []) { rawKey, value in
             let name = String(decoding: rawKey, as: UTF8.self)
             do {
@@ -86,7 +86,7 @@ struct IndexSnapshot {
     }
 
     /// Walks the objects table through `Index.expand`, so long keys in group slots count.
-    private mutating func loadObjects(_ txn: borrowing Transaction, _ index: Index) throws {
+    private mutating func loadObjects(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index) throws {
         try txn.scan(index.objects, from: []) { rawKey, value in
             guard let separator = rawKey.firstIndex(of: 0) else {
                 undecodable("objects", RecordError(record: "object", reason: "key without a bucket separator"),
@@ -107,7 +107,7 @@ struct IndexSnapshot {
         }
     }
 
-    private mutating func loadBlobs(_ txn: borrowing Transaction, _ index: Index) throws {
+    private mutating func loadBlobs(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index) throws {
         try txn.scan(index.blobs, from: []) { rawKey, value in
             guard let id = IndexKey.decodeID(rawKey) else {
                 undecodable("blobs", RecordError(record: "blob", reason: "bad key length \(rawKey.count)"),
@@ -122,7 +122,7 @@ struct IndexSnapshot {
         }
     }
 
-    private mutating func loadSegments(_ txn: borrowing Transaction, _ index: Index) throws {
+    private mutating func loadSegments(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index) throws {
         try txn.scan(index.segments, from: []) { rawKey, value in
             guard let id = IndexKey.decodeID(rawKey) else {
                 undecodable("segments", RecordError(record: "segment", reason: "bad key length \(rawKey.count)"),
@@ -138,7 +138,7 @@ struct IndexSnapshot {
     }
 
     /// Upload records (32-byte ids) and part records (id ‖ 0x00 ‖ BE u32 number).
-    private mutating func loadUploads(_ txn: borrowing Transaction, _ index: Index) throws {
+    private mutating func loadUploads(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index) throws {
         let idLength = ObjectStore.uploadIDLength
         try txn.scan(index.uploads, from: []) { rawKey, value in
             let uploadID = String(decoding: rawKey.prefix(idLength), as: UTF8.self)
@@ -159,7 +159,7 @@ struct IndexSnapshot {
         }
     }
 
-    private mutating func loadTokens(_ txn: borrowing Transaction, _ index: Index, nowMilliseconds: Int64) throws {
+    private mutating func loadTokens(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index, nowMilliseconds: Int64) throws {
         try txn.scan(index.tokens, from: []) { rawKey, value in
             do {
                 let record = try TokenRecord(decoding: value)

@@ -73,12 +73,12 @@ struct QuarantineRecord: Equatable {
 }
 
 extension Index {
-    func quarantine(_ txn: borrowing Transaction, _ blobID: UInt64) throws -> QuarantineRecord? {
+    func quarantine(_ txn: borrowing some IndexReading & ~Copyable, _ blobID: UInt64) throws -> QuarantineRecord? {
         try txn.withValue(meta, QuarantineRecord.key(blobID)) { try QuarantineRecord(decoding: $0) }
     }
 
     /// GET and HEAD: a quarantined blob is an integrity error before any byte is read.
-    func checkNotQuarantined(_ txn: borrowing Transaction, _ blobID: UInt64, location: String) throws {
+    func checkNotQuarantined(_ txn: borrowing some IndexReading & ~Copyable, _ blobID: UInt64, location: String) throws {
         guard blobID != 0, let record = try quarantine(txn, blobID) else { return }
         throw StoreError(.integrity,
                          "\(location) is quarantined: \(record.reason.text) (\(record.detail)); fsck found it, and it can only be deleted or overwritten")

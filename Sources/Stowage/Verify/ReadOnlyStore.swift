@@ -32,7 +32,7 @@ public final class ReadOnlyStore: Sendable {
         do {
             environment = try LMDBEnvironment(path: indexPath, mapSizeBytes: indexMapSizeBytes, maxReaders: 126,
                                               syncOnCommit: false, readOnly: true)
-            index = Index(environment)
+            index = Index()
             try Self.checkFormat(environment, index)
         } catch {
             if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
@@ -64,7 +64,7 @@ public final class ReadOnlyStore: Sendable {
     public func verify(_ options: VerifyOptions = VerifyOptions(),
                        progress: (@Sendable (VerifyProgress) -> Void)? = nil) async throws(StoreError) -> VerificationReport {
         guard !isClosed.withLock({ $0 }) else { throw StoreError(.closed, "The store is closed") }
-        let verifier = Verifier(environment: environment, index: index, directory: directory, live: isLive,
+        let verifier = Verifier(snapshots: environment, index: index, directory: directory, live: isLive,
                                 appendSegment: nil)
         do { return try await verifier.run(options, progress: progress) } catch {
             throw StoreError.wrapping(error, "verification")

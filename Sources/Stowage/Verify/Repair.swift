@@ -105,7 +105,7 @@ struct Repairer: Sendable {
         self.now = now
     }
 
-    mutating func run(_ txn: borrowing Transaction) throws {
+    mutating func run(_ txn: borrowing WriteTransaction) throws {
         let snapshot = try IndexSnapshot.load(txn, index, nowMilliseconds: now)
         let space = SpaceCheck(snapshot, files: files, appendSegment: nil, maxRanges: 0)
         let findings = snapshot.findings + ReferenceCheck(snapshot).findings + space.findings
@@ -159,7 +159,7 @@ struct Repairer: Sendable {
         }
     }
 
-    private mutating func createBuckets(_ txn: borrowing Transaction, _ findings: [Finding]) throws {
+    private mutating func createBuckets(_ txn: borrowing WriteTransaction, _ findings: [Finding]) throws {
         let missing = Set(findings.filter { $0.kind == .objectWithoutBucket }.compactMap(\.bucket))
         for bucket in missing.sorted() {
             try txn.put(index.buckets, Array(bucket.utf8), BucketRecord(createdMilliseconds: now).encoded(), noOverwrite: true)
@@ -169,7 +169,7 @@ struct Repairer: Sendable {
 
     /// Parts of unknown uploads and parts with missing or invalid pieces: their upload
     /// cannot complete with them (the client uploads the part again).
-    private mutating func removeParts(_ txn: borrowing Transaction, _ findings: [Finding]) throws -> Set<[UInt8]> {
+    private mutating func removeParts(_ txn: borrowing WriteTransaction, _ findings: [Finding]) throws -> Set<[UInt8]> {
         var removed = Set<[UInt8]>()
         for finding in findings where [.orphanedPart, .danglingPiece, .invalidPiece].contains(finding.kind) {
             guard let upload = finding.uploadID, let number = finding.partNumber else { continue }
@@ -183,7 +183,7 @@ struct Repairer: Sendable {
 
     /// Sets every blob's count to the references it has, deleting blobs left with none
     /// (and, for a composite, the references its pieces held). Returns the deleted ids.
-    private mutating func recount(_ txn: borrowing Transaction, _ snapshot: IndexSnapshot,
+    private mutating func recount(_ txn: borrowing WriteTransaction, _ snapshot: IndexSnapshot,
                                   removedParts: Set<[UInt8]>) throws -> Set<UInt64> {
         let exists = { (id: UInt64) in snapshot.blobs[id] != nil || snapshot.undecodableBlobs.contains(id) }
         var counts: [UInt64: UInt32] = [:]
@@ -218,9 +218,9 @@ struct Repairer: Sendable {
         return deleted
     }
 
-    private mutating func quarantine(_ txn: borrowing Transaction, _ snapshot: IndexSnapshot, _ findings: [Finding],
+    private mutating func quarantine(_ txn: borrowing WriteTransaction, _ snapshot: IndexSnapshot, _ findings: [Finding],
                                      deleted: Set<UInt64>, keys: KeyMap) throws {
-        let wanted = Self.quarantineTargets(snapshot, findings, deleted: deleted)
+        let wanted = Self.quarantineTargets(snapshot, findings, deleted: deleted, now: now)
         for (id, record) in wanted.sorted(by: { $0.key < $1.key }) where snapshot.quarantine[id] == nil {
             try txn.put(index.meta, QuarantineRecord.key(id), record.encoded())
             act(.quarantined, "blob \(id): \(record.reason.text) (\(record.detail)); GET and HEAD of its keys answer an integrity error",
@@ -242,8 +242,7 @@ struct Repairer: Sendable {
     /// Blob → why it must be quarantined: damaged data blobs and every composite over
     /// them, broken composites, missing blobs keys name, keys' blobs of the wrong size.
     private static func quarantineTargets(_ snapshot: IndexSnapshot, _ findings: [Finding],
-                                          deleted: Set<UInt64>) -> [UInt64: QuarantineRecord] {
-        let now = ObjectStore.nowMilliseconds()
+                                          deleted: Set<UInt64>, now: Int64) -> [UInt64: QuarantineRecord] {
         var targets: [UInt64: QuarantineRecord] = [:]
         func mark(_ id: UInt64, _ reason: QuarantineRecord.Reason, _ detail: String) {
             guard id != 0, !deleted.contains(id), targets[id] == nil else { return }
@@ -276,7 +275,7 @@ struct Repairer: Sendable {
     /// Rewrites every segment record whose figures differ from the recomputed ones,
     /// creates missing records, records each file's real length as its capacity, and with
     /// `reclaim` seals segments no longer appended to and drops records of nothing.
-    private mutating func fixSegments(_ txn: borrowing Transaction, _ snapshot: IndexSnapshot, deleted: Set<UInt64>) throws {
+    private mutating func fixSegments(_ txn: borrowing WriteTransaction, _ snapshot: IndexSnapshot, deleted: Set<UInt64>) throws {
         var extents: [UInt64: (live: UInt64, end: UInt64)] = [:]
         for (id, blob) in snapshot.blobs where !deleted.contains(id) {
             for extent in blob.extents {
@@ -304,7 +303,7 @@ struct Repairer: Sendable {
         }
     }
 
-    private mutating func fixSegment(_ txn: borrowing Transaction, _ id: UInt64, _ record: SegmentRecord,
+    private mutating func fixSegment(_ txn: borrowing WriteTransaction, _ id: UInt64, _ record: SegmentRecord,
                                      live: UInt64, end: UInt64, sealable: Bool) throws {
         var fixed = record
         if let file = files[id], file != record.capacityBytes {
@@ -328,7 +327,7 @@ struct Repairer: Sendable {
         if fixed != record { try txn.put(index.segments, IndexKey.id(id), fixed.encoded()) }
     }
 
-    private mutating func fixBlobCounter(_ txn: borrowing Transaction, _ snapshot: IndexSnapshot) throws {
+    private mutating func fixBlobCounter(_ txn: borrowing WriteTransaction, _ snapshot: IndexSnapshot) throws {
         let highest = max(snapshot.blobs.keys.max() ?? 0, snapshot.undecodableBlobs.max() ?? 0)
         let next = snapshot.nextBlobID
         guard next == nil || highest >= next! else { return }
@@ -357,7 +356,7 @@ struct KeyMap {
     }
 }
 
-extension Transaction {
+extension IndexReading where Self: ~Copyable {
     /// The keys of `table` that start with `prefix`, copied.
     func scanKeys(_ table: Table, prefix: [UInt8]) throws -> [[UInt8]] {
         var keys: [[UInt8]] = []

@@ -5,7 +5,7 @@ import Glibc
 /// index checks, then — unless `quick` — the byte scan. Shared by `ObjectStore.verify` (a
 /// store open for writing, e.g. inside a server) and `ReadOnlyStore.verify` (the CLI).
 struct Verifier {
-    let environment: LMDBEnvironment
+    let snapshots: any IndexSnapshots
     let index: Index
     let directory: String
     let live: Bool
@@ -17,10 +17,10 @@ struct Verifier {
     func run(_ options: VerifyOptions, progress: (@Sendable (VerifyProgress) -> Void)?) async throws -> VerificationReport {
         let clock = ContinuousClock()
         let started = clock.now
-        let (environment, index) = (self.environment, self.index)
+        let (snapshots, index) = (self.snapshots, self.index)
         let now = ObjectStore.nowMilliseconds()
         let snapshot = try await BlockingIO.run {
-            try environment.read { txn in try IndexSnapshot.load(txn, index, nowMilliseconds: now) }
+            try snapshots.read { txn in try IndexSnapshot.load(txn, index, nowMilliseconds: now) }
         }
         // Listed after the snapshot: a file the snapshot references existed when it was taken.
         let files = try SegmentDirectory.lengths(segmentsDirectory)
@@ -95,7 +95,7 @@ struct Verifier {
         let missing = Set(findings.filter { $0.kind == .missingSegmentFile }.compactMap(\.segmentID))
         guard !suspects.isEmpty || !missing.isEmpty else { return findings }
         let index = self.index
-        let (unchanged, stillRecorded) = try environment.read { txn in
+        let (unchanged, stillRecorded) = try snapshots.read { txn in
             (try Set(suspects.filter { try index.blob(txn, $0) == snapshot.blobs[$0] }),
              try Set(missing.filter { try index.segment(txn, $0) != nil }))
         }
@@ -150,7 +150,7 @@ extension ObjectStore {
     public func verify(_ options: VerifyOptions = VerifyOptions(),
                        progress: (@Sendable (VerifyProgress) -> Void)? = nil) async throws(StoreError) -> VerificationReport {
         try read { _ in }   // `StoreClosed` once the store is closed
-        let verifier = Verifier(environment: environment, index: index, directory: directory, live: false,
+        let verifier = Verifier(snapshots: indexBackend, index: index, directory: directory, live: false,
                                 appendSegment: extents.openSegmentID)
         do { return try await verifier.run(options, progress: progress) } catch {
             throw StoreError.wrapping(error, "verification")

@@ -1,13 +1,15 @@
 import Foundation
 
-/// The single writer: one dedicated thread owns every LMDB write transaction.
+/// The LMDB index backend (`IndexBackend`): one environment, and the single writer —
+/// one dedicated thread owns every LMDB write transaction.
 ///
-/// Callers queue mutations; the thread takes everything queued, `fdatasync`s the segments
-/// those mutations wrote (I3), applies each mutation in a nested transaction of one shared
-/// write transaction — so each is checked against its own preconditions, in order, and a
-/// failing one leaves the others untouched — commits once, and then answers them all
-/// (group commit: one index sync for the whole batch).
-final class IndexWriter: @unchecked Sendable {
+/// Callers queue mutations; the thread takes everything queued, makes the data those
+/// mutations reference durable (I3, one call for the batch), applies each mutation in a
+/// nested transaction of one shared write transaction — so each is checked against its own
+/// preconditions, in order, and a failing one leaves the others untouched — commits once,
+/// and then answers them all (group commit: one index sync for the whole batch). A
+/// mutation runs exactly once.
+final class LMDBIndex: IndexBackend, @unchecked Sendable {
     // `queue` and `stopping` are guarded by `condition`; the rest is immutable.
     private let condition = NSCondition()
     private var queue: [PendingMutation] = []
@@ -15,30 +17,49 @@ final class IndexWriter: @unchecked Sendable {
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
 
-    private let environment: LMDBEnvironment
-    private let extents: ExtentStore
-    private let syncData: Bool
+    let environment: LMDBEnvironment
+    /// Makes the given segments' written bytes durable (the blob seam's sync); set once by
+    /// `start`, before the writer thread reads it.
+    private var makeDurable: @Sendable (Set<UInt64>) throws -> Void = { _ in }
 
     /// Most mutations applied in one transaction; the rest wait for the next batch.
     static let maxBatchCount = 1024
 
-    init(environment: LMDBEnvironment, extents: ExtentStore, syncData: Bool) {
+    init(environment: LMDBEnvironment) {
         self.environment = environment
-        self.extents = extents
-        self.syncData = syncData
+    }
+
+    func start(makeDurable: @escaping @Sendable (Set<UInt64>) throws -> Void) {
+        precondition(thread == nil, "started twice")
+        self.makeDurable = makeDurable
         let thread = Thread { [unowned self] in self.run() }
         thread.name = "stowage-index-writer"
         self.thread = thread
         thread.start()
     }
 
+    func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        try environment.read(body)
+    }
+
+    func setUp<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        try environment.write(body)
+    }
+
+    func sync() throws {
+        try environment.sync()
+    }
+
+    func close() {
+        stop()
+        environment.close()
+    }
+
     /// Applies `body` in the next group commit and returns its result once that commit is
-    /// durable. `dataSegments` are the segments whose newly written bytes the mutation
-    /// will reference: they are synced before the commit.
-    func submit<R: Sendable>(dataSegments: Set<UInt64> = [],
-                             _ body: @escaping @Sendable (borrowing Transaction) throws -> R) async throws -> R {
+    /// durable.
+    func mutate<R: Sendable>(durable: DurabilityBarrier, _ body: @escaping Mutation<R>) async throws -> R {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, Error>) in
-            let pending = PendingMutation(dataSegments: dataSegments, body: body, continuation: continuation)
+            let pending = PendingMutation(segments: durable.segments, body: body, continuation: continuation)
             condition.lock()
             if stopping {
                 condition.unlock()
@@ -54,7 +75,7 @@ final class IndexWriter: @unchecked Sendable {
     /// Finishes every queued mutation, then stops the thread.
     func stop() {
         condition.lock()
-        let wasRunning = !stopping
+        let wasRunning = !stopping && thread != nil
         stopping = true
         condition.signal()
         condition.unlock()
@@ -81,7 +102,8 @@ final class IndexWriter: @unchecked Sendable {
 
     private func commit(_ batch: [PendingMutation]) {
         do {
-            try syncSegments(of: batch)
+            // I3: object data is on disk before the index transaction that references it commits.
+            try makeDurable(batch.reduce(into: Set<UInt64>()) { $0.formUnion($1.segments) })
             try environment.write { txn in
                 for mutation in batch { mutation.apply(txn) }
             }
@@ -91,29 +113,18 @@ final class IndexWriter: @unchecked Sendable {
             for mutation in batch { mutation.answer(commitError: failure) }
         }
     }
-
-    /// I3: object data is on disk before the index transaction that references it commits.
-    private func syncSegments(of batch: [PendingMutation]) throws {
-        guard syncData else { return }
-        var segments = Set<UInt64>()
-        for mutation in batch { segments.formUnion(mutation.dataSegments) }
-        for id in segments.sorted() {
-            do { try extents.segment(id).sync() } catch { throw error.storeError }
-        }
-    }
 }
 
 /// One queued mutation and the caller waiting for it.
 private final class PendingMutation: @unchecked Sendable {
     // Touched only by the writer thread between `apply` and `answer`.
-    let dataSegments: Set<UInt64>
-    private let body: @Sendable (borrowing Transaction) throws -> Any
+    let segments: Set<UInt64>
+    private let body: Mutation<Any>
     private let deliver: (Result<Any, Error>) -> Void
     private var outcome: Result<Any, Error>?
 
-    init<R: Sendable>(dataSegments: Set<UInt64>, body: @escaping @Sendable (borrowing Transaction) throws -> R,
-                      continuation: CheckedContinuation<R, Error>) {
-        self.dataSegments = dataSegments
+    init<R: Sendable>(segments: Set<UInt64>, body: @escaping Mutation<R>, continuation: CheckedContinuation<R, Error>) {
+        self.segments = segments
         self.body = { txn in try body(txn) }
         self.deliver = { result in
             // Force casts are safe: `body` produced this value as an R.
@@ -121,8 +132,10 @@ private final class PendingMutation: @unchecked Sendable {
         }
     }
 
-    func apply(_ txn: borrowing Transaction) {
+    func apply(_ txn: borrowing WriteTransaction) {
         do {
+            let scope = MutationScope.enter()
+            defer { MutationScope.leave(scope) }
             let value = try txn.nested { child in try body(child) }
             outcome = .success(value)
         } catch {
