@@ -45,8 +45,13 @@ build-tests: deps
 	if grep -E '^/.*/(Sources|Tests)/.*warning:' $$out | grep -v '/.build/'; then \
 	  echo "warnings in Stowage's own code (treated as errors)"; rm -f $$out; exit 1; fi; rm -f $$out
 
+# The engine's mutation suites run twice: over LMDB, and over the conflict-injecting
+# optimistic index of the tests (the index seam's re-run rule, issue 13). keyLimitEdge's
+# 100,001 keys take minutes there in a debug build; it runs over LMDB only.
+OPTIMISTIC_SUITES := ObjectTests|RenameTests|ConditionalTests|CopyTests|MultipartTests|PrefixRenameTests|ListTests|BucketTests|ReservationTests
 test-swift: build-tests
 	$(SWIFT) test --skip-build
+	STOWAGE_TEST_INDEX=optimistic $(SWIFT) test --skip-build --filter 'StowageTests\.($(OPTIMISTIC_SUITES))' --skip keyLimitEdge
 
 # The real `stowage` binary on a free loopback port, driven by boto3, the aws CLI,
 # s3cmd and rclone.

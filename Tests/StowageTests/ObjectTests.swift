@@ -97,16 +97,16 @@ import Testing
 
     @Test func persistsAcrossReopen() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-reopen-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory); TestIndex.forget(directory) }
         let body = testBytes(3 << 20)
         do {
-            let store = try ObjectStore(directory: directory, options: testOptions(.strict))
+            let store = try openTestStore(directory, testOptions(.strict))
             try await store.createBucket("bkt")
             try await store.put("bkt", "big", body, attributes: ObjectAttributes(contentType: "x/y"))
             try await store.put("bkt", "small", [42])
             store.close()
         }
-        let store = try ObjectStore(directory: directory, options: testOptions(.strict))
+        let store = try openTestStore(directory, testOptions(.strict))
         defer { store.close() }
         #expect(try store.keys("bkt") == ["big", "small"])
         #expect(try await store.bytes("bkt", "big") == body)

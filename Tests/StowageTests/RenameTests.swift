@@ -184,16 +184,16 @@ import Testing
 
     @Test func tokensSurviveReopen() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-token-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { try? FileManager.default.removeItem(atPath: directory); TestIndex.forget(directory) }
         let request = RenameRequest(bucket: "bkt", source: "a", destination: "z", clientToken: "durable")
         do {
-            let store = try ObjectStore(directory: directory, options: testOptions(.strict))
+            let store = try openTestStore(directory, testOptions(.strict))
             try await store.createBucket("bkt")
             try await store.put("bkt", "a", [1])
             try await store.renameObject(request)
             store.close()
         }
-        let store = try ObjectStore(directory: directory, options: testOptions(.strict))
+        let store = try openTestStore(directory, testOptions(.strict))
         defer { store.close() }
         #expect(try await store.renameObject(request).replayed)
         let expiry = try store.read { txn in

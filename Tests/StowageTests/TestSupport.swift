@@ -12,9 +12,27 @@ func withTemporaryStore<R>(durability: Durability = .relaxed,
     let directory = FileManager.default.temporaryDirectory
         .appendingPathComponent("stowage-test-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let store = try ObjectStore(directory: directory, options: testOptions(durability, segmentCapacityBytes, chunkSizeBytes))
+    defer { TestIndex.forget(directory) }
+    let store = try openTestStore(directory, testOptions(durability, segmentCapacityBytes, chunkSizeBytes))
     defer { store.close() }
     return try await body(store, directory)
+}
+
+/// The index backend the engine suites run over: LMDB, or with
+/// `STOWAGE_TEST_INDEX=optimistic` the conflict-injecting `OptimisticIndex`
+/// (`make test` runs the mutation suites both ways).
+enum TestIndex {
+    static let optimistic = ProcessInfo.processInfo.environment["STOWAGE_TEST_INDEX"] == "optimistic"
+
+    static func forget(_ directory: String) {
+        if optimistic { OptimisticIndex.forget(directory) }
+    }
+}
+
+/// Opens a store on `directory` over the test index backend.
+func openTestStore(_ directory: String, _ options: StoreOptions = testOptions()) throws -> ObjectStore {
+    guard TestIndex.optimistic else { return try ObjectStore(directory: directory, options: options) }
+    return try ObjectStore(directory: directory, options: options) { OptimisticIndex(directory: directory) }
 }
 
 func testOptions(_ durability: Durability = .relaxed, _ segmentCapacityBytes: UInt64 = 8 << 20,
