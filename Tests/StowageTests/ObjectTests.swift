@@ -117,6 +117,34 @@ import Testing
         #expect(try await store.bytes("bkt", "after") == testBytes(500_000, seed: 9))
     }
 
+    /// `close()` waits for a read already inside its snapshot instead of closing the index
+    /// under it; reads that begin after it are refused as closed (issue 13).
+    @Test func closeWaitsForReadsInFlight() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            try await store.put("bkt", "k", [1, 2, 3])
+            let inside = DispatchSemaphore(value: 0)
+            let release = DispatchSemaphore(value: 0)
+            let closed = ManagedAtomicFlag()
+            let reader = Thread {
+                _ = try? store.read { txn -> Int in
+                    inside.signal()
+                    release.wait()
+                    return try txn.count(store.index.objects)
+                }
+            }
+            reader.start()
+            inside.wait()
+            let closer = Thread { store.close(); closed.set() }
+            closer.start()
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(!closed.isSet, "close() returned while a read was inside its snapshot")
+            release.signal()
+            while !closed.isSet { try await Task.sleep(for: .milliseconds(5)) }
+            await expectStoreError(.closed) { _ = try store.headObject(bucket: "bkt", key: "k") }
+        }
+    }
+
     @Test func openingTwiceIsRefused() async throws {
         try await withTemporaryStore { _, directory in
             await expectStoreError(.alreadyOpen) { _ = try ObjectStore(directory: directory, options: testOptions()) }

@@ -167,6 +167,9 @@ public final class ObjectStore: Sendable {
     /// In relaxed mode this is where data and index reach the disk.
     public func close() {
         guard isClosed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
+        // Reads that began before `isClosed` was set finish first: the index must not be
+        // closed under them.
+        readers.drainBlocking()
         compaction.stopBackground()
         indexBackend.stop()
         if options.durability == .relaxed {
@@ -254,15 +257,15 @@ extension ObjectStore {
 // MARK: - Transactions with engine errors
 
 extension ObjectStore {
-    /// A read snapshot; every error comes out as a `StoreError`.
-    /// Callers must not close the store while reads are in flight (the server closes it
-    /// only after its last request has finished).
-    /// A read transaction. Registered with the reader gate, so compaction does not unlink a
-    /// segment this transaction might still find extents in (pin mappings inside `body`).
+    /// A read snapshot; every error comes out as a `StoreError`. Registered with the reader
+    /// gate, so compaction does not unlink a segment this transaction might still find
+    /// extents in (pin mappings inside `body`), and `close()` waits for it.
     func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws(StoreError) -> R {
-        guard !isClosed.withLock({ $0 }) else { throw StoreError(.closed, "The store is closed") }
+        // Enter before checking: `close()` sets `isClosed`, then waits for every reader
+        // that entered, so a read that passed the check finishes before the index closes.
         let epoch = readers.enter()
         defer { readers.leave(epoch) }
+        guard !isClosed.withLock({ $0 }) else { throw StoreError(.closed, "The store is closed") }
         do { return try indexBackend.read(body) } catch { throw StoreError.wrapping(error, "index read") }
     }
 

@@ -1,46 +1,47 @@
 /// The engine's one error type. Every failure a caller can see is a `StoreError` with a
 /// named `code`; the S3 layer maps codes to S3 error codes in one table.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public let name: String
-        private init(_ name: String) { self.name = name }
-        public var description: String { name }
-
+    /// Every code the engine reports. An enum, so the S3 layer's mapping (a `switch`) is
+    /// exhaustive by construction: a new code does not compile until it is mapped.
+    public enum Code: String, Hashable, Sendable, CaseIterable, CustomStringConvertible {
         // Buckets
-        public static let noSuchBucket = Code("NoSuchBucket")
-        public static let bucketAlreadyExists = Code("BucketAlreadyOwnedByYou")
-        public static let bucketNotEmpty = Code("BucketNotEmpty")
-        public static let invalidBucketName = Code("InvalidBucketName")
+        case noSuchBucket = "NoSuchBucket"
+        case bucketAlreadyExists = "BucketAlreadyOwnedByYou"
+        case bucketNotEmpty = "BucketNotEmpty"
+        case invalidBucketName = "InvalidBucketName"
         // Keys and requests
-        public static let noSuchKey = Code("NoSuchKey")
-        public static let keyTooLong = Code("KeyTooLongError")
-        public static let invalidKey = Code("InvalidKey")
-        public static let invalidArgument = Code("InvalidArgument")
-        public static let invalidRequest = Code("InvalidRequest")
-        public static let invalidRange = Code("InvalidRange")
-        public static let invalidPartNumber = Code("InvalidPartNumber")
-        public static let noSuchUpload = Code("NoSuchUpload")
-        public static let invalidPart = Code("InvalidPart")
-        public static let invalidPartOrder = Code("InvalidPartOrder")
-        public static let entityTooSmall = Code("EntityTooSmall")
-        public static let notImplemented = Code("NotImplemented")
-        public static let badDigest = Code("BadDigest")
-        public static let incompleteBody = Code("IncompleteBody")
-        public static let entityTooLarge = Code("EntityTooLarge")
+        case noSuchKey = "NoSuchKey"
+        case keyTooLong = "KeyTooLongError"
+        case invalidKey = "InvalidKey"
+        case invalidArgument = "InvalidArgument"
+        case invalidRequest = "InvalidRequest"
+        case invalidRange = "InvalidRange"
+        case invalidPartNumber = "InvalidPartNumber"
+        case noSuchUpload = "NoSuchUpload"
+        case invalidPart = "InvalidPart"
+        case invalidPartOrder = "InvalidPartOrder"
+        case entityTooSmall = "EntityTooSmall"
+        case notImplemented = "NotImplemented"
+        case badDigest = "BadDigest"
+        case incompleteBody = "IncompleteBody"
+        case entityTooLarge = "EntityTooLarge"
         // Conditions
-        public static let preconditionFailed = Code("PreconditionFailed")
-        public static let notModified = Code("NotModified")
-        public static let conditionalRequestConflict = Code("ConditionalRequestConflict")
-        public static let idempotencyParameterMismatch = Code("IdempotencyParameterMismatch")
+        case preconditionFailed = "PreconditionFailed"
+        case notModified = "NotModified"
+        case conditionalRequestConflict = "ConditionalRequestConflict"
+        case idempotencyParameterMismatch = "IdempotencyParameterMismatch"
         // The machine
-        public static let integrity = Code("IntegrityError")
-        public static let diskFull = Code("DiskFull")
-        public static let indexFull = Code("IndexFull")
-        public static let io = Code("IOError")
-        public static let index = Code("IndexError")
-        public static let corrupt = Code("CorruptRecord")
-        public static let alreadyOpen = Code("AlreadyOpen")
-        public static let closed = Code("StoreClosed")
+        case integrity = "IntegrityError"
+        case diskFull = "DiskFull"
+        case indexFull = "IndexFull"
+        case io = "IOError"
+        case index = "IndexError"
+        case corrupt = "CorruptRecord"
+        case alreadyOpen = "AlreadyOpen"
+        case closed = "StoreClosed"
+
+        public var name: String { rawValue }
+        public var description: String { rawValue }
     }
 
     public let code: Code
