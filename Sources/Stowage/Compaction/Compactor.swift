@@ -77,7 +77,8 @@ final class CompactionState: Sendable {
         var bytesReclaimed: UInt64 = 0
     }
     let totals = Mutex(Totals())
-    let running = Mutex(false)
+    /// One pass at a time.
+    let turn = Turnstile()
     let background = Mutex<Task<Void, Never>?>(nil)
 
     func add(_ report: CompactionReport) {
@@ -151,10 +152,8 @@ extension ObjectStore {
     /// the live extents out of every settled segment whose garbage passes the threshold
     /// and unlinks it. Crash-safe at every step (docs/ARCHITECTURE.md §6d).
     public func compact(_ options: CompactionOptions = CompactionOptions()) async throws(StoreError) -> CompactionReport {
-        while compaction.running.withLock({ running in defer { running = true }; return running }) {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        defer { compaction.running.withLock { $0 = false } }
+        await compaction.turn.acquire()
+        defer { compaction.turn.release() }
         let started = ContinuousClock.now
         var report = CompactionReport()
         var pacer = Pacer(bytesPerSecond: options.bytesPerSecond)
@@ -416,20 +415,6 @@ extension ObjectStore {
         report.blobsMoved += moved.0
         report.bytesMoved += moved.1
         options.onStep?(.repointed, victim)
-    }
-}
-
-extension Index {
-    /// Data blobs with at least one extent in `segment` (a scan of the blob table).
-    func blobsWithExtents(in segment: UInt64, _ txn: borrowing some IndexReading & ~Copyable) throws -> [(UInt64, BlobRecord)] {
-        var result: [(UInt64, BlobRecord)] = []
-        try txn.scan(blobs, from: []) { key, value in
-            guard let id = IndexKey.decodeID(key) else { return true }
-            let record = try BlobRecord(decoding: value)
-            if record.extents.contains(where: { $0.segmentID == segment }) { result.append((id, record)) }
-            return true
-        }
-        return result
     }
 }
 

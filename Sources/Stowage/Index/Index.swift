@@ -143,3 +143,17 @@ struct Index: Sendable {
         return true
     }
 }
+
+extension Index {
+    /// Data blobs with at least one extent in `segment` (a scan of the blob table).
+    func blobsWithExtents(in segment: UInt64, _ txn: borrowing some IndexReading & ~Copyable) throws -> [(UInt64, BlobRecord)] {
+        var result: [(UInt64, BlobRecord)] = []
+        try txn.scan(blobs, from: []) { key, value in
+            guard let id = IndexKey.decodeID(key) else { return true }
+            let record = try BlobRecord(decoding: value)
+            if record.extents.contains(where: { $0.segmentID == segment }) { result.append((id, record)) }
+            return true
+        }
+        return result
+    }
+}

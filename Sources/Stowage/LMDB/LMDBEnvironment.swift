@@ -13,7 +13,7 @@ final class LMDBEnvironment: IndexSnapshots, @unchecked Sendable {
     private let readerPool = Mutex(ReaderPool())
     private var closed = false
 
-    /// `MDB_dbi` of each of the index's tables (`Index.tables`), by `Table.id`.
+    /// `MDB_dbi` of each table the environment was opened with, by `Table.id`.
     let dbis: [MDB_dbi]
 
     /// - Parameters:
@@ -23,14 +23,14 @@ final class LMDBEnvironment: IndexSnapshots, @unchecked Sendable {
     ///   - readOnly: `MDB_RDONLY`, for verifying a directory another process may be writing
     ///     (lmdb.h: "Open the environment in read-only mode. No write operations will be
     ///     allowed"). The tables must already exist; none is created.
-    init(path: String, mapSizeBytes: Int, maxReaders: UInt32, syncOnCommit: Bool,
-         readOnly: Bool = false) throws {
+    init(path: String, tables: [Table], minimumKeyBytes: Int, mapSizeBytes: Int, maxReaders: UInt32,
+         syncOnCommit: Bool, readOnly: Bool = false) throws {
         var handle: OpaquePointer?
         try LMDBError.check(mdb_env_create(&handle), "mdb_env_create")
         guard let handle else { throw LMDBError(code: EINVAL, operation: "mdb_env_create") }
         env = handle
         do {
-            try LMDBError.check(mdb_env_set_maxdbs(env, MDB_dbi(Index.tables.count)), "mdb_env_set_maxdbs")
+            try LMDBError.check(mdb_env_set_maxdbs(env, MDB_dbi(tables.count)), "mdb_env_set_maxdbs")
             try LMDBError.check(mdb_env_set_mapsize(env, mapSizeBytes), "mdb_env_set_mapsize")
             try LMDBError.check(mdb_env_set_maxreaders(env, maxReaders), "mdb_env_set_maxreaders")
             // MDB_NOTLS: read transactions move between threads of a pool.
@@ -39,23 +39,23 @@ final class LMDBEnvironment: IndexSnapshots, @unchecked Sendable {
             if !syncOnCommit { flags |= UInt32(MDB_NOSYNC) }
             if readOnly { flags |= UInt32(MDB_RDONLY) }
             try LMDBError.check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open \(path)")
-            // The objects table's slot scheme (Index/ObjectSlots.swift) assumes keys of
-            // up to 511 bytes, liblmdb's default MDB_MAXKEYSIZE.
-            guard mdb_env_get_maxkeysize(env) >= Int32(ObjectSlot.lmdbMaxKeyBytes) else {
-                throw LMDBError(code: MDB_BAD_VALSIZE, operation: "liblmdb is built with keys shorter than \(ObjectSlot.lmdbMaxKeyBytes) bytes")
+            // The caller's key layout needs keys this long (the objects table's slots: 511,
+            // liblmdb's default MDB_MAXKEYSIZE).
+            guard mdb_env_get_maxkeysize(env) >= Int32(minimumKeyBytes) else {
+                throw LMDBError(code: MDB_BAD_VALSIZE, operation: "liblmdb is built with keys shorter than \(minimumKeyBytes) bytes")
             }
-            dbis = try Self.openTables(env, readOnly: readOnly)
+            dbis = try Self.openTables(env, tables, readOnly: readOnly)
         } catch {
             mdb_env_close(env)
             throw error
         }
     }
 
-    private static func openTables(_ env: OpaquePointer, readOnly: Bool) throws -> [MDB_dbi] {
+    private static func openTables(_ env: OpaquePointer, _ tables: [Table], readOnly: Bool) throws -> [MDB_dbi] {
         // A read-only transaction commits too: lmdb.h, mdb_dbi_open: "After a successful
         // commit the handle will reside in the shared environment".
         try LMDBAccess.withTransaction(env: env, parent: nil, flags: readOnly ? UInt32(MDB_RDONLY) : 0, "open") { txn in
-            try Index.tables.map { table in
+            try tables.map { table in
                 var dbi = MDB_dbi()
                 try LMDBError.check(mdb_dbi_open(txn, table.name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi),
                                     "mdb_dbi_open \(table.name)")

@@ -63,7 +63,7 @@ final class LMDBIndex: IndexBackend, @unchecked Sendable {
             condition.lock()
             if stopping {
                 condition.unlock()
-                continuation.resume(throwing: StoreError(.closed, "The store is closed"))
+                continuation.resume(throwing: IndexBackendError.closed)
                 return
             }
             queue.append(pending)
@@ -109,8 +109,7 @@ final class LMDBIndex: IndexBackend, @unchecked Sendable {
             }
             for mutation in batch { mutation.answer(commitError: nil) }
         } catch {
-            let failure = StoreError.wrapping(error, "group commit")
-            for mutation in batch { mutation.answer(commitError: failure) }
+            for mutation in batch { mutation.answer(commitError: error) }
         }
     }
 }
@@ -139,37 +138,15 @@ private final class PendingMutation: @unchecked Sendable {
             let value = try txn.nested { child in try body(child) }
             outcome = .success(value)
         } catch {
-            outcome = .failure(StoreError.wrapping(error, "index update"))
+            outcome = .failure(error)
         }
     }
 
-    func answer(commitError: StoreError?) {
+    func answer(commitError: Error?) {
         if let commitError {
             deliver(.failure(commitError))
         } else {
-            deliver(outcome ?? .failure(StoreError(.index, "mutation was never applied")))
-        }
-    }
-}
-
-extension StoreError {
-    /// Passes a `StoreError` through; names LMDB, I/O and record errors.
-    static func wrapping(_ error: Error, _ context: String) -> StoreError {
-        switch error {
-        case let error as StoreError:
-            return error
-        case let error as LMDBError where error.code == ENOSPC || error.code == EDQUOT:
-            return StoreError(.diskFull, "No space left on the device holding the index during \(context)", cause: error)
-        case let error as LMDBError where error.code == LMDBError.mapFull:
-            return StoreError(.indexFull, "The index is full (LMDB map size reached) during \(context); raise the map size", cause: error)
-        case let error as LMDBError:
-            return StoreError(.index, "\(context): \(error)", cause: error)
-        case let error as IOError:
-            return error.storeError
-        case let error as RecordError:
-            return StoreError(.corrupt, "\(context): \(error)", cause: error)
-        default:
-            return StoreError(.io, "\(context): \(error)")
+            deliver(outcome ?? .failure(IndexBackendError.notApplied))
         }
     }
 }

@@ -438,14 +438,6 @@ extension ObjectStore {
     }
 }
 
-func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}
-
 extension CompletionRecord {
     init(info: ObjectInfo, bucket: String, parts: [PartChoice]) {
         self.init(bucket: bucket, key: info.key, parts: parts, size: info.size, etag: info.etag,

@@ -62,6 +62,7 @@ public final class ObjectStore: Sendable {
     public convenience init(directory: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
         try self.init(directory: directory, options: options) { () throws -> any IndexBackend in
             LMDBIndex(environment: try LMDBEnvironment(path: directory + "/" + Self.indexDirectoryName,
+                                                       tables: Index.tables, minimumKeyBytes: ObjectSlot.lmdbMaxKeyBytes,
                                                        mapSizeBytes: options.indexMapSizeBytes,
                                                        maxReaders: options.maxReaders,
                                                        syncOnCommit: options.durability == .strict))

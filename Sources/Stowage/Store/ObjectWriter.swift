@@ -50,15 +50,6 @@ public struct PutRequest: Sendable {
     }
 }
 
-/// Runs blocking file work on a Dispatch thread, never on a cooperative (or NIO) thread.
-enum BlockingIO {
-    static func run<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
-    }
-}
-
 /// Streams one object's bytes into the extent store: fills a chunk-sized staging buffer,
 /// and for each full chunk computes its XXH3, feeds the MD5 (the ETag), and `pwrite`s it
 /// into reserved space. Two staging buffers: while one chunk is hashed and written on a

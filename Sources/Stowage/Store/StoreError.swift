@@ -1,3 +1,5 @@
+import Glibc
+
 /// The engine's one error type. Every failure a caller can see is a `StoreError` with a
 /// named `code`; the S3 layer maps codes to S3 error codes in one table.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
@@ -71,5 +73,31 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         StoreError(.preconditionFailed,
                    "At least one of the pre-conditions you specified did not hold",
                    condition: condition)
+    }
+}
+
+extension StoreError {
+    /// Passes a `StoreError` through; names LMDB, I/O and record errors.
+    static func wrapping(_ error: Error, _ context: String) -> StoreError {
+        switch error {
+        case let error as StoreError:
+            return error
+        case IndexBackendError.closed:
+            return StoreError(.closed, "The store is closed")
+        case IndexBackendError.notApplied:
+            return StoreError(.index, "\(context): the mutation was never applied")
+        case let error as LMDBError where error.code == ENOSPC || error.code == EDQUOT:
+            return StoreError(.diskFull, "No space left on the device holding the index during \(context)", cause: error)
+        case let error as LMDBError where error.code == LMDBError.mapFull:
+            return StoreError(.indexFull, "The index is full (LMDB map size reached) during \(context); raise the map size", cause: error)
+        case let error as LMDBError:
+            return StoreError(.index, "\(context): \(error)", cause: error)
+        case let error as IOError:
+            return error.storeError
+        case let error as RecordError:
+            return StoreError(.corrupt, "\(context): \(error)", cause: error)
+        default:
+            return StoreError(.io, "\(context): \(error)")
+        }
     }
 }

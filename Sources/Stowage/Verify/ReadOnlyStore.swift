@@ -30,7 +30,8 @@ public final class ReadOnlyStore: Sendable {
         }
         (lockDescriptor, isLive) = try Self.sharedLock(directory)
         do {
-            environment = try LMDBEnvironment(path: indexPath, mapSizeBytes: indexMapSizeBytes, maxReaders: 126,
+            environment = try LMDBEnvironment(path: indexPath, tables: Index.tables,
+                                              minimumKeyBytes: ObjectSlot.lmdbMaxKeyBytes, mapSizeBytes: indexMapSizeBytes, maxReaders: 126,
                                               syncOnCommit: false, readOnly: true)
             index = Index()
             try Self.checkFormat(environment, index)

@@ -142,6 +142,14 @@ protocol IndexBackend: IndexSnapshots {
     func close()
 }
 
+/// Errors a backend itself reports (the store maps them to `StoreError`).
+enum IndexBackendError: Error, Sendable {
+    /// A mutation submitted after `stop()`.
+    case closed
+    /// A mutation the backend never applied (a bug in the backend).
+    case notApplied
+}
+
 /// What must be durable before a mutation's commit: the blob-seam locations (segments)
 /// holding bytes the mutation will reference. Backends that commit several mutations
 /// together make the union durable once.
