@@ -172,19 +172,23 @@ public struct ListResult: Sendable {
 /// The rename of one object within a bucket: S3-SEMANTICS.md, RenameObject.
 public struct RenameRequest: Sendable, Equatable, Hashable {
     public var bucket: String
-    /// The raw `x-amz-rename-source` value (decoded by the engine per S3-SEMANTICS.md).
+    /// The source key.
     public var source: String
+    /// A second source key, tried only when `source` does not exist (the S3 layer reads a
+    /// `<bucket>/key` header value so: S3-SEMANTICS.md, "Source format").
+    public var fallbackSource: String?
     public var destination: String
     public var destinationConditions: ObjectConditions
     public var sourceConditions: ObjectConditions
     public var clientToken: String?
 
-    public init(bucket: String, source: String, destination: String,
+    public init(bucket: String, source: String, fallbackSource: String? = nil, destination: String,
                 destinationConditions: ObjectConditions = ObjectConditions(),
                 sourceConditions: ObjectConditions = ObjectConditions(),
                 clientToken: String? = nil) {
         self.bucket = bucket
         self.source = source
+        self.fallbackSource = fallbackSource
         self.destination = destination
         self.destinationConditions = destinationConditions
         self.sourceConditions = sourceConditions

@@ -42,15 +42,15 @@ extension ObjectStore {
     /// Header and key rules, before anything is read (I8). Returns the source keys to try.
     static func validate(_ request: RenameRequest) throws(StoreError) -> [String] {
         guard !request.source.isEmpty else {
-            throw StoreError(.invalidArgument, "x-amz-rename-source is required and must not be empty")
+            throw StoreError(.invalidArgument, "The rename source is required and must not be empty")
         }
         if let token = request.clientToken { try Validation.checkClientToken(token) }
         if let ifNoneMatch = request.destinationConditions.ifNoneMatch, ifNoneMatch != .any {
-            throw StoreError(.invalidRequest, "If-None-Match on RenameObject only accepts '*'")
+            throw StoreError(.invalidRequest, "A rename's destination condition if-none-match only accepts '*'")
         }
         try Validation.checkBucketName(request.bucket)
         try Validation.checkKey(request.destination)
-        let candidates = sourceCandidates(request.source, bucket: request.bucket)
+        let candidates = [request.source] + (request.fallbackSource.map { [$0] } ?? [])
         for candidate in candidates { try Validation.checkKey(candidate) }
         guard !request.destination.hasSuffix("/") else {
             throw StoreError(.invalidRequest, "The destination key must not end with '/'")
@@ -64,20 +64,6 @@ extension ObjectStore {
     /// Keys are byte strings: Swift's `==` would call canonically equivalent text (é as
     /// one scalar or two) equal, but they are different S3 keys.
     static func sameKey(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
-
-    /// The source value, percent-decoded with path rules (`+` stays `+`; undecodable
-    /// values are kept raw), one leading `/` stripped; then, as a fallback tried only when
-    /// the first is absent, the rest after `<bucket>/`.
-    static func sourceCandidates(_ raw: String, bucket: String) -> [String] {
-        var value = PercentDecoding.string(raw) ?? raw
-        if value.hasPrefix("/") { value.removeFirst() }
-        var candidates = [value]
-        let bucketPrefix = bucket + "/"
-        if value.hasPrefix(bucketPrefix), value.count > bucketPrefix.count {
-            candidates.append(String(value.dropFirst(bucketPrefix.count)))
-        }
-        return candidates
-    }
 
     private static func resolveSource(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index, _ request: RenameRequest,
                                       _ candidates: [String]) throws -> (String, ObjectRecord) {
@@ -97,9 +83,11 @@ extension RenameRequest {
     /// The canonical encoding of every parameter: a retry with the same token must carry
     /// exactly these to be answered from the token table.
     var fingerprint: [UInt8] {
-        var w = RecordWriter(version: 1)
+        // Version 2: the source as decoded keys (version 1 held the raw header value).
+        var w = RecordWriter(version: 2)
         w.string(bucket)
         w.string(source)
+        w.string(fallbackSource ?? "")
         w.string(destination)
         for conditions in [destinationConditions, sourceConditions] {
             for tag in [conditions.ifMatch, conditions.ifNoneMatch] {
