@@ -52,16 +52,7 @@ extension Handlers {
                 xml.element("Contents") { xml in
                     xml.element("Key", encode(object.key))
                     xml.element("LastModified", HTTPDate.iso8601(milliseconds: object.lastModifiedMilliseconds))
-                    xml.element("ETag", object.quotedETag)
-                    xml.element("Size", String(object.size))
-                    xml.element("StorageClass", object.attributes.storageClass ?? "STANDARD")
-                    for (algorithm, _) in object.attributes.checksums { xml.element("ChecksumAlgorithm", algorithm) }
-                    if fetchOwner {
-                        xml.element("Owner") { xml in
-                            xml.element("ID", Self.owner.id)
-                            xml.element("DisplayName", Self.owner.displayName)
-                        }
-                    }
+                    xml.listedObject(object, owner: fetchOwner)
                 }
             }
             for common in page.commonPrefixes {
@@ -112,14 +103,7 @@ extension Handlers {
                     xml.element("VersionId", "null")
                     xml.element("IsLatest", "true")
                     xml.element("LastModified", HTTPDate.iso8601(milliseconds: object.lastModifiedMilliseconds))
-                    xml.element("ETag", object.quotedETag)
-                    xml.element("Size", String(object.size))
-                    xml.element("StorageClass", object.attributes.storageClass ?? "STANDARD")
-                    for (algorithm, _) in object.attributes.checksums { xml.element("ChecksumAlgorithm", algorithm) }
-                    xml.element("Owner") { xml in
-                        xml.element("ID", Self.owner.id)
-                        xml.element("DisplayName", Self.owner.displayName)
-                    }
+                    xml.listedObject(object, owner: true)
                 }
             }
             for common in page.commonPrefixes {
@@ -158,5 +142,22 @@ extension ListResult {
         empty.isTruncated = false
         empty.nextMarker = nil
         return empty
+    }
+}
+
+extension XMLWriter {
+    /// What a listing says of an object after its key and date: ETag, size, storage class,
+    /// checksum algorithms and, if asked, the owner.
+    mutating func listedObject(_ object: ObjectInfo, owner: Bool) {
+        element("ETag", object.quotedETag)
+        element("Size", String(object.size))
+        element("StorageClass", object.attributes.storageClass ?? "STANDARD")
+        for (algorithm, _) in object.attributes.checksums { element("ChecksumAlgorithm", algorithm) }
+        if owner {
+            element("Owner") { xml in
+                xml.element("ID", Handlers.owner.id)
+                xml.element("DisplayName", Handlers.owner.displayName)
+            }
+        }
     }
 }
