@@ -228,8 +228,21 @@ public enum WirePromises {
     /// operation takes no such input.
     public static func rule(for name: String, _ location: Location, _ operation: S3Operation) -> Rule? {
         let lowered = location == .header ? name.lowercased() : name
-        return rules.first { $0.location == location && $0.matches(lowered, operation) }
+        return byName[Key(location: location, name: lowered)]?.first { $0.matches(lowered, operation) }
+            ?? prefixRules.first { $0.location == location && $0.matches(lowered, operation) }
     }
+
+    private struct Key: Hashable {
+        var location: Location
+        var name: String
+    }
+
+    /// The rules by exact name, so a request's check is a lookup per header, not a walk of
+    /// the table; prefix rows (`x-amz-meta-`) apart.
+    private static let byName: [Key: [Rule]] = Dictionary(grouping: rules.filter { !$0.isPrefix }) {
+        Key(location: $0.location, name: $0.name)
+    }
+    private static let prefixRules = rules.filter(\.isPrefix)
 
     /// Refuses the request when any header or query parameter asks for what is not built.
     /// Runs after authentication and before anything is read or stored.
