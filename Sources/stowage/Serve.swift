@@ -81,10 +81,10 @@ struct Serve: AsyncParsableCommand {
         do {
             try await app.runService()
         } catch {
-            store.close()
+            await store.shutDown()
             throw error
         }
-        store.close()
+        await store.shutDown()
         logger.info("store closed cleanly")
     }
 

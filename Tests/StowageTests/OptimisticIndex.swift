@@ -149,7 +149,7 @@ final class OptimisticIndex: IndexBackend, @unchecked Sendable {
 
     func mutate<R: Sendable>(durable: DurabilityBarrier, _ body: @escaping Mutation<R>) async throws -> R {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, Error>) in
-            let job = Pending(segments: durable.segments, body: { txn in try body(txn) },
+            let job = Pending(segments: durable.containers, body: { txn in try body(txn) },
                               deliver: { continuation.resume(with: $0.map { $0 as! R }) })
             let accepted = lock.withLock { () -> Bool in
                 guard !stopped else { return false }

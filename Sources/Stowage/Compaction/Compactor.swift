@@ -327,7 +327,7 @@ extension ObjectStore {
                 let reservation: Reservation
                 let remaining = old.lengthBytes - done
                 do { reservation = try await BlockingIO.run { [extents] in
-                    try extents.reserve(maxLength: remaining, chunkBytes: chunk)
+                    try extents.reserveSpace(maxLength: remaining, chunkBytes: chunk)
                 } } catch { throw StoreError.wrapping(error, "compaction reserving space") }
                 reserved.append(reservation.segment.id)
                 move.destinationSegments.insert(reservation.segment.id)
@@ -382,7 +382,7 @@ extension ObjectStore {
         for move in batch { segments.formUnion(move.destinationSegments) }
         options.onStep?(.copied, victim)
         defer { release(batch) }
-        let moved = try await mutate(dataSegments: segments) { [index, self] txn -> (Int, UInt64) in
+        let moved = try await mutate(durable: segments) { [index, self] txn -> (Int, UInt64) in
             var (blobs, bytes): (Int, UInt64) = (0, 0)
             for move in batch {
                 var record = try index.blob(txn, move.blobID)

@@ -75,7 +75,7 @@ final class ExtentStore: Sendable {
     /// for the rest. May create (and preallocate) a segment: blocking, so callers run it on
     /// a Dispatch thread. Creation happens outside the state lock, so reservations in the
     /// open segment and readers' lookups never wait for a `fallocate`.
-    func reserve(maxLength: UInt64, chunkBytes: UInt64) throws(IOError) -> Reservation {
+    func reserveSpace(maxLength: UInt64, chunkBytes: UInt64) throws(IOError) -> Reservation {
         precondition(maxLength > 0 && chunkBytes > 0 && chunkBytes <= segmentCapacityBytes)
         if let granted = grant(maxLength: maxLength, chunkBytes: chunkBytes) { return granted }
         creation.lock()

@@ -18,9 +18,13 @@ struct Index: Sendable {
     static let tables = ["meta", "buckets", "objects", "blobs", "segments", "uploads", "tokens"].enumerated()
         .map { Table(id: $0.offset, name: $0.element) }
 
-    init() {
+    /// What the blob backend records as blobs are committed and released (the blob seam).
+    let accounting: any BlobAccounting
+
+    init(accounting: any BlobAccounting) {
         (meta, buckets, objects, blobs, segments, uploads, tokens) =
             (Self.tables[0], Self.tables[1], Self.tables[2], Self.tables[3], Self.tables[4], Self.tables[5], Self.tables[6])
+        self.accounting = accounting
     }
 
     // MARK: Buckets and objects
@@ -41,19 +45,14 @@ struct Index: Sendable {
         try txn.withValue(blobs, IndexKey.id(id)) { try BlobRecord(decoding: $0) }
     }
 
-    /// Stores a new blob with one reference and counts its extents as live.
+    /// Stores a new blob with one reference; the blob backend accounts its extents.
     /// Blob id 0 is the empty object, which has no record and no extents.
-    func insertBlob(_ txn: borrowing WriteTransaction, _ blob: BlobRecord, capacity: (UInt64) throws -> UInt64) throws -> UInt64 {
+    func insertBlob(_ txn: borrowing WriteTransaction, _ blob: BlobRecord) throws -> UInt64 {
         guard !blob.extents.isEmpty || blob.isComposite else { return 0 }
         let next = try nextBlobID(txn)
         try txn.put(meta, Self.nextBlobKey, withUnsafeBytes(of: (next + 1).littleEndian) { Array($0) })
         try txn.put(blobs, IndexKey.id(next), blob.encoded(), noOverwrite: true)
-        for extent in blob.extents {
-            try adjustSegment(txn, extent.segmentID, capacity: capacity) { record in
-                record.liveBytes += extent.lengthBytes
-                record.highWaterBytes = max(record.highWaterBytes, extent.offsetBytes + extent.lengthBytes)
-            }
-        }
+        try accounting.committed(txn, blob.extents)
         return next
     }
 
@@ -93,22 +92,13 @@ struct Index: Sendable {
         try txn.delete(blobs, IndexKey.id(id))
         // A composite's bytes belong to its pieces' data blobs.
         for piece in record.pieces { try releaseBlob(txn, piece.blobID) }
-        for extent in record.extents {
-            try adjustSegment(txn, extent.segmentID, capacity: { _ in 0 }) { segment in
-                segment.liveBytes -= min(segment.liveBytes, extent.lengthBytes)
-            }
-        }
+        try accounting.released(txn, record.extents)
     }
 
-    /// Read-modify-write of a segment's accounting. Below the high-water mark every byte is
-    /// live or dead, so `dead = highWater - live` is restored after every change.
+    /// Read-modify-write of a segment's accounting (`SegmentAccounts.adjust`).
     func adjustSegment(_ txn: borrowing WriteTransaction, _ id: UInt64, capacity: (UInt64) throws -> UInt64,
                        _ change: (inout SegmentRecord) -> Void) throws {
-        let key = IndexKey.id(id)
-        var record = try txn.withValue(segments, key) { try SegmentRecord(decoding: $0) } ?? SegmentRecord(capacityBytes: try capacity(id))
-        change(&record)
-        record.deadBytes = record.highWaterBytes - min(record.liveBytes, record.highWaterBytes)
-        try txn.put(segments, key, record.encoded())
+        try SegmentAccounts.adjust(txn, id, capacity: capacity, change)
     }
 
     func segment(_ txn: borrowing some IndexReading & ~Copyable, _ id: UInt64) throws -> SegmentRecord? {
@@ -155,5 +145,32 @@ extension Index {
             return true
         }
         return result
+    }
+}
+
+/// The `segments` table's space accounting (I7), for the segment blob backend, compaction
+/// and repair.
+enum SegmentAccounts {
+    /// Read-modify-write of a segment's record. Below the high-water mark every byte is
+    /// live or dead, so `dead = highWater - live` is restored after every change.
+    static func adjust(_ txn: borrowing WriteTransaction, _ id: UInt64, capacity: (UInt64) throws -> UInt64,
+                       _ change: (inout SegmentRecord) -> Void) throws {
+        let key = IndexKey.id(id)
+        let table = Index.tables[4]
+        var record = try txn.withValue(table, key) { try SegmentRecord(decoding: $0) } ?? SegmentRecord(capacityBytes: try capacity(id))
+        change(&record)
+        record.deadBytes = record.highWaterBytes - min(record.liveBytes, record.highWaterBytes)
+        try txn.put(table, key, record.encoded())
+    }
+}
+
+/// Accounting for an index opened only to be read (fsck's read-only store, opening):
+/// a mutation that commits or releases a blob through it is a bug.
+struct ReadOnlyAccounting: BlobAccounting {
+    func committed(_ txn: borrowing WriteTransaction, _ extents: [Extent]) throws {
+        throw StoreError(.index, "a read-only index was asked to commit a blob")
+    }
+    func released(_ txn: borrowing WriteTransaction, _ extents: [Extent]) throws {
+        throw StoreError(.index, "a read-only index was asked to release a blob")
     }
 }

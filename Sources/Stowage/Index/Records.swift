@@ -113,6 +113,9 @@ struct BlobRecord: Equatable {
 
     var isComposite: Bool { !pieces.isEmpty }
 
+    /// The blob containers its bytes lie in (for the durability barrier, I3).
+    var containers: Set<UInt64> { Set(extents.map(\.segmentID)) }
+
     func encoded() -> [UInt8] {
         var w = RecordWriter(version: Self.version)
         w.u32(referenceCount)

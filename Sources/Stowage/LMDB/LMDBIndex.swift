@@ -59,7 +59,7 @@ final class LMDBIndex: IndexBackend, @unchecked Sendable {
     /// durable.
     func mutate<R: Sendable>(durable: DurabilityBarrier, _ body: @escaping Mutation<R>) async throws -> R {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, Error>) in
-            let pending = PendingMutation(segments: durable.segments, body: body, continuation: continuation)
+            let pending = PendingMutation(segments: durable.containers, body: body, continuation: continuation)
             condition.lock()
             if stopping {
                 condition.unlock()

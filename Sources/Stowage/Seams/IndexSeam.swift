@@ -118,9 +118,9 @@ protocol IndexSnapshots: Sendable {
 /// first (the format, the segments the blob store resumes), then `start`, after which
 /// mutations are taken.
 protocol IndexBackend: IndexSnapshots {
-    /// Starts taking mutations. `makeDurable` makes the bytes at the given blob-seam
-    /// locations (segments) durable; it is called before every commit that could
-    /// reference them.
+    /// Starts taking mutations. `makeDurable` makes the bytes in the given blob-seam
+    /// containers durable (`BlobBackend.makeDurable`); it is called before every commit
+    /// that could reference them.
     func start(makeDurable: @escaping @Sendable (Set<UInt64>) throws -> Void)
 
     /// Applies `body` all-or-nothing and returns its result once the change is durable.
@@ -150,11 +150,11 @@ enum IndexBackendError: Error, Sendable {
     case notApplied
 }
 
-/// What must be durable before a mutation's commit: the blob-seam locations (segments)
-/// holding bytes the mutation will reference. Backends that commit several mutations
-/// together make the union durable once.
+/// What must be durable before a mutation's commit: the blob seam's containers (segment
+/// files, RADOS objects) holding bytes the mutation will reference. Backends that commit
+/// several mutations together make the union durable once.
 struct DurabilityBarrier: Sendable {
-    var segments: Set<UInt64> = []
+    var containers: Set<UInt64> = []
     static let none = DurabilityBarrier()
 }
 

@@ -72,11 +72,10 @@ extension ObjectStore {
 
     func commitPart(_ request: PutRequest, _ target: PartTarget, record: PartRecord, blob: BlobRecord,
                     checksums: [(algorithm: String, value: String)]) async throws(StoreError) -> ObjectInfo {
-        let segments = Set(blob.extents.map(\.segmentID))
-        let stored = try await mutate(dataSegments: segments) { [index, self] txn -> PartRecord in
+        let stored = try await mutate(durable: blob.containers) { [index, self] txn -> PartRecord in
             let upload = try requireUpload(txn, target.uploadID, bucket: request.bucket, key: request.key)
             var part = record
-            let blobID = try index.insertBlob(txn, blob, capacity: { try self.segmentCapacity($0) })
+            let blobID = try index.insertBlob(txn, blob)
             part.pieces = blobID == 0 ? [] : [BlobPiece(blobID: blobID, offsetBytes: 0, lengthBytes: blob.size)]
             if let wire = upload.checksumAlgorithm, let value = checksums.first(where: { $0.algorithm == wire })?.value,
                let algorithm = S3ChecksumAlgorithm(wireName: wire) {
@@ -350,8 +349,7 @@ extension ObjectStore {
         let size = parts.reduce(0) { $0 + $1.size }
         var blobID: UInt64 = 0
         if !pieces.isEmpty {
-            blobID = try index.insertBlob(txn, BlobRecord(compositeOf: pieces, partSizes: parts.map(\.size)),
-                                          capacity: { _ in 0 })
+            blobID = try index.insertBlob(txn, BlobRecord(compositeOf: pieces, partSizes: parts.map(\.size)))
         }
         return ObjectRecord(blobID: blobID, size: size, etag: etag, lastModifiedMilliseconds: now,
                             partCount: UInt32(parts.count), attributes: attributes)

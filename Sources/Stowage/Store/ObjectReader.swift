@@ -1,21 +1,20 @@
 import Logging
 import StowageChecksums
 
-/// A verified run of object bytes, lent straight from the segment's mapping (no copy).
-/// Holding it keeps the mapping alive (I6).
+/// A verified run of object bytes, lent by the blob backend without a copy (from a
+/// segment's mapping, embedded). Holding it keeps the bytes alive (I6).
 public struct ObjectBytes: ByteChunk {
-    let mapping: Mapping
-    let offset: UInt64
-    public let count: Int
+    let bytes: BlobBytes
+    public var count: Int { bytes.count }
 
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(mapping.bytes(offset: offset, count: count))
+        try body(bytes.buffer)
     }
 }
 
 /// One chunk to serve: where it is, what it must hash to, and the slice of it wanted.
 struct ChunkRead: Sendable {
-    let mapping: Mapping
+    let pin: any BlobPin
     let segmentID: UInt64
     let chunkOffset: UInt64
     let chunkLength: Int
@@ -34,8 +33,8 @@ public struct ObjectRead: Sendable {
 }
 
 /// The bytes of an object, chunk by chunk, each checked against its XXH3 before it is
-/// handed out (I4). Verification touches the mapped pages, so it runs on a Dispatch
-/// thread: page faults never stall a cooperative or event-loop thread.
+/// handed out (I4). Loading and verifying touch the bytes (page faults of a mapping, a
+/// network read), so they run on a Dispatch thread, never a cooperative or event-loop one.
 public struct ObjectBody: AsyncSequence, Sendable {
     public typealias Element = ObjectBytes
     let chunks: [ChunkRead]
@@ -51,34 +50,39 @@ public struct ObjectBody: AsyncSequence, Sendable {
             // The consumer is done with the previous chunk's pages in this process.
             if position > 0 {
                 let done = body.chunks[position - 1]
-                done.mapping.dropResidency(offset: done.chunkOffset, count: done.chunkLength)
+                done.pin.finished(offsetBytes: done.chunkOffset, count: done.chunkLength)
             }
             guard position < body.chunks.count else { return nil }
             let chunk = body.chunks[position]
             position += 1
             let (verify, location, logger) = (body.verify, body.location, body.logger)
+            let loaded: BlobBytes
             do {
-                try await BlockingIO.run { try ObjectBody.check(chunk, verify: verify, location: location) }
+                loaded = try await BlockingIO.run { try ObjectBody.load(chunk, verify: verify, location: location) }
             } catch {
                 // I4: a mismatch is an error to the caller *and* a log line for the operator.
                 logger.error("\(error)")
                 throw error
             }
-            return ObjectBytes(mapping: chunk.mapping, offset: chunk.chunkOffset + UInt64(chunk.slice.lowerBound),
-                               count: chunk.slice.count)
+            return ObjectBytes(bytes: loaded.slice(chunk.slice))
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
 
-    static func check(_ chunk: ChunkRead, verify: Bool, location: String) throws(StoreError) {
-        guard verify else { return }
-        let bytes = chunk.mapping.bytes(offset: chunk.chunkOffset, count: chunk.chunkLength)
-        let actual = XXH3.hash(bytes)
+    /// The whole chunk from its container, checked against its XXH3 (when `verify`).
+    static func load(_ chunk: ChunkRead, verify: Bool, location: String) throws(StoreError) -> BlobBytes {
+        let bytes: BlobBytes
+        do { bytes = try chunk.pin.load(offsetBytes: chunk.chunkOffset, count: chunk.chunkLength) } catch {
+            throw StoreError(.integrity, "\(location): segment \(chunk.segmentID) cannot be read: \(error)", cause: error)
+        }
+        guard verify else { return bytes }
+        let actual = XXH3.hash(bytes.buffer)
         guard actual == chunk.expectedHash else {
             throw StoreError(.integrity,
                              "Stored data failed its checksum: \(location), segment \(chunk.segmentID) offset \(chunk.chunkOffset) (\(chunk.chunkLength) bytes)")
         }
+        return bytes
     }
 
     /// Every byte, collected (tests and small objects).
@@ -195,7 +199,7 @@ extension ObjectStore {
         return chunks
     }
 
-    /// The chunks of a data blob covering `range`, with their mappings pinned.
+    /// The chunks of a data blob covering `range`, with their containers pinned.
     private func plan(_ blob: BlobRecord, range: Range<UInt64>, location: String) throws(StoreError) -> [ChunkRead] {
         var chunks: [ChunkRead] = []
         var position: UInt64 = 0
@@ -203,13 +207,13 @@ extension ObjectStore {
         for extent in blob.extents {
             defer { position += extent.lengthBytes }
             guard position < range.upperBound, position + extent.lengthBytes > range.lowerBound else { continue }
-            let mapping = try pin(extent, location: location)
+            let pin = try pin(extent, location: location)
             for (index, hash) in extent.chunkHashes.enumerated() {
                 let start = position + UInt64(index) * chunkSize
                 let length = min(chunkSize, extent.lengthBytes - UInt64(index) * chunkSize)
                 let lower = max(start, range.lowerBound), upper = min(start + length, range.upperBound)
                 guard lower < upper else { continue }
-                chunks.append(ChunkRead(mapping: mapping, segmentID: extent.segmentID,
+                chunks.append(ChunkRead(pin: pin, segmentID: extent.segmentID,
                                         chunkOffset: extent.offsetBytes + UInt64(index) * chunkSize,
                                         chunkLength: Int(length), expectedHash: hash,
                                         slice: Int(lower - start)..<Int(upper - start)))
@@ -218,15 +222,15 @@ extension ObjectStore {
         return chunks
     }
 
-    /// The mapping of an extent's segment, refusing an extent past the file's end (I5).
-    private func pin(_ extent: Extent, location: String) throws(StoreError) -> Mapping {
-        let mapping: Mapping
-        do { mapping = try extents.segment(extent.segmentID).mapped() } catch {
+    /// The blob backend's pin of an extent's container, refusing an extent past its end (I5).
+    private func pin(_ extent: Extent, location: String) throws(StoreError) -> any BlobPin {
+        let pin: any BlobPin
+        do { pin = try blobs.pin(extent.segmentID) } catch {
             throw StoreError(.integrity, "\(location): segment \(extent.segmentID) cannot be read: \(error)", cause: error)
         }
-        guard extent.offsetBytes + extent.lengthBytes <= UInt64(mapping.length) else {
+        guard extent.offsetBytes + extent.lengthBytes <= pin.lengthBytes else {
             throw StoreError(.integrity, "\(location): segment \(extent.segmentID) is shorter than the index says (truncated)")
         }
-        return mapping
+        return pin
     }
 }

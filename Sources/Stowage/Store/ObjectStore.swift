@@ -43,8 +43,12 @@ public final class ObjectStore: Sendable {
     public let options: StoreOptions
     /// The index seam's backend: LMDB in `directory/index` unless a test gave another.
     let indexBackend: any IndexBackend
-    let index = Index()
+    let index: Index
+    /// The segment files: the blob seam's embedded backend. Compaction and fsck are its
+    /// own maintenance and reach it directly; every other path goes through `blobs`.
     let extents: ExtentStore
+    /// The blob seam (Seams/BlobSeam.swift): where object bytes are written and read.
+    var blobs: any BlobBackend { extents }
     private let lockDescriptor: Int32
     private let isClosed = Mutex(false)
     /// Index readers, for compaction's unlink (I6).
@@ -88,19 +92,18 @@ public final class ObjectStore: Sendable {
             throw StoreError.wrapping(error, "opening \(directory)")
         }
         do {
-            extents = try Self.openExtents(indexBackend, index, directory: directory, options: options)
+            extents = try Self.openExtents(indexBackend, directory: directory, options: options)
         } catch {
             indexBackend.close()
             Glibc.close(lockDescriptor)
             throw StoreError.wrapping(error, "opening \(directory)")
         }
-        let (extents, syncData) = (extents, options.durability == .strict)
-        indexBackend.start { segments in
-            // I3: object data is on disk before the index transaction that references it commits.
+        index = Index(accounting: extents)
+        let (blobs, syncData) = (extents as any BlobBackend, options.durability == .strict)
+        indexBackend.start { containers in
+            // I3: object data is durable before the index transaction that references it commits.
             guard syncData else { return }
-            for id in segments.sorted() {
-                do { try extents.segment(id).sync() } catch { throw StoreError.wrapping(error, "syncing segment \(id)") }
-            }
+            do { try blobs.makeDurable(containers) } catch { throw StoreError.wrapping(error, "making object data durable") }
         }
     }
 
@@ -137,8 +140,9 @@ public final class ObjectStore: Sendable {
 
     static let lockPatienceMilliseconds = 500
 
-    private static func openExtents(_ backend: any IndexBackend, _ index: Index, directory: String,
+    private static func openExtents(_ backend: any IndexBackend, directory: String,
                                     options: StoreOptions) throws -> ExtentStore {
+        let index = Index(accounting: ReadOnlyAccounting())
         try checkFormat(backend, index)
         let known = try backend.read { txn in try index.allSegments(txn) }
         let segmentsPath = directory + "/" + segmentsDirectoryName
@@ -175,7 +179,7 @@ public final class ObjectStore: Sendable {
         indexBackend.stop()
         if options.durability == .relaxed {
             do {
-                try extents.syncAll()
+                try blobs.syncAll()
                 try indexBackend.sync()
             } catch {
                 options.logger.error("close: syncing the relaxed store failed: \(error)")
@@ -186,6 +190,13 @@ public final class ObjectStore: Sendable {
     }
 
     deinit { close() }
+
+    /// `close()` for async callers: the same waits (in-flight reads, queued mutations, the
+    /// relaxed store's syncs) happen on a Dispatch thread, so no cooperative or event-loop
+    /// thread blocks on them.
+    public func shutDown() async {
+        _ = try? await BlockingIO.run { [self] in close() }
+    }
 
     /// The clock. Never read inside a mutation (the re-run rule, Index/IndexSeam.swift):
     /// decide the time before submitting it.
@@ -271,9 +282,10 @@ extension ObjectStore {
     }
 
     /// A mutation in the next group commit; every error comes out as a `StoreError`.
-    func mutate<R: Sendable>(dataSegments: Set<UInt64> = [],
+    /// `durable`: the blob containers holding bytes the mutation will reference (I3).
+    func mutate<R: Sendable>(durable containers: Set<UInt64> = [],
                              _ body: @escaping Mutation<R>) async throws(StoreError) -> R {
-        do { return try await indexBackend.mutate(durable: DurabilityBarrier(segments: dataSegments), body) } catch {
+        do { return try await indexBackend.mutate(durable: DurabilityBarrier(containers: containers), body) } catch {
             throw StoreError.wrapping(error, "index write")
         }
     }

@@ -50,9 +50,9 @@ public struct PutRequest: Sendable {
     }
 }
 
-/// Streams one object's bytes into the extent store: fills a chunk-sized staging buffer,
-/// and for each full chunk computes its XXH3, feeds the MD5 (the ETag), and `pwrite`s it
-/// into reserved space. Two staging buffers: while one chunk is hashed and written on a
+/// Streams one object's bytes into the blob backend (the blob seam): fills a chunk-sized
+/// staging buffer, and for each full chunk computes its XXH3, feeds the MD5 (the ETag),
+/// and writes it into reserved space. Two staging buffers: while one chunk is hashed and written on a
 /// Dispatch thread — MD5 on one core, `pwrite` + XXH3 on the other — the caller fills the
 /// next. Memory is two chunks, whatever the object's size.
 ///
@@ -73,15 +73,17 @@ public final class ObjectWriter: @unchecked Sendable {
     private var checksummers: [S3Checksummer]
     private var writtenBytes: UInt64 = 0
     private var extents: [Extent] = []
-    private var reservation: Reservation?
+    private let blobs: any BlobBackend
+    private var reservation: BlobSpace?
     private var reservationUsedBytes: UInt64 = 0
-    /// One entry per reservation taken: its segment stays pinned against compaction
+    /// One entry per reservation taken: its container stays pinned against reclamation
     /// until this writer's commit is answered or it is abandoned.
-    private var pinnedSegments: [UInt64] = []
+    private var pinnedContainers: [UInt64] = []
     private var done = false
 
     init(store: ObjectStore, request: PutRequest) {
         self.store = store
+        self.blobs = store.blobs
         self.request = request
         chunkBytes = Int(store.options.chunkSizeBytes)
         let algorithms = Set(request.checksumAlgorithms).union(request.expectedChecksums.keys)
@@ -94,7 +96,7 @@ public final class ObjectWriter: @unchecked Sendable {
     deinit {
         for buffer in buffers { buffer.deallocate() }
         if !done { releaseReservationTail() }
-        unpinSegments()
+        unpinContainers()
     }
 
     /// Appends bytes to the object.
@@ -148,7 +150,7 @@ public final class ObjectWriter: @unchecked Sendable {
     }
 
     /// On a Dispatch thread: reserve (may create a segment, which blocks), then MD5 and the
-    /// S3 checksums on one core while the `pwrite` and the XXH3 run on the other.
+    /// S3 checksums on one core while the write and the XXH3 run on the other.
     private func process(buffer index: Int, count: Int, wanted: UInt64) throws {
         let target = try place(UInt64(count), wanted: wanted)
         let outcome = ChunkOutcome()
@@ -159,7 +161,7 @@ public final class ObjectWriter: @unchecked Sendable {
                 for i in checksummers.indices { checksummers[i].update(bytes) }
             } else {
                 do {
-                    try target.segment.write(bytes, at: target.offset)
+                    try blobs.write(bytes, container: target.container, at: target.offset)
                     outcome.hash = XXH3.hash(bytes)
                 } catch {
                     outcome.error = error
@@ -167,7 +169,7 @@ public final class ObjectWriter: @unchecked Sendable {
             }
         }
         if let error = outcome.error { throw error }
-        record(chunkHash: outcome.hash, segmentID: target.segment.id, offset: target.offset, length: UInt64(count))
+        record(chunkHash: outcome.hash, segmentID: target.container, offset: target.offset, length: UInt64(count))
     }
 
     /// How much to reserve if the chunk of `length` bytes starting at `writtenBytes` needs
@@ -180,21 +182,21 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Where the next chunk of `length` bytes goes: the current reservation, or a new one
     /// of `wanted` bytes.
-    private func place(_ length: UInt64, wanted: UInt64) throws(StoreError) -> (segment: SegmentFile, offset: UInt64) {
+    private func place(_ length: UInt64, wanted: UInt64) throws(StoreError) -> (container: UInt64, offset: UInt64) {
         if let reservation, reservation.lengthBytes - reservationUsedBytes >= length {
             defer { reservationUsedBytes += length }
-            return (reservation.segment, reservation.offsetBytes + reservationUsedBytes)
+            return (reservation.container, reservation.offsetBytes + reservationUsedBytes)
         }
         releaseReservationTail()
         let chunk = UInt64(chunkBytes)
         do {
-            let granted = try store.extents.reserve(maxLength: max(wanted, length), chunkBytes: chunk)
+            let granted = try blobs.reserve(maxLength: max(wanted, length), chunkBytes: chunk)
             reservation = granted
-            pinnedSegments.append(granted.segment.id)
+            pinnedContainers.append(granted.container)
             reservationUsedBytes = length
-            return (granted.segment, granted.offsetBytes)
+            return (granted.container, granted.offsetBytes)
         } catch {
-            throw error.storeError
+            throw StoreError.wrapping(error, "reserving space")
         }
     }
 
@@ -213,9 +215,9 @@ public final class ObjectWriter: @unchecked Sendable {
 
     private func releaseReservationTail() {
         guard let reservation else { return }
-        store.extents.release(segmentID: reservation.segment.id,
-                              offsetBytes: reservation.offsetBytes + reservationUsedBytes,
-                              lengthBytes: reservation.lengthBytes - reservationUsedBytes)
+        blobs.giveBack(BlobSpace(container: reservation.container,
+                                 offsetBytes: reservation.offsetBytes + reservationUsedBytes,
+                                 lengthBytes: reservation.lengthBytes - reservationUsedBytes))
         self.reservation = nil
         reservationUsedBytes = 0
     }
@@ -226,7 +228,7 @@ public final class ObjectWriter: @unchecked Sendable {
     ///   trailers); they are verified like the ones sent up front.
     public func finish(trailingChecksums: [S3ChecksumAlgorithm: String] = [:]) async throws(StoreError) -> ObjectInfo {
         precondition(!done, "finish twice")
-        defer { unpinSegments() }
+        defer { unpinContainers() }
         try await flushStaging()
         try await waitForChunk()
         done = true
@@ -282,12 +284,12 @@ public final class ObjectWriter: @unchecked Sendable {
             _ = try? await task.value
         }
         releaseReservationTail()
-        unpinSegments()
+        unpinContainers()
     }
 
-    private func unpinSegments() {
-        for id in pinnedSegments { store.extents.unpin(id) }
-        pinnedSegments = []
+    private func unpinContainers() {
+        for id in pinnedContainers { blobs.unpin(id) }
+        pinnedContainers = []
     }
 }
 
@@ -348,13 +350,12 @@ extension ObjectStore {
     }
 
     func commitPut(_ request: PutRequest, object: ObjectRecord, blob: BlobRecord) async throws(StoreError) -> ObjectInfo {
-        let segments = Set(blob.extents.map(\.segmentID))
-        return try await mutate(dataSegments: segments) { [index, self] txn in
+        return try await mutate(durable: blob.containers) { [index] txn in
             try index.requireBucket(txn, request.bucket)
             let existing = try index.object(txn, bucket: request.bucket, key: request.key)
             try request.conditions.check(existing: existing)
             var record = object
-            record.blobID = try index.insertBlob(txn, blob, capacity: { try self.segmentCapacity($0) })
+            record.blobID = try index.insertBlob(txn, blob)
             try index.replaceObject(txn, bucket: request.bucket, key: request.key, existing: existing, with: record)
             return record.info(key: request.key)
         }

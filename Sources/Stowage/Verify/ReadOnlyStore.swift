@@ -33,7 +33,7 @@ public final class ReadOnlyStore: Sendable {
             environment = try LMDBEnvironment(path: indexPath, tables: Index.tables,
                                               minimumKeyBytes: ObjectSlot.lmdbMaxKeyBytes, mapSizeBytes: indexMapSizeBytes, maxReaders: 126,
                                               syncOnCommit: false, readOnly: true)
-            index = Index()
+            index = Index(accounting: ReadOnlyAccounting())
             try Self.checkFormat(environment, index)
         } catch {
             if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
