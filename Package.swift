@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", path: "CSources/CLMDB", pkgConfig: "lmdb",
@@ -26,12 +27,18 @@ let package = Package(
                        providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CISAL", path: "CSources/CISAL", pkgConfig: "libisal",
                        providers: [.apt(["libisal-dev"])]),
+        // librados (Debian ships no librados.pc: the module map links it by name).
+        .systemLibrary(name: "CRados", path: "CSources/CRados", providers: [.apt(["librados-dev"])]),
         // Checksums: XXH3 for the engine's chunks, MD5 and the S3 wire checksums.
         .target(name: "StowageChecksums",
                 dependencies: ["CXXHash", "CISAL", .product(name: "Crypto", package: "swift-crypto")]),
-        // The engine: LMDB index, extent store, object store. No HTTP in here.
+        // The engine: LMDB index, extent store, object store; and its cluster backends
+        // (Cluster/: the etcd index over etcd's JSON gateway, RADOS bytes). No S3 in here.
         .target(name: "Stowage",
-                dependencies: ["CLMDB", "StowageChecksums", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["CLMDB", "CRados", "StowageChecksums", .product(name: "Logging", package: "swift-log"),
+                               .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio")]),
         // The S3 wire: Hummingbird routes, SigV4, aws-chunked, XML.
         .target(name: "StowageS3",
                 dependencies: ["Stowage", "StowageChecksums",

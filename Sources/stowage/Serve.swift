@@ -49,6 +49,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Size of new segment files in MiB (default: the size of the newest segment, or 1024).")
     var segmentSize: UInt64?
 
+    @OptionGroup(title: "Cluster mode (instead of --data: the index in etcd, the bytes in Ceph RADOS)")
+    var cluster: ClusterFlags
+
     func run() async throws {
         guard let durability = Durability(rawValue: durability) else {
             throw ValidationError("--durability must be strict or relaxed")
@@ -59,19 +62,30 @@ struct Serve: AsyncParsableCommand {
         var options = StoreOptions()
         options.durability = durability
         options.logger = logger
-        options.segmentCapacityBytes = try segmentCapacity(segmentSize, data: data)
         guard compactionInterval >= 0 else { throw ValidationError("--compaction-interval must be 0 or more") }
-        let compactionOptions = try compaction.options()
-        let store = try ObjectStore(directory: data, options: options)
-        // The first pass runs at once: it also deletes segment files a crash left unreferenced.
-        if compactionInterval > 0 { store.startCompaction(compactionOptions, interval: .seconds(compactionInterval)) }
+        let store: ObjectStore
+        let served: String
+        if let configuration = try cluster.configuration() {
+            store = try ObjectStore.openCluster(configuration, options: options)
+            store.startClusterMaintenance(grace: configuration.deletionGrace)
+            served = "the cluster (etcd \(configuration.etcdEndpoints.joined(separator: ",")), RADOS pool \(configuration.radosPool))"
+        } else {
+            options.segmentCapacityBytes = try segmentCapacity(segmentSize, data: data)
+            let compactionOptions = try compaction.options()
+            store = try ObjectStore(directory: data, options: options)
+            // The first pass runs at once: it also deletes segment files a crash left unreferenced.
+            if compactionInterval > 0 { store.startCompaction(compactionOptions, interval: .seconds(compactionInterval)) }
+            served = data
+        }
         var configuration = S3ServerConfiguration(credentials: S3Credentials(credentials, region: region))
         configuration.address = address
         configuration.port = port
         configuration.baseDomain = domain
-        let (address, data) = (self.address, self.data)
+        let address = self.address
+        let data = served
+        let effectiveDurability = store.options.durability.rawValue
         let app = S3Server.application(store: store, configuration: configuration, logger: logger) { port in
-            print("Stowage serving \(data) at http://\(address):\(port) (durability: \(durability.rawValue))")
+            print("Stowage serving \(data) at http://\(address):\(port) (durability: \(effectiveDurability))")
             if isDevelopment {
                 print("Development credentials: access key \(Self.developmentAccessKey), secret key \(Self.developmentSecretKey)")
                 print("Try: AWS_ACCESS_KEY_ID=\(Self.developmentAccessKey) AWS_SECRET_ACCESS_KEY=\(Self.developmentSecretKey) aws --endpoint-url http://\(address):\(port) s3 ls")

@@ -397,14 +397,3 @@ final class OptimisticIndex: IndexBackend, @unchecked Sendable {
         }
     }
 }
-
-extension Array where Element == UInt8 {
-    /// Byte order, with memcmp (the generic comparison is slow in debug builds).
-    func precedes(_ other: [UInt8]) -> Bool {
-        let shared = Swift.min(count, other.count)
-        let order = withUnsafeBufferPointer { a in
-            other.withUnsafeBufferPointer { b in shared == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, shared) }
-        }
-        return order < 0 || (order == 0 && count < other.count)
-    }
-}

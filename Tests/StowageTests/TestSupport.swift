@@ -18,11 +18,14 @@ func withTemporaryStore<R>(durability: Durability = .relaxed,
     return try await body(store, directory)
 }
 
-/// The index backend the engine suites run over: LMDB, or with
-/// `STOWAGE_TEST_INDEX=optimistic` the conflict-injecting `OptimisticIndex`
-/// (`make test` runs the mutation suites both ways).
+/// The index backend the engine suites run over: LMDB; with
+/// `STOWAGE_TEST_INDEX=optimistic` the conflict-injecting `OptimisticIndex`; with
+/// `STOWAGE_TEST_INDEX=etcd` a real etcd cluster (`STOWAGE_TEST_ETCD`: its endpoints,
+/// comma-separated), each store under a key prefix of its own. `make test` runs the
+/// mutation suites all three ways (etcd in `make test-cluster`).
 enum TestIndex {
-    static let optimistic = ProcessInfo.processInfo.environment["STOWAGE_TEST_INDEX"] == "optimistic"
+    static let kind = ProcessInfo.processInfo.environment["STOWAGE_TEST_INDEX"] ?? "lmdb"
+    static var optimistic: Bool { kind == "optimistic" }
 
     static func forget(_ directory: String) {
         if optimistic { OptimisticIndex.forget(directory) }
@@ -31,8 +34,18 @@ enum TestIndex {
 
 /// Opens a store on `directory` over the test index backend.
 func openTestStore(_ directory: String, _ options: StoreOptions = testOptions()) throws -> ObjectStore {
-    guard TestIndex.optimistic else { return try ObjectStore(directory: directory, options: options) }
-    return try ObjectStore(directory: directory, options: options) { OptimisticIndex(directory: directory) }
+    switch TestIndex.kind {
+    case "optimistic":
+        return try ObjectStore(directory: directory, options: options) { OptimisticIndex(directory: directory) }
+    case "etcd":
+        let endpoints = (ProcessInfo.processInfo.environment["STOWAGE_TEST_ETCD"] ?? "http://127.0.0.1:2379")
+            .split(separator: ",").map(String.init)
+        return try ObjectStore(directory: directory, options: options) {
+            EtcdIndex(client: EtcdClient(endpoints: endpoints), prefix: "test" + directory + "/", maxTxnOperations: 10_000)
+        }
+    default:
+        return try ObjectStore(directory: directory, options: options)
+    }
 }
 
 func testOptions(_ durability: Durability = .relaxed, _ segmentCapacityBytes: UInt64 = 8 << 20,

@@ -9,6 +9,8 @@ Environment:
   STOWAGE_E2E_ENDPOINT        use this endpoint, start nothing (e.g. http://127.0.0.1:9000)
   STOWAGE_E2E_ACCESS_KEY      its access key (default: the suite's test key)
   STOWAGE_E2E_SECRET_KEY      its secret key (default: the suite's test secret)
+  STOWAGE_E2E_CLUSTER         a cluster.env written by `scripts/cluster.sh up`: run against
+                              its gateways, boto3's requests alternating between them
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+
+from cluster_env import read_cluster_env
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -148,6 +152,7 @@ class Endpoint:
     access_key: str
     secret_key: str
     server: StowageProcess | None
+    gateways: tuple[str, ...] = ()
 
     @property
     def netloc(self) -> str:
@@ -156,6 +161,15 @@ class Endpoint:
 
 @pytest.fixture(scope="session")
 def s3_endpoint():
+    cluster = os.environ.get("STOWAGE_E2E_CLUSTER")
+    if cluster:
+        env = read_cluster_env(cluster)
+        urls = tuple(env["STOWAGE_ENDPOINTS"].split(","))
+        parsed = urlsplit(urls[0])
+        yield Endpoint(url=urls[0], host=parsed.hostname, port=parsed.port or 80,
+                       access_key=env["STOWAGE_ACCESS_KEY"], secret_key=env["STOWAGE_SECRET_KEY"],
+                       server=None, gateways=urls)
+        return
     external = os.environ.get("STOWAGE_E2E_ENDPOINT")
     if external:
         url = external.rstrip("/")
@@ -208,7 +222,23 @@ def s3_endpoint():
 def segment_files(s3_endpoint):
     """segment_files() → {name: (size, allocated bytes, mtime_ns)} of every file in the
     started server's `segments/` directory. Segment files are preallocated, so a write
-    into one changes its mtime (and maybe nothing else); a new segment adds a file."""
+    into one changes its mtime (and maybe nothing else); a new segment adds a file.
+
+    Against a cluster (STOWAGE_E2E_CLUSTER) the bytes are RADOS objects, each written once
+    by one writer and never rewritten: the snapshot is the objects that appeared since the
+    fixture was made, {name: (0, 0, 0)} (objects deleted meanwhile by the deletion queue
+    are not writes, and are left out)."""
+    cluster = os.environ.get("STOWAGE_E2E_CLUSTER")
+    if cluster:
+        env = read_cluster_env(cluster)
+
+        def rados_names() -> set[str]:
+            listed = subprocess.run(["rados", "-c", env["STOWAGE_CEPH_CONF"], "-p", env["STOWAGE_RADOS_POOL"], "ls"],
+                                    capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, check=True)
+            return set(listed.stdout.split())
+
+        baseline = rados_names()
+        return lambda: {name: (0, 0, 0) for name in rados_names() - baseline}
     if s3_endpoint.server is None:
         pytest.fail(
             "this test reads the server's data directory: it needs the suite's own server "
@@ -260,7 +290,7 @@ def make_client(s3_endpoint):
     """make_client(access_key=…, secret_key=…) → a boto3 S3 client on the endpoint."""
 
     def make(access_key: str | None = None, secret_key: str | None = None, **config):
-        return boto3.session.Session().client(
+        client = boto3.session.Session().client(
             "s3",
             endpoint_url=s3_endpoint.url,
             aws_access_key_id=access_key or s3_endpoint.access_key,
@@ -268,8 +298,28 @@ def make_client(s3_endpoint):
             region_name=REGION,
             config=_client_config(**config),
         )
+        if len(s3_endpoint.gateways) > 1:
+            alternate_gateways(client, s3_endpoint.gateways)
+        return client
 
     return make
+
+
+def alternate_gateways(client, gateways: tuple[str, ...]) -> None:
+    """Sends each request of `client` to the next gateway in turn: the URL is rewritten
+    before the request is signed, so the signature covers the gateway it goes to."""
+    netlocs = [urlsplit(url).netloc for url in gateways]
+    turn = {"next": 0}
+
+    def rotate(request, **_):
+        parts = urlsplit(request.url)
+        netloc = netlocs[turn["next"] % len(netlocs)]
+        turn["next"] += 1
+        request.url = parts._replace(netloc=netloc).geturl()
+        if "Host" in request.headers:
+            del request.headers["Host"]
+
+    client.meta.events.register("before-sign.s3", rotate)
 
 
 @pytest.fixture(scope="session")

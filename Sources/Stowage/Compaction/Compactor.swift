@@ -152,6 +152,7 @@ extension ObjectStore {
     /// the live extents out of every settled segment whose garbage passes the threshold
     /// and unlinks it. Crash-safe at every step (docs/ARCHITECTURE.md §6d).
     public func compact(_ options: CompactionOptions = CompactionOptions()) async throws(StoreError) -> CompactionReport {
+        try requireSegmentFiles("Compaction")
         await compaction.turn.acquire()
         defer { compaction.turn.release() }
         let started = ContinuousClock.now
@@ -188,12 +189,13 @@ extension ObjectStore {
     /// Deletes expired client tokens, at most `maxTokensPerSweep` a pass: found in a read
     /// transaction, deleted in one commit that checks each is still expired (a retry may
     /// have renewed it meanwhile).
-    func sweepExpiredTokens(now: Int64 = ObjectStore.nowMilliseconds()) async throws(StoreError) -> Int {
-        let expired = try read { txn -> [[UInt8]] in
+    func sweepExpiredTokens(now: Int64 = ObjectStore.nowMilliseconds(),
+                            limit: Int = ObjectStore.maxTokensPerSweep) async throws(StoreError) -> Int {
+        let expired = try await readOffLoop { [index] txn -> [[UInt8]] in
             var keys: [[UInt8]] = []
             try txn.scan(index.tokens, from: []) { key, value in
                 if (try? TokenRecord(decoding: value))?.expiresMilliseconds ?? .max <= now { keys.append(Array(key)) }
-                return keys.count < Self.maxTokensPerSweep
+                return keys.count < limit
             }
             return keys
         }

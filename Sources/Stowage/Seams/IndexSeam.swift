@@ -112,6 +112,14 @@ typealias Mutation<R> = @Sendable (borrowing WriteTransaction) throws -> R
 protocol IndexSnapshots: Sendable {
     /// Runs `body` in a read snapshot.
     func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R
+
+    /// True when a read waits on the network (etcd): the store runs such reads off the
+    /// event loop where it can (`ObjectStore.readOffLoop`). LMDB's reads are memory.
+    var readsBlock: Bool { get }
+}
+
+extension IndexSnapshots {
+    var readsBlock: Bool { false }
 }
 
 /// What the engine needs of an index backend. Opening is two steps: reads and `setUp`

@@ -44,11 +44,11 @@ public final class ObjectStore: Sendable {
     /// The index seam's backend: LMDB in `directory/index` unless a test gave another.
     let indexBackend: any IndexBackend
     let index: Index
-    /// The segment files: the blob seam's embedded backend. Compaction and fsck are its
-    /// own maintenance and reach it directly; every other path goes through `blobs`.
-    let extents: ExtentStore
+    /// The segment files, embedded; nil in cluster mode. Compaction and fsck are their own
+    /// maintenance and reach them directly (`extents`); every other path goes through `blobs`.
+    let segmentStore: ExtentStore?
     /// The blob seam (Seams/BlobSeam.swift): where object bytes are written and read.
-    var blobs: any BlobBackend { extents }
+    let blobs: any BlobBackend
     private let lockDescriptor: Int32
     private let isClosed = Mutex(false)
     /// Index readers, for compaction's unlink (I6).
@@ -91,6 +91,7 @@ public final class ObjectStore: Sendable {
             Glibc.close(lockDescriptor)
             throw StoreError.wrapping(error, "opening \(directory)")
         }
+        let extents: ExtentStore
         do {
             extents = try Self.openExtents(indexBackend, directory: directory, options: options)
         } catch {
@@ -98,6 +99,8 @@ public final class ObjectStore: Sendable {
             Glibc.close(lockDescriptor)
             throw StoreError.wrapping(error, "opening \(directory)")
         }
+        segmentStore = extents
+        blobs = extents
         index = Index(accounting: extents)
         let (blobs, syncData) = (extents as any BlobBackend, options.durability == .strict)
         indexBackend.start { containers in
@@ -106,6 +109,46 @@ public final class ObjectStore: Sendable {
             do { try blobs.makeDurable(containers) } catch { throw StoreError.wrapping(error, "making object data durable") }
         }
     }
+
+    /// Opens the store over any pair of backends with no data directory of its own:
+    /// cluster mode (an etcd index, RADOS bytes). Durability is always strict there —
+    /// every commit waits for its bytes to be acknowledged by the pool.
+    init(index indexBackend: any IndexBackend, blobs: any BlobBackend, name: String, options: StoreOptions) throws(StoreError) {
+        var options = options
+        options.durability = .strict
+        self.directory = name
+        self.options = options
+        self.indexBackend = indexBackend
+        self.blobs = blobs
+        segmentStore = nil
+        lockDescriptor = -1
+        index = Index(accounting: blobs)
+        do {
+            try Self.checkFormat(indexBackend, index)
+        } catch {
+            throw StoreError.wrapping(error, "opening the index of \(name)")
+        }
+        indexBackend.start { containers in
+            do { try blobs.makeDurable(containers) } catch { throw StoreError.wrapping(error, "making object data durable") }
+        }
+    }
+
+    /// The segment files, for their own maintenance (compaction, fsck). Entry points that
+    /// reach it call `requireSegmentFiles()` first, so cluster mode answers an error.
+    var extents: ExtentStore {
+        guard let segmentStore else { preconditionFailure("segment files exist only in the embedded engine") }
+        return segmentStore
+    }
+
+    /// Refuses an operation on segment files in cluster mode.
+    func requireSegmentFiles(_ operation: String) throws(StoreError) {
+        guard segmentStore != nil else {
+            throw StoreError(.notImplemented, "\(operation) works on the segment files of the embedded engine; this store keeps its bytes in RADOS")
+        }
+    }
+
+    /// Whether the store runs on segment files (embedded) rather than a cluster.
+    public var isEmbedded: Bool { segmentStore != nil }
 
     /// `flock` on `DATA/stowage.lock`: locks belong to open file descriptions, so a second
     /// open of the same directory fails even inside one process (LMDB must not be opened
@@ -186,7 +229,7 @@ public final class ObjectStore: Sendable {
             }
         }
         indexBackend.close()
-        Glibc.close(lockDescriptor)
+        if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
     }
 
     deinit { close() }
@@ -279,6 +322,15 @@ extension ObjectStore {
         defer { readers.leave(epoch) }
         guard !isClosed.withLock({ $0 }) else { throw StoreError(.closed, "The store is closed") }
         do { return try indexBackend.read(body) } catch { throw StoreError.wrapping(error, "index read") }
+    }
+
+    /// `read`, on a Dispatch thread when the index backend's reads block (a network round
+    /// trip), inline otherwise.
+    func readOffLoop<R: Sendable>(_ body: @escaping @Sendable (borrowing ReadTransaction) throws -> R) async throws(StoreError) -> R {
+        guard indexBackend.readsBlock else { return try read(body) }
+        do { return try await BlockingIO.run { [self] in try read(body) } } catch {
+            throw StoreError.wrapping(error, "index read")
+        }
     }
 
     /// A mutation in the next group commit; every error comes out as a `StoreError`.

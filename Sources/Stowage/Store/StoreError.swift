@@ -41,6 +41,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case corrupt = "CorruptRecord"
         case alreadyOpen = "AlreadyOpen"
         case closed = "StoreClosed"
+        /// A cluster backend (etcd, RADOS) cannot be reached, or did not answer whether it
+        /// applied a change: nothing is promised; retry.
+        case unavailable = "ServiceUnavailable"
 
         public var name: String { rawValue }
         public var description: String { rawValue }
@@ -96,6 +99,19 @@ extension StoreError {
             return error.storeError
         case let error as RecordError:
             return StoreError(.corrupt, "\(context): \(error)", cause: error)
+        case let error as EtcdError:
+            switch error.kind {
+            case .unavailable, .ambiguous, .compacted:
+                return StoreError(.unavailable, "The cluster's index did not answer during \(context): \(error.message)", cause: error)
+            case .tooLarge:
+                return StoreError(.invalidRequest, "\(context) is larger than the cluster's index takes in one transaction: \(error.message)", cause: error)
+            case .refused:
+                return StoreError(.index, "\(context): \(error)", cause: error)
+            }
+        case let error as RadosError where error.isUnavailable:
+            return StoreError(.unavailable, "The cluster's object pool did not answer during \(context): \(error)", cause: error)
+        case let error as RadosError:
+            return StoreError(.io, "\(context): \(error)", cause: error)
         default:
             return StoreError(.io, "\(context): \(error)")
         }

@@ -57,6 +57,7 @@ extension ObjectStore {
     /// it is the one filling the segment appends go to (the CLI repairs a directory it
     /// holds alone).
     public func repair(basedOn report: VerificationReport, options: RepairOptions = RepairOptions()) async throws(StoreError) -> RepairReport {
+        try requireSegmentFiles("fsck --repair")
         let files = try SegmentDirectory.lengths(directory + "/" + Self.segmentsDirectoryName)
         var repairer = Repairer(index: index, files: files,
                                 damage: report.scanDamage,

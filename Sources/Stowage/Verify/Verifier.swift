@@ -150,6 +150,7 @@ extension ObjectStore {
     public func verify(_ options: VerifyOptions = VerifyOptions(),
                        progress: (@Sendable (VerifyProgress) -> Void)? = nil) async throws(StoreError) -> VerificationReport {
         try read { _ in }   // `StoreClosed` once the store is closed
+        try requireSegmentFiles("fsck")
         let verifier = Verifier(snapshots: indexBackend, index: index, directory: directory, live: false,
                                 appendSegment: extents.openSegmentID)
         do { return try await verifier.run(options, progress: progress) } catch {

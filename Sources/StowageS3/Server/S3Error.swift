@@ -99,6 +99,7 @@ extension S3Error {
         case .corrupt: (.internalServerError, "InternalError")
         case .alreadyOpen: (.serviceUnavailable, "ServiceUnavailable")
         case .closed: (.serviceUnavailable, "ServiceUnavailable")
+        case .unavailable: (.serviceUnavailable, "ServiceUnavailable")
         }
     }
 

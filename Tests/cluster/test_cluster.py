@@ -1,0 +1,213 @@
+"""Cluster mode (issue 14): two stateless gateways over real etcd members and real Ceph
+OSDs. What one gateway acknowledges the other sees at once; races across gateways have
+exactly one winner; RenameObject and prefix rename are one etcd transaction each; bytes
+live in RADOS, verified on every read, and released bytes are deleted through the queue
+in the index."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+
+def code_of(error: ClientError) -> str:
+    return error.response["Error"]["Code"]
+
+
+def race(calls):
+    """Runs every call at once (a barrier), returns their results or exceptions."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(i, call):
+        barrier.wait()
+        try:
+            results[i] = call()
+        except Exception as error:  # noqa: BLE001 - reported to the caller
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results
+
+
+def test_a_write_on_one_gateway_is_visible_at_once_on_the_other(cluster, bucket):
+    one, other = cluster.client(0), cluster.client(1)
+    for i in range(20):
+        key = f"raw/{i}"
+        body = os.urandom(1000 + i)
+        put = one.put_object(Bucket=bucket, Key=key, Body=body)
+        # No pause: GET, HEAD and LIST on the other gateway right after the acknowledgement.
+        assert other.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+        assert other.head_object(Bucket=bucket, Key=key)["ETag"] == put["ETag"]
+        listed = other.list_objects_v2(Bucket=bucket, Prefix="raw/")
+        assert key in [o["Key"] for o in listed.get("Contents", [])]
+        one.delete_object(Bucket=bucket, Key=key)
+        with pytest.raises(ClientError) as gone:
+            other.head_object(Bucket=bucket, Key=key)
+        assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_conditional_puts_racing_on_two_gateways_have_one_winner(cluster, bucket):
+    clients = [cluster.client(0), cluster.client(1)]
+    for round_ in range(5):
+        key = f"claim-{round_}"
+        bodies = [f"writer {i}".encode() for i in range(8)]
+        results = race([lambda i=i: clients[i % 2].put_object(Bucket=bucket, Key=key, Body=bodies[i], IfNoneMatch="*")
+                        for i in range(8)])
+        winners = [i for i, r in enumerate(results) if isinstance(r, dict)]
+        losers = [r for r in results if isinstance(r, ClientError)]
+        assert len(winners) == 1, results
+        assert len(losers) == 7 and all(code_of(e) in ("PreconditionFailed", "ConditionalRequestConflict") for e in losers), results
+        assert clients[1].get_object(Bucket=bucket, Key=key)["Body"].read() == bodies[winners[0]]
+
+
+def test_renames_racing_on_two_gateways_have_one_winner(cluster, bucket):
+    clients = [cluster.client(0), cluster.client(1)]
+    for round_ in range(5):
+        source = f"src-{round_}"
+        body = os.urandom(4096)
+        clients[0].put_object(Bucket=bucket, Key=source, Body=body)
+        destinations = [f"dst-{round_}-{i}" for i in range(6)]
+        results = race([lambda i=i: clients[i % 2].rename_object(Bucket=bucket, Key=destinations[i], RenameSource=source)
+                        for i in range(6)])
+        winners = [i for i, r in enumerate(results) if isinstance(r, dict)]
+        assert len(winners) == 1, results
+        assert all(isinstance(r, ClientError) and code_of(r) == "NoSuchKey" for i, r in enumerate(results) if i not in winners), results
+        keys = {o["Key"] for o in clients[1].list_objects_v2(Bucket=bucket, Prefix=f"")["Contents"]}
+        present = [d for d in destinations if d in keys]
+        assert present == [destinations[winners[0]]] and source not in keys
+        assert clients[1].get_object(Bucket=bucket, Key=present[0])["Body"].read() == body
+
+
+def test_rename_with_a_client_token_is_exactly_once_across_gateways(cluster, bucket):
+    one, other = cluster.client(0), cluster.client(1)
+    one.put_object(Bucket=bucket, Key="a", Body=b"payload")
+    token = uuid.uuid4().hex
+    one.rename_object(Bucket=bucket, Key="b", RenameSource="a", ClientToken=token)
+    # The retry lands on the other gateway: the token in etcd answers it.
+    other.rename_object(Bucket=bucket, Key="b", RenameSource="a", ClientToken=token)
+    assert other.get_object(Bucket=bucket, Key="b")["Body"].read() == b"payload"
+    with pytest.raises(ClientError):
+        other.head_object(Bucket=bucket, Key="a")
+
+
+def test_rename_moves_no_bytes_whatever_the_size(cluster, bucket):
+    one, other = cluster.client(0), cluster.client(1)
+    big = os.urandom(70 << 20)      # spans two RADOS containers (64 MiB each)
+    one.put_object(Bucket=bucket, Key="big", Body=big)
+    one.put_object(Bucket=bucket, Key="small", Body=b"x" * 1024)
+    before = cluster.rados_objects()
+    one.rename_object(Bucket=bucket, Key="big-renamed", RenameSource="big")
+    other.rename_object(Bucket=bucket, Key="small-renamed", RenameSource="small")
+    assert cluster.rados_objects() == before, "a rename writes no RADOS object"
+    got = other.get_object(Bucket=bucket, Key="big-renamed")["Body"].read()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(big).digest()
+    ranged = other.get_object(Bucket=bucket, Key="big-renamed", Range="bytes=67108860-67108869")["Body"].read()
+    assert ranged == big[67108860:67108870]
+
+
+def test_prefix_rename_is_one_transaction_and_refused_whole_above_the_limit(cluster, bucket):
+    one, other = cluster.client(0), cluster.client(1)
+    for i in range(30):
+        one.put_object(Bucket=bucket, Key=f"tmp/step/{i:03}", Body=f"{i}".encode())
+    moved = rename_prefix(cluster, 1, bucket, "tmp/step/", "final/step/")
+    assert moved.status_code == 200, moved.text
+    keys = [o["Key"] for o in one.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == [f"final/step/{i:03}" for i in range(30)]
+    # Over the cluster's --max-txn-ops (1024 here): each key is a delete, a put and a check.
+    for i in range(600):
+        one.put_object(Bucket=bucket, Key=f"many/{i:04}", Body=b"m")
+    refused = rename_prefix(cluster, 0, bucket, "many/", "moved/")
+    assert refused.status_code == 400, refused.text
+    assert "max-txn-ops" in refused.text or "transaction" in refused.text
+    listed = other.list_objects_v2(Bucket=bucket, Prefix="moved/")
+    assert listed["KeyCount"] == 0, "nothing moved"
+    assert other.list_objects_v2(Bucket=bucket, Prefix="many/", MaxKeys=1000)["KeyCount"] == 600
+
+
+def rename_prefix(cluster, gateway: int, bucket: str, source: str, destination: str):
+    """`POST /BUCKET?renamePrefix` (boto3 has no such call), signed with SigV4."""
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    url = f"{cluster.gateways[gateway]}/{bucket}?renamePrefix"
+    body = (f"<RenamePrefix><SourcePrefix>{source}</SourcePrefix>"
+            f"<DestinationPrefix>{destination}</DestinationPrefix></RenamePrefix>").encode()
+    request = AWSRequest(method="POST", url=url, headers={"Content-Type": "application/xml"}, data=body)
+    request.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    botocore.auth.SigV4Auth(Credentials(cluster.access_key, cluster.secret_key), "s3", "us-east-1").add_auth(request)
+    return requests.post(url, headers=dict(request.headers), data=body, timeout=120)
+
+
+def test_bytes_live_in_rados_and_a_damaged_chunk_is_refused(cluster, bucket):
+    one = cluster.client(0)
+    before = cluster.rados_objects()
+    body = os.urandom(3 << 20)
+    one.put_object(Bucket=bucket, Key="victim", Body=body)
+    new = cluster.rados_objects() - before
+    assert len(new) == 1, new
+    name = new.pop()
+    fetched = cluster.rados("get", name, "-")
+    assert fetched.returncode == 0 and fetched.stdout == body, "the object's bytes are the RADOS object's"
+    damaged = bytearray(body)
+    damaged[(1 << 20) + 5] ^= 0xFF       # inside the second 1 MiB chunk
+    write = subprocess.run(["rados", "-c", cluster.ceph_conf, "-p", cluster.pool, "put", name, "-"],
+                           input=bytes(damaged), capture_output=True, timeout=60)
+    assert write.returncode == 0, write.stderr
+    # The first chunk still verifies; the damaged one is refused, never served.
+    assert cluster.client(1).get_object(Bucket=bucket, Key="victim", Range="bytes=0-99")["Body"].read() == body[:100]
+    with pytest.raises(Exception):
+        cluster.client(1).get_object(Bucket=bucket, Key="victim")["Body"].read()
+
+
+def test_released_bytes_are_deleted_through_the_queue(cluster, bucket):
+    one = cluster.client(0)
+    before = cluster.rados_objects()
+    one.put_object(Bucket=bucket, Key="doomed", Body=os.urandom(100_000))
+    one.put_object(Bucket=bucket, Key="kept", Body=b"k")
+    one.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "doomed"})
+    created = cluster.rados_objects() - before
+    assert len(created) == 2
+    one.delete_object(Bucket=bucket, Key="doomed")
+    time.sleep(8)
+    assert created <= cluster.rados_objects(), "the copy still references the bytes"
+    one.delete_object(Bucket=bucket, Key="copy")
+    deadline = time.time() + 60
+    while time.time() < deadline and len(created & cluster.rados_objects()) > 1:
+        time.sleep(1)
+    left = created & cluster.rados_objects()
+    assert len(left) == 1, "the released object was deleted, the other kept"
+    assert one.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"k"
+
+
+def test_a_killed_gateway_loses_nothing_and_the_other_goes_on(cluster, bucket):
+    one, other = cluster.client(0), cluster.client(1)
+    written = {}
+    for i in range(10):
+        body = os.urandom(2000)
+        one.put_object(Bucket=bucket, Key=f"g/{i}", Body=body)
+        written[f"g/{i}"] = body
+    cluster.script("kill", "gateway", "2")
+    try:
+        for i in range(10, 20):
+            body = os.urandom(2000)
+            one.put_object(Bucket=bucket, Key=f"g/{i}", Body=body)
+            written[f"g/{i}"] = body
+        one.rename_object(Bucket=bucket, Key="g/renamed", RenameSource="g/0")
+        written["g/renamed"] = written.pop("g/0")
+    finally:
+        cluster.script("restart", "gateway", "2")
+    for key, body in written.items():
+        assert other.get_object(Bucket=bucket, Key=key)["Body"].read() == body
