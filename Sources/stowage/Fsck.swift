@@ -37,6 +37,12 @@ struct Fsck: AsyncParsableCommand {
     @Option(help: "Threads for the byte scan (default: one per core).")
     var workers: Int?
 
+    @OptionGroup(title: "Cluster mode (instead of --data: check the cluster whose index is in etcd)")
+    var cluster: ClusterFlags
+
+    @Option(help: "Cluster mode, with --repair: delete orphan RADOS objects last written at least this many seconds ago.")
+    var orphanAge = 3600
+
     func run() async throws {
         let status: Int32
         do {
@@ -50,6 +56,7 @@ struct Fsck: AsyncParsableCommand {
 
     /// Runs the check (and the repair); the exit status.
     private func check() async throws -> Int32 {
+        if let configuration = try cluster.configuration() { return try await checkCluster(configuration) }
         guard !reclaimOrphans || repair else { throw FsckError("--reclaim-orphans needs --repair") }
         guard workers.map({ $0 > 0 }) ?? true else { throw FsckError("--workers must be at least 1") }
         guard FileManager.default.fileExists(atPath: data + "/index/data.mdb") else {
@@ -71,6 +78,27 @@ struct Fsck: AsyncParsableCommand {
         if measureXxh3 { output.xxh3 = XXH3Figures.measure(threads: options.scanWorkers) }
         if json { Self.printJSON(output) } else { FsckText(output: output, workers: options.scanWorkers).print() }
         return output.exitCode
+    }
+
+    /// A cluster: every blob's RADOS objects and (unless --quick) every chunk's XXH3;
+    /// orphans listed, and with --repair deleted once older than --orphan-age.
+    private func checkCluster(_ configuration: ClusterConfiguration) async throws -> Int32 {
+        guard !reclaimOrphans else { throw FsckError("--reclaim-orphans is for data directories; a cluster's --repair deletes orphans older than --orphan-age") }
+        guard orphanAge >= 0 else { throw FsckError("--orphan-age must be 0 or more") }
+        let store = try ObjectStore.openCluster(configuration)
+        defer { store.close() }
+        let report = try await store.checkCluster(quick: quick, deleteOrphansOlderThan: repair ? .seconds(orphanAge) : nil)
+        if json {
+            Self.printJSON(report)
+        } else {
+            print("cluster: \(report.objects) objects, \(report.blobs) blobs in \(report.containers) RADOS objects, \(report.queuedDeletions) deletions queued")
+            if !quick { print("verified \(report.chunksVerified) chunks, \(report.bytesVerified) bytes, in \(String(format: "%.2f", report.seconds)) s") }
+            for line in report.missing { print("MISSING  \(line)") }
+            for line in report.damaged { print("DAMAGED  \(line)") }
+            for name in report.orphans { print("orphan   \(name)\(report.orphansDeleted.contains(name) ? " (deleted)" : "")") }
+            print(report.isClean ? "clean" : "PROBLEMS FOUND")
+        }
+        return report.isClean ? 0 : 1
     }
 
     private func verifyAndRepair(_ options: VerifyOptions, _ display: ProgressDisplay?) async throws -> FsckOutput {

@@ -4,7 +4,8 @@ import Testing
 
 /// Blocking work runs on a bounded number of Dispatch threads: a burst larger than the
 /// bound waits for permits instead of growing a thread per blocked job, and every job
-/// still runs, in order of arrival once the bound is reached.
+/// still runs. (How many run side by side below the bound is Dispatch's choice: on Linux
+/// its global queue starts about one thread per core and adds more only slowly.)
 @Suite struct BlockingIOTests {
     @Test func aBurstNeverRunsMoreThanTheLimitAtOnce() async throws {
         let running = Counter()
@@ -24,7 +25,6 @@ import Testing
         }
         #expect(results.sorted() == Array(0..<jobs))
         #expect(running.peak <= BlockingIO.limit, "at most \(BlockingIO.limit) jobs at once, saw \(running.peak)")
-        #expect(running.peak >= 2, "jobs ran side by side")
         #expect(BlockingIO.highWater <= BlockingIO.limit)
     }
 

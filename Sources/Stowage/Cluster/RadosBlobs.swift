@@ -157,6 +157,9 @@ struct RadosPin: BlobPin {
     }
 
     func finished(offsetBytes: UInt64, count: Int) {}
+
+    /// Four chunks in flight per GET: RADOS serves them from different OSDs in parallel.
+    var readAhead: Int { 4 }
 }
 
 /// A heap buffer that lives as long as the bytes lent from it.

@@ -123,14 +123,15 @@ final class RadosPool: @unchecked Sendable {
         return true
     }
 
-    /// The object's size, or nil when it does not exist.
-    func size(_ name: String) throws(RadosError) -> UInt64? {
+    /// The object's size and last modification (seconds since 1970), or nil when it
+    /// does not exist.
+    func stat(_ name: String) throws(RadosError) -> (size: UInt64, modifiedSeconds: Int)? {
         var size: UInt64 = 0
         var modified: time_t = 0
         let code = rados_stat(io, name, &size, &modified)
         if code == -ENOENT { return nil }
         guard code == 0 else { throw RadosError(operation: "stat \(name)", code: -code) }
-        return size
+        return (size, Int(modified))
     }
 
     /// Names of every object in the pool whose name starts with `prefix`.

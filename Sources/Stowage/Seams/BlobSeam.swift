@@ -67,6 +67,13 @@ protocol BlobPin: Sendable {
     func load(offsetBytes: UInt64, count: Int) throws -> BlobBytes
     /// The reader is done with these bytes (a hint: mapped pages leave the process).
     func finished(offsetBytes: UInt64, count: Int)
+    /// How many chunks a reader should keep loading ahead of the one it serves: 0 for
+    /// memory (a mapping), a few when each load is a network round trip.
+    var readAhead: Int { get }
+}
+
+extension BlobPin {
+    var readAhead: Int { 0 }
 }
 
 /// Bytes lent by a blob backend, valid while `owner` lives: a mapping, or a buffer.

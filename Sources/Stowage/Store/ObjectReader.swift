@@ -45,6 +45,10 @@ public struct ObjectBody: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         let body: ObjectBody
         var position = 0
+        /// Loads started ahead of the consumer, for pins whose loads wait on the network
+        /// (`BlobPin.readAhead`): chunk `position + i` is `ahead[i]`. Memory: the window's
+        /// chunks, whatever the object's size.
+        var ahead: [Task<BlobBytes, Error>] = []
 
         public mutating func next() async throws -> ObjectBytes? {
             // The consumer is done with the previous chunk's pages in this process.
@@ -54,11 +58,24 @@ public struct ObjectBody: AsyncSequence, Sendable {
             }
             guard position < body.chunks.count else { return nil }
             let chunk = body.chunks[position]
-            position += 1
+            let window = chunk.pin.readAhead
             let (verify, location, logger) = (body.verify, body.location, body.logger)
+            if window > 0 {
+                var next = position + ahead.count
+                while ahead.count < window, next < body.chunks.count {
+                    let later = body.chunks[next]
+                    ahead.append(Task { try await BlockingIO.run { try ObjectBody.load(later, verify: verify, location: location) } })
+                    next += 1
+                }
+            }
+            position += 1
             let loaded: BlobBytes
             do {
-                loaded = try await BlockingIO.run { try ObjectBody.load(chunk, verify: verify, location: location) }
+                if ahead.isEmpty {
+                    loaded = try await BlockingIO.run { try ObjectBody.load(chunk, verify: verify, location: location) }
+                } else {
+                    loaded = try await ahead.removeFirst().value
+                }
             } catch {
                 // I4: a mismatch is an error to the caller *and* a log line for the operator.
                 logger.error("\(error)")
