@@ -34,14 +34,10 @@ final class EtcdIndex: IndexBackend {
     private let pageSize = 512
     private let makeDurable = Mutex<(@Sendable (Set<UInt64>) throws -> Void)?>(nil)
     private let stopped = Atomic<Bool>(false)
-    private let writer = Mutex<WriterQueue>(WriterQueue())
+    /// This gateway's mutations, one at a time.
+    private let writer = Turnstile()
     /// Counts for tests and metrics.
     let conflicts = Atomic<Int>(0)
-
-    private struct WriterQueue {
-        var busy = false
-        var waiting: [CheckedContinuation<Void, Never>] = []
-    }
 
     init(client: EtcdClient, prefix: String = "stowage/", maxTxnOperations: Int = 128) {
         self.client = client
@@ -93,8 +89,8 @@ final class EtcdIndex: IndexBackend {
 
     func mutate<R: Sendable>(durable: DurabilityBarrier, _ body: @escaping Mutation<R>) async throws -> R {
         guard !stopped.load(ordering: .acquiring) else { throw IndexBackendError.closed }
-        await enterWriter()
-        defer { leaveWriter() }
+        await writer.acquire()
+        defer { writer.release() }
         guard !stopped.load(ordering: .acquiring) else { throw IndexBackendError.closed }
         let durableCall = makeDurable.withLock { $0 }
         return try await BlockingIO.run { [self] in
@@ -102,10 +98,17 @@ final class EtcdIndex: IndexBackend {
         }
     }
 
+    /// Refuses new mutations and waits for the one running now, if any (its turn).
     func stop() {
         stopped.store(true, ordering: .releasing)
-        // Wait for the mutation running now, if any.
-        while writer.withLock({ $0.busy }) { usleep(1_000) }
+        let done = DispatchSemaphore(value: 0)
+        let writer = self.writer
+        Task.detached {
+            await writer.acquire()
+            writer.release()
+            done.signal()
+        }
+        done.wait()
     }
 
     func sync() throws {}
@@ -115,30 +118,6 @@ final class EtcdIndex: IndexBackend {
     }
 
     // MARK: Running a mutation
-
-    private func enterWriter() async {
-        let granted = writer.withLock { w -> Bool in
-            guard w.busy else { w.busy = true; return true }
-            return false
-        }
-        if granted { return }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = writer.withLock { w -> Bool in
-                guard w.busy else { w.busy = true; return true }
-                w.waiting.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-
-    private func leaveWriter() {
-        let next = writer.withLock { w -> CheckedContinuation<Void, Never>? in
-            if w.waiting.isEmpty { w.busy = false; return nil }
-            return w.waiting.removeFirst()
-        }
-        next?.resume()
-    }
 
     private func run<R>(_ body: Mutation<R>, containers: Set<UInt64>,
                         makeDurable: (@Sendable (Set<UInt64>) throws -> Void)?) throws -> R {

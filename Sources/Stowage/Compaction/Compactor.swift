@@ -68,37 +68,6 @@ public struct StoreStats: Sendable, Equatable {
     public var bytesReclaimed: UInt64 = 0
 }
 
-/// Compaction's share of the store: one pass at a time, the totals, the background task.
-final class CompactionState: Sendable {
-    struct Totals {
-        var passes = 0
-        var segmentsRetired = 0
-        var bytesMoved: UInt64 = 0
-        var bytesReclaimed: UInt64 = 0
-    }
-    let totals = Mutex(Totals())
-    /// One pass at a time.
-    let turn = Turnstile()
-    let background = Mutex<Task<Void, Never>?>(nil)
-
-    func add(_ report: CompactionReport) {
-        totals.withLock { t in
-            t.passes += 1
-            t.segmentsRetired += report.segmentsRetired
-            t.bytesMoved += report.bytesMoved
-            t.bytesReclaimed += report.bytesReclaimed
-        }
-    }
-
-    /// Cancels the background loop and waits for its pass to end.
-    func stopBackground() {
-        guard let task = background.withLock({ t -> Task<Void, Never>? in defer { t = nil }; return t }) else { return }
-        task.cancel()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached { await task.value; done.signal() }
-        done.wait()
-    }
-}
 
 extension ObjectStore {
     /// Space accounting (I7) and compaction totals.
@@ -434,5 +403,16 @@ struct Pacer {
         let due = Duration.seconds(Double(bytes) / Double(rate))
         let elapsed = ContinuousClock.now - started
         if due > elapsed { try? await Task.sleep(for: due - elapsed) }
+    }
+}
+
+extension CompactionState {
+    func add(_ report: CompactionReport) {
+        totals.withLock { t in
+            t.passes += 1
+            t.segmentsRetired += report.segmentsRetired
+            t.bytesMoved += report.bytesMoved
+            t.bytesReclaimed += report.bytesReclaimed
+        }
     }
 }
