@@ -16,7 +16,7 @@ SOAK_CYCLES  ?= 50
 SOAK_SERVE_ARGS ?= --segment-size 8 --compaction-interval 1 --compaction-threshold 0.3
 
 .PHONY: deps deps-e2e deps-cluster build build-tests release test test-swift test-e2e test-cluster soak serve clean \
-        bench-deps bench-compare bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down
+        bench-deps bench-compare bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster
 
 define apt_install_missing
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -84,6 +84,20 @@ test-cluster: build-tests deps-cluster
 	  (cd Tests/e2e && STOWAGE_E2E_CLUSTER=$(TEST_CLUSTER_DIR)/cluster.env $(PYTHON) -m pytest $(CLUSTER_E2E) -q -p no:cacheprovider); \
 	  source $(TEST_CLUSTER_DIR)/cluster.env && STOWAGE_TEST_INDEX=etcd STOWAGE_TEST_ETCD=$$STOWAGE_ETCD \
 	    $(SWIFT) test --skip-build --filter 'StowageTests\.($(OPTIMISTIC_SUITES))' --skip '$(ETCD_SKIP)'
+
+# The cluster's faults at length: every OSD, etcd member and gateway SIGKILLed in turn
+# under a mixed load, SOAK_CLUSTER_ROUNDS times each, every acknowledged write checked.
+SOAK_CLUSTER_ROUNDS ?= 10
+soak-cluster: build-tests deps-cluster
+	@$(CURDIR)/scripts/cluster.sh down $(TEST_CLUSTER_DIR)
+	@set -e; trap '$(CURDIR)/scripts/cluster.sh down $(TEST_CLUSTER_DIR)' EXIT; \
+	  STOWAGE_BIN=$(CURDIR)/.build/debug/stowage DELETION_GRACE=2 $(CURDIR)/scripts/cluster.sh up $(TEST_CLUSTER_DIR); \
+	  STOWAGE_E2E_CLUSTER=$(TEST_CLUSTER_DIR)/cluster.env STOWAGE_FAULT_ROUNDS=$(SOAK_CLUSTER_ROUNDS) \
+	    $(PYTHON) -m pytest Tests/cluster/test_faults.py -q -s -p no:cacheprovider
+
+# Embedded vs a local cluster, side by side in one run (docs/BENCHMARKS.md).
+bench-cluster: release deps-cluster
+	$(PYTHON) Benchmarks/http/bench_cluster.py --binary $(CURDIR)/.build/release/stowage
 
 # Every test.
 test: test-swift test-e2e test-cluster

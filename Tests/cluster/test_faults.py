@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError, BotoCoreError
 
 WORKERS = 4
 MiB = 1 << 20
+# `make soak-cluster` repeats every kill this many times (make test: once).
+ROUNDS = int(os.environ.get("STOWAGE_FAULT_ROUNDS", "1"))
 
 
 class Worker(threading.Thread):
@@ -146,8 +148,11 @@ def run_load_through(cluster, bucket, fault, settle_seconds=4.0):
     return workers, acknowledged, len(after), pause
 
 
+@pytest.mark.parametrize("round_", range(ROUNDS))
 @pytest.mark.parametrize("kind,number", [("osd", 1), ("etcd", 1), ("gateway", 2)])
-def test_a_killed_member_loses_nothing(cluster, bucket, kind, number):
+def test_a_killed_member_loses_nothing(cluster, bucket, kind, number, round_):
+    # Later rounds kill other members: every OSD, etcd member and gateway in turn.
+    number = (number - 1 + round_) % {"osd": 3, "etcd": 3, "gateway": 2}[kind] + 1
     def fault():
         cluster.script("kill", kind, str(number))
         time.sleep(8 if kind == "osd" else 2)
