@@ -21,7 +21,8 @@ func withTemporaryStore<R>(durability: Durability = .relaxed,
 /// The index backend the engine suites run over: LMDB; with
 /// `STOWAGE_TEST_INDEX=optimistic` the conflict-injecting `OptimisticIndex`; with
 /// `STOWAGE_TEST_INDEX=etcd` a real etcd cluster (`STOWAGE_TEST_ETCD`: its endpoints,
-/// comma-separated), each store under a key prefix of its own. `make test` runs the
+/// comma-separated), each store under a key prefix of its own. Over both, blob ids come
+/// from reserved ranges, as on cluster gateways. `make test` runs the
 /// mutation suites all three ways (etcd in `make test-cluster`).
 enum TestIndex {
     static let kind = ProcessInfo.processInfo.environment["STOWAGE_TEST_INDEX"] ?? "lmdb"
@@ -36,11 +37,13 @@ enum TestIndex {
 func openTestStore(_ directory: String, _ options: StoreOptions = testOptions()) throws -> ObjectStore {
     switch TestIndex.kind {
     case "optimistic":
-        return try ObjectStore(directory: directory, options: options) { OptimisticIndex(directory: directory) }
+        return try ObjectStore(directory: directory, options: options, blobIDRanges: BlobIDRanges(rangeSize: 8)) {
+            OptimisticIndex(directory: directory)
+        }
     case "etcd":
         let endpoints = (ProcessInfo.processInfo.environment["STOWAGE_TEST_ETCD"] ?? "http://127.0.0.1:2379")
             .split(separator: ",").map(String.init)
-        return try ObjectStore(directory: directory, options: options) {
+        return try ObjectStore(directory: directory, options: options, blobIDRanges: BlobIDRanges(rangeSize: 8)) {
             EtcdIndex(client: EtcdClient(endpoints: endpoints), prefix: "test" + directory + "/", maxTxnOperations: 10_000)
         }
     default:

@@ -33,7 +33,14 @@ final class EtcdIndex: IndexBackend {
     let maxAttempts = 64
     private let pageSize = 512
     private let makeDurable = Mutex<(@Sendable (Set<UInt64>) throws -> Void)?>(nil)
-    private let stopped = Atomic<Bool>(false)
+    /// Whether `stop` was called, the mutation running on its Dispatch thread (at most
+    /// one: `writer`), and `stop`'s wait for it.
+    private let running = Mutex<Running>(Running())
+    private struct Running {
+        var stopped = false
+        var active = 0
+        var waiters: [DispatchSemaphore] = []
+    }
     /// This gateway's mutations, one at a time.
     private let writer = Turnstile()
     /// Counts for tests and metrics.
@@ -87,28 +94,45 @@ final class EtcdIndex: IndexBackend {
         throw EtcdError(kind: .unavailable, message: "opening: the index kept changing under this gateway")
     }
 
+    /// Runs on a Dispatch thread of its own (its etcd round trips block), entered and
+    /// left there, so that `stop` — which may be called on a cooperative thread — waits
+    /// for nothing that needs one.
     func mutate<R: Sendable>(durable: DurabilityBarrier, _ body: @escaping Mutation<R>) async throws -> R {
-        guard !stopped.load(ordering: .acquiring) else { throw IndexBackendError.closed }
+        guard !running.withLock({ $0.stopped }) else { throw IndexBackendError.closed }
         await writer.acquire()
         defer { writer.release() }
-        guard !stopped.load(ordering: .acquiring) else { throw IndexBackendError.closed }
+        let entered = running.withLock { r -> Bool in
+            guard !r.stopped else { return false }
+            r.active += 1
+            return true
+        }
+        guard entered else { throw IndexBackendError.closed }
         let durableCall = makeDurable.withLock { $0 }
-        return try await BlockingIO.run { [self] in
-            try run(body, containers: durable.containers, makeDurable: durableCall)
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, Error>) in
+            DispatchQueue.global().async { [self] in
+                let result = Result { try run(body, containers: durable.containers, makeDurable: durableCall) }
+                let waiters = running.withLock { r -> [DispatchSemaphore] in
+                    r.active -= 1
+                    guard r.active == 0 else { return [] }
+                    defer { r.waiters = [] }
+                    return r.waiters
+                }
+                for waiter in waiters { waiter.signal() }
+                continuation.resume(with: result)
+            }
         }
     }
 
-    /// Refuses new mutations and waits for the one running now, if any (its turn).
+    /// Refuses new mutations and waits for the one running now, if any.
     func stop() {
-        stopped.store(true, ordering: .releasing)
-        let done = DispatchSemaphore(value: 0)
-        let writer = self.writer
-        Task.detached {
-            await writer.acquire()
-            writer.release()
-            done.signal()
+        let wait = running.withLock { r -> DispatchSemaphore? in
+            r.stopped = true
+            guard r.active > 0 else { return nil }
+            let semaphore = DispatchSemaphore(value: 0)
+            r.waiters.append(semaphore)
+            return semaphore
         }
-        done.wait()
+        wait?.wait()
     }
 
     func sync() throws {}

@@ -47,13 +47,30 @@ struct Index: Sendable {
 
     /// Stores a new blob with one reference; the blob backend accounts its extents.
     /// Blob id 0 is the empty object, which has no record and no extents.
-    func insertBlob(_ txn: borrowing WriteTransaction, _ blob: BlobRecord) throws -> UInt64 {
+    /// - Parameter reserved: an id taken before the mutation from a range reserved by
+    ///   `reserveBlobIDs` (cluster gateways, so that concurrent writers do not all
+    ///   read and write `meta/next-blob`); nil: the next id, allocated here.
+    func insertBlob(_ txn: borrowing WriteTransaction, _ blob: BlobRecord, reserved: UInt64? = nil) throws -> UInt64 {
         guard !blob.extents.isEmpty || blob.isComposite else { return 0 }
-        let next = try nextBlobID(txn)
-        try txn.put(meta, Self.nextBlobKey, withUnsafeBytes(of: (next + 1).littleEndian) { Array($0) })
-        try txn.put(blobs, IndexKey.id(next), blob.encoded(), noOverwrite: true)
+        let id: UInt64
+        if let reserved {
+            id = reserved
+        } else {
+            id = try nextBlobID(txn)
+            try txn.put(meta, Self.nextBlobKey, withUnsafeBytes(of: (id + 1).littleEndian) { Array($0) })
+        }
+        guard try txn.put(blobs, IndexKey.id(id), blob.encoded(), noOverwrite: true) else {
+            throw StoreError(.corrupt, "blob id \(id) is already taken (meta next-blob is behind the blob table)")
+        }
         try accounting.committed(txn, blob.extents)
-        return next
+        return id
+    }
+
+    /// Reserves `count` blob ids: `meta/next-blob` moves past them.
+    func reserveBlobIDs(_ txn: borrowing WriteTransaction, count: UInt64) throws -> Range<UInt64> {
+        let first = try nextBlobID(txn)
+        try txn.put(meta, Self.nextBlobKey, withUnsafeBytes(of: (first + count).littleEndian) { Array($0) })
+        return first..<(first + count)
     }
 
     /// `meta["next-blob"]`: 8 bytes, little-endian; 1 in a new index.

@@ -72,10 +72,11 @@ extension ObjectStore {
 
     func commitPart(_ request: PutRequest, _ target: PartTarget, record: PartRecord, blob: BlobRecord,
                     checksums: [(algorithm: String, value: String)]) async throws(StoreError) -> ObjectInfo {
+        let reserved = try await reservedBlobID()
         let stored = try await mutate(durable: blob.containers) { [index, self] txn -> PartRecord in
             let upload = try requireUpload(txn, target.uploadID, bucket: request.bucket, key: request.key)
             var part = record
-            let blobID = try index.insertBlob(txn, blob)
+            let blobID = try index.insertBlob(txn, blob, reserved: reserved)
             part.pieces = blobID == 0 ? [] : [BlobPiece(blobID: blobID, offsetBytes: 0, lengthBytes: blob.size)]
             if let wire = upload.checksumAlgorithm, let value = checksums.first(where: { $0.algorithm == wire })?.value,
                let algorithm = S3ChecksumAlgorithm(wireName: wire) {
@@ -153,6 +154,7 @@ extension ObjectStore {
         let minimum = options.minPartSizeBytes
         let now = Self.nowMilliseconds()
         let choices = parts.map { CompletionRecord.PartChoice(number: $0.partNumber, etag: ETagCondition.normalize($0.etag)) }
+        let reserved = try await reservedBlobID()
         return try await mutate { [index, self] txn in
             let upload: UploadRecord
             do {
@@ -179,7 +181,7 @@ extension ObjectStore {
             }
             let existing = try index.object(txn, bucket: bucket, key: key)
             try Self.checkComplete(conditions, existing: existing, upload: upload)
-            let record = try composeObject(txn, upload: upload, parts: chosen, now: now)
+            let record = try composeObject(txn, upload: upload, parts: chosen, now: now, reservedBlobID: reserved)
             // Listed parts hand their references to the composite; the rest are released.
             let listed = Set(parts.map(\.partNumber))
             for (number, part) in stored where !listed.contains(number) {
@@ -328,7 +330,8 @@ extension ObjectStore {
     }
 
     /// The completed object's record over a new composite blob of the parts' pieces.
-    func composeObject(_ txn: borrowing WriteTransaction, upload: UploadRecord, parts: [PartRecord], now: Int64) throws -> ObjectRecord {
+    func composeObject(_ txn: borrowing WriteTransaction, upload: UploadRecord, parts: [PartRecord], now: Int64,
+                       reservedBlobID: UInt64? = nil) throws -> ObjectRecord {
         var md5s: [UInt8] = []
         var checksums: [UInt8] = []
         for part in parts {
@@ -349,7 +352,7 @@ extension ObjectStore {
         let size = parts.reduce(0) { $0 + $1.size }
         var blobID: UInt64 = 0
         if !pieces.isEmpty {
-            blobID = try index.insertBlob(txn, BlobRecord(compositeOf: pieces, partSizes: parts.map(\.size)))
+            blobID = try index.insertBlob(txn, BlobRecord(compositeOf: pieces, partSizes: parts.map(\.size)), reserved: reservedBlobID)
         }
         return ObjectRecord(blobID: blobID, size: size, etag: etag, lastModifiedMilliseconds: now,
                             partCount: UInt32(parts.count), attributes: attributes)

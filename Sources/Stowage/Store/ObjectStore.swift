@@ -49,6 +49,8 @@ public final class ObjectStore: Sendable {
     let segmentStore: ExtentStore?
     /// The blob seam (Seams/BlobSeam.swift): where object bytes are written and read.
     let blobs: any BlobBackend
+    /// Cluster mode: blob ids from ranges this gateway reserved (`reservedBlobID`).
+    let blobIDRanges: BlobIDRanges?
     private let lockDescriptor: Int32
     private let isClosed = Mutex(false)
     /// Index readers, for compaction's unlink (I6).
@@ -75,7 +77,11 @@ public final class ObjectStore: Sendable {
 
     /// Opens the store with the index `openIndex` returns (the seam: tests run the engine
     /// over other backends). Segment files hold the bytes either way.
-    init(directory: String, options: StoreOptions, openIndex: () throws -> any IndexBackend) throws(StoreError) {
+    /// `blobIDRanges`: take blob ids from reserved ranges, as cluster gateways do (tests
+    /// run the engine suites so over optimistic backends).
+    init(directory: String, options: StoreOptions, blobIDRanges: BlobIDRanges? = nil,
+         openIndex: () throws -> any IndexBackend) throws(StoreError) {
+        self.blobIDRanges = blobIDRanges
         self.directory = directory
         self.options = options
         precondition(options.chunkSizeBytes > 0 && UInt64(options.chunkSizeBytes) <= options.segmentCapacityBytes)
@@ -120,6 +126,7 @@ public final class ObjectStore: Sendable {
         self.options = options
         self.indexBackend = indexBackend
         self.blobs = blobs
+        blobIDRanges = BlobIDRanges()
         segmentStore = nil
         lockDescriptor = -1
         index = Index(accounting: blobs)

@@ -350,12 +350,13 @@ extension ObjectStore {
     }
 
     func commitPut(_ request: PutRequest, object: ObjectRecord, blob: BlobRecord) async throws(StoreError) -> ObjectInfo {
+        let reserved = try await reservedBlobID()
         return try await mutate(durable: blob.containers) { [index] txn in
             try index.requireBucket(txn, request.bucket)
             let existing = try index.object(txn, bucket: request.bucket, key: request.key)
             try request.conditions.check(existing: existing)
             var record = object
-            record.blobID = try index.insertBlob(txn, blob)
+            record.blobID = try index.insertBlob(txn, blob, reserved: reserved)
             try index.replaceObject(txn, bucket: request.bucket, key: request.key, existing: existing, with: record)
             return record.info(key: request.key)
         }
