@@ -198,6 +198,7 @@ down() {
   for f in "$DIR"/pids/*; do [ -e "$f" ] && signal_ TERM "$(basename "$f")"; done
   for f in "$DIR"/pids/*; do [ -e "$f" ] && wait_gone "$(basename "$f")"; done
   for f in "$DIR"/pids/*; do [ -e "$f" ] && signal_ KILL "$(basename "$f")"; done
+  for f in "$DIR"/pids/*; do [ -e "$f" ] && wait_gone "$(basename "$f")"; done
   rm -rf "$DIR"
 }
 

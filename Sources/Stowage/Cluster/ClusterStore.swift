@@ -63,7 +63,7 @@ extension ObjectStore {
         let task = Task.detached { [self] in
             while !Task.isCancelled {
                 do {
-                    let deleted = try await rados.sweep(store: self, grace: grace)
+                    let deleted = try await rados.sweep(store: self, grace: grace, limit: etcd.maxTxnOperations / 2)
                     let swept = try await sweepExpiredTokens(limit: etcd.maxTxnOperations / 2)
                     if deleted > 0 || swept > 0 {
                         options.logger.info("cluster maintenance: deleted \(deleted) released RADOS objects, swept \(swept) expired tokens")

@@ -107,8 +107,9 @@ final class RadosBlobs: BlobBackend {
     }
 
     /// Queued deletions: those seen for at least `grace` are removed from the pool and
-    /// then from the queue. Returns how many objects were deleted.
-    func sweep(store: ObjectStore, grace: Duration, now: ContinuousClock.Instant = .now) async throws(StoreError) -> Int {
+    /// then from the queue, at most `limit` a pass (one `Txn` deletes their entries, and
+    /// etcd's `--max-txn-ops` bounds it). Returns how many objects were deleted.
+    func sweep(store: ObjectStore, grace: Duration, limit: Int, now: ContinuousClock.Instant = .now) async throws(StoreError) -> Int {
         let queued = try await store.readOffLoop { txn in
             var ids: [UInt64] = []
             try txn.scan(Self.deletions, from: []) { key, _ in
@@ -121,7 +122,7 @@ final class RadosBlobs: BlobBackend {
             let current = Set(queued)
             seen = seen.filter { current.contains($0.key) }
             for id in queued where seen[id] == nil { seen[id] = now }
-            return queued.filter { now - seen[$0]! >= grace }
+            return Array(queued.filter { now - seen[$0]! >= grace }.prefix(limit))
         }
         guard !due.isEmpty else { return 0 }
         do {
