@@ -114,7 +114,10 @@ final class EtcdClient: Sendable {
            error == .connectTimeout || error == .getConnectionFromPoolTimeout {
             return EtcdError(kind: .unavailable, message: "\(url): \(error)")
         }
-        if error is NIOConnectionError || (error as? ChannelError) == .connectTimeout(.milliseconds(500)) {
+        if error is NIOConnectionError {
+            return EtcdError(kind: .unavailable, message: "\(url): \(error)")
+        }
+        if case ChannelError.connectTimeout = error {
             return EtcdError(kind: .unavailable, message: "\(url): \(error)")
         }
         if let error = error as? NIOCore.IOError, [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH].contains(error.errnoCode) {

@@ -43,8 +43,6 @@ final class EtcdIndex: IndexBackend {
     }
     /// This gateway's mutations, one at a time.
     private let writer = Turnstile()
-    /// Counts for tests and metrics.
-    let conflicts = Atomic<Int>(0)
 
     init(client: EtcdClient, prefix: String = "stowage/", maxTxnOperations: Int = 128) {
         self.client = client
@@ -164,7 +162,6 @@ final class EtcdIndex: IndexBackend {
                 // A refusal stands only if what it was decided on is still current.
                 recording.discardWrites()
                 if try commit(recording) { return try outcome.get() }
-                conflicts.add(1, ordering: .relaxed)
                 continue
             }
             if !durableDone, !containers.isEmpty, let makeDurable {
@@ -172,7 +169,6 @@ final class EtcdIndex: IndexBackend {
                 durableDone = true
             }
             if try commit(recording) { return try outcome.get() }
-            conflicts.add(1, ordering: .relaxed)
         }
         throw EtcdError(kind: .unavailable, message: "a mutation conflicted \(maxAttempts) times in a row")
     }

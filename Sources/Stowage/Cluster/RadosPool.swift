@@ -62,13 +62,6 @@ final class RadosPool: @unchecked Sendable {
         rados_shutdown(cluster)
     }
 
-    /// Writes `bytes` at `offset` of object `name` and returns once every replica has
-    /// committed it.
-    func write(_ name: String, _ bytes: UnsafeRawBufferPointer, offset: UInt64) throws(RadosError) {
-        let code = rados_write(io, name, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count, offset)
-        guard code == 0 else { throw RadosError(operation: "write \(name)", code: -code) }
-    }
-
     /// Starts writing `bytes` at `offset` of object `name` (librados copies them first);
     /// wait for the returned write to know it is committed on every replica.
     func startWrite(_ name: String, _ bytes: UnsafeRawBufferPointer, offset: UInt64) throws(RadosError) -> PendingWrite {

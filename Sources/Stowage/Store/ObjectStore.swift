@@ -154,9 +154,6 @@ public final class ObjectStore: Sendable {
         }
     }
 
-    /// Whether the store runs on segment files (embedded) rather than a cluster.
-    public var isEmbedded: Bool { segmentStore != nil }
-
     /// `flock` on `DATA/stowage.lock`: locks belong to open file descriptions, so a second
     /// open of the same directory fails even inside one process (LMDB must not be opened
     /// twice in one process).
