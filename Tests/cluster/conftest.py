@@ -39,13 +39,15 @@ class Cluster:
         self.pool = env["STOWAGE_RADOS_POOL"]
         self.etcd = env["STOWAGE_ETCD"].split(",")
 
-    def client(self, gateway: int = 0, **config):
+    def client(self, gateway: int = 0, attempts: int = 2, **config):
+        """A boto3 client of one gateway; `attempts` counts the first try (botocore's own
+        `max_attempts` counts retries only)."""
         return boto3.session.Session().client(
             "s3", endpoint_url=self.gateways[gateway],
             aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
             config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                          retries={"mode": "standard", "max_attempts": 1},
+                          retries={"mode": "standard", "total_max_attempts": attempts},
                           connect_timeout=5, read_timeout=60, max_pool_connections=32, **config))
 
     def script(self, *args: str, timeout: int = 120) -> str:
