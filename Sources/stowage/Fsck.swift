@@ -87,7 +87,7 @@ struct Fsck: AsyncParsableCommand {
         guard orphanAge >= 0 else { throw FsckError("--orphan-age must be 0 or more") }
         let store = try ObjectStore.openCluster(configuration)
         defer { store.close() }
-        let report = try await store.checkCluster(quick: quick, deleteOrphansOlderThan: repair ? .seconds(orphanAge) : nil)
+        let report = try await store.checkCluster(quick: quick, repair: repair, orphanAge: .seconds(orphanAge))
         if json {
             Self.printJSON(report)
         } else {
@@ -95,6 +95,9 @@ struct Fsck: AsyncParsableCommand {
             if !quick { print("verified \(report.chunksVerified) chunks, \(report.bytesVerified) bytes, in \(String(format: "%.2f", report.seconds)) s") }
             for line in report.missing { print("MISSING  \(line)") }
             for line in report.damaged { print("DAMAGED  \(line)") }
+            for line in report.undecodable { print("UNDECODABLE  \(line)") }
+            for line in report.repairs { print("repair   \(line)") }
+            for name in report.quarantinedObjects { print("quarantined  \(name) (GET and HEAD answer an integrity error)") }
             for name in report.orphans { print("orphan   \(name)\(report.orphansDeleted.contains(name) ? " (deleted)" : "")") }
             print(report.isClean ? "clean" : "PROBLEMS FOUND")
         }

@@ -175,7 +175,63 @@ def test_bytes_live_in_rados_and_a_damaged_chunk_is_refused(cluster, bucket):
     fsck = run_fsck(cluster)
     assert fsck.returncode == 1, fsck.stdout
     assert any(name in line for line in json.loads(fsck.stdout)["damaged"])
+    # --repair quarantines it: every GET and HEAD of the key, on any gateway, answers an
+    # integrity error at once (even the range that still verified); the key stays listed.
+    repaired = run_fsck(cluster, "--repair")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    report = json.loads(repaired.stdout)
+    assert report["quarantinedObjects"] == [f"{bucket}/victim"], report
+    assert [line.split(":")[0].split()[0] for line in report["repairs"]] == ["quarantined"], report["repairs"]
+    assert report["damaged"] == []
+    for gateway in (0, 1):
+        for call in (lambda c: c.get_object(Bucket=bucket, Key="victim", Range="bytes=0-99"),
+                     lambda c: c.head_object(Bucket=bucket, Key="victim")):
+            with pytest.raises(ClientError) as error:
+                call(cluster.client(gateway))
+            assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert "victim" in {o["Key"] for o in one.list_objects_v2(Bucket=bucket)["Contents"]}
+    # The bytes put back, a full check lifts the quarantine.
+    restored = subprocess.run(["rados", "-c", cluster.ceph_conf, "-p", cluster.pool, "put", name, "-"],
+                              input=body, capture_output=True, timeout=60)
+    assert restored.returncode == 0, restored.stderr
+    lifted = json.loads(run_fsck(cluster, "--repair").stdout)
+    assert [line.split()[0] for line in lifted["repairs"]] == ["lifted"], lifted["repairs"]
+    assert lifted["quarantinedObjects"] == []
+    assert cluster.client(1).get_object(Bucket=bucket, Key="victim")["Body"].read() == body
     one.delete_object(Bucket=bucket, Key="victim")
+
+
+def test_repair_quarantines_a_multipart_object_over_a_damaged_part(cluster, bucket):
+    one = cluster.client(0)
+    before = cluster.rados_objects()
+    upload = one.create_multipart_upload(Bucket=bucket, Key="assembled")["UploadId"]
+    parts = [os.urandom(5 << 20), os.urandom(1 << 20)]
+    etags = [one.upload_part(Bucket=bucket, Key="assembled", UploadId=upload, PartNumber=n + 1, Body=part)["ETag"]
+             for n, part in enumerate(parts)]
+    one.complete_multipart_upload(Bucket=bucket, Key="assembled", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": n + 1, "ETag": etag} for n, etag in enumerate(etags)]})
+    one.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "assembled"})
+    one.put_object(Bucket=bucket, Key="bystander", Body=b"fine")
+    (second,) = [n for n in cluster.rados_objects() - before if cluster.rados("stat", n).stdout.split()[-1] == str(1 << 20).encode()]
+    damaged = bytearray(cluster.rados("get", second, "-").stdout)
+    damaged[77] ^= 0x01
+    put = subprocess.run(["rados", "-c", cluster.ceph_conf, "-p", cluster.pool, "put", second, "-"],
+                         input=bytes(damaged), capture_output=True, timeout=60)
+    assert put.returncode == 0, put.stderr
+    report = json.loads(run_fsck(cluster, "--repair").stdout)
+    # The part's data blob and the composite over it; the metadata-only copy shares it.
+    assert report["quarantinedObjects"] == [f"{bucket}/assembled", f"{bucket}/copy"], report
+    assert len(report["repairs"]) == 2, report["repairs"]
+    with pytest.raises(ClientError) as error:
+        cluster.client(1).get_object(Bucket=bucket, Key="copy", Range="bytes=0-10")
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert one.get_object(Bucket=bucket, Key="bystander")["Body"].read() == b"fine"
+    # Deleting the keys releases the blobs; the next repair drops the stale quarantines.
+    one.delete_object(Bucket=bucket, Key="assembled")
+    one.delete_object(Bucket=bucket, Key="copy")
+    cleaned = json.loads(run_fsck(cluster, "--quick", "--repair").stdout)
+    assert sorted(line.split()[0] for line in cleaned["repairs"]) == ["removed", "removed"], cleaned["repairs"]
+    assert json.loads(run_fsck(cluster, "--quick").stdout)["repairs"] == []
 
 
 def run_fsck(cluster, *extra: str):
@@ -211,8 +267,14 @@ def test_fsck_reads_every_chunk_back_and_finds_orphans_and_lost_bytes(cluster, b
     assert cluster.rados("rm", lost).returncode == 0
     broken = run_fsck(cluster, "--quick")
     assert broken.returncode == 1 and any(lost in line for line in json.loads(broken.stdout)["missing"])
+    quarantined = run_fsck(cluster, "--quick", "--repair")
+    assert quarantined.returncode == 0 and json.loads(quarantined.stdout)["quarantinedObjects"] == [f"{bucket}/doomed"]
+    with pytest.raises(ClientError) as error:
+        one.get_object(Bucket=bucket, Key="doomed")
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     one.delete_object(Bucket=bucket, Key="doomed")
-    assert run_fsck(cluster, "--quick").returncode == 0
+    assert run_fsck(cluster, "--quick", "--repair").returncode == 0
+    assert json.loads(run_fsck(cluster, "--quick").stdout)["quarantinedObjects"] == []
 
 
 def test_released_bytes_are_deleted_through_the_queue(cluster, bucket):
