@@ -20,6 +20,12 @@ DIR=${2:?usage: cluster.sh $cmd DIR}
 mkdir -p "$DIR" 2>/dev/null || true
 DIR=$(cd "$DIR" && pwd)
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+# kill and restart use the settings `up` was given (saved in DIR/settings), not whatever
+# the environment holds now: a member restarted with another BASE_PORT would join nothing.
+if [ "$cmd" != up ] && [ -r "$DIR/settings" ]; then
+  # shellcheck disable=SC1091
+  . "$DIR/settings"
+fi
 BIN=${STOWAGE_BIN:-$REPO/.build/debug/stowage}
 OSDS=${OSDS:-3}
 STORE=${OBJECTSTORE:-bluestore}
@@ -28,6 +34,7 @@ MIN=${POOL_MIN_SIZE:-$(( SIZE > 1 ? SIZE - 1 : 1 ))}
 GATEWAYS=${GATEWAYS:-2}
 BASE=${BASE_PORT:-24000}
 MAX_TXN_OPS=${MAX_TXN_OPS:-10000}
+DELETION_GRACE=${DELETION_GRACE:-30}
 ACCESS=${STOWAGE_ACCESS:-stowage-cluster}
 SECRET=${STOWAGE_SECRET:-stowage-cluster-secret}
 POOL=stowage
@@ -68,7 +75,7 @@ start_gateway() {   # gateway n (1-based)
   local port=$((BASE + 30 + n))
   setsid sh -c 'echo $$ > "$0"; exec "$@"' "$DIR/pids/gateway$n" \
     "$BIN" serve --etcd "$(etcd_endpoints)" --etcd-max-txn-ops "$MAX_TXN_OPS" --ceph-conf "$CONF" --rados-pool "$POOL" \
-      --address 127.0.0.1 --port "$port" --access-key "$ACCESS" --secret-key "$SECRET" --deletion-grace "${DELETION_GRACE:-30}" \
+      --address 127.0.0.1 --port "$port" --access-key "$ACCESS" --secret-key "$SECRET" --deletion-grace "$DELETION_GRACE" \
       >>"$DIR/logs/gateway$n.log" 2>&1 < /dev/null &
   for _ in $(seq 300); do
     curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
@@ -82,6 +89,15 @@ up() {
   [ -x "$BIN" ] || { echo "no stowage binary at $BIN (set STOWAGE_BIN)" >&2; exit 1; }
   local t0; t0=$(date +%s%N)
   mkdir -p "$DIR"/{pids,logs,etcd,ceph/run,ceph/mon.a}
+  cat > "$DIR/settings" <<SETTINGS
+STOWAGE_BIN='$BIN'
+BASE_PORT=$BASE
+MAX_TXN_OPS=$MAX_TXN_OPS
+DELETION_GRACE=$DELETION_GRACE
+OBJECTSTORE=$STORE
+STOWAGE_ACCESS='$ACCESS'
+STOWAGE_SECRET='$SECRET'
+SETTINGS
   for i in 1 2 3; do start_etcd "$i"; done
 
   local fsid; fsid=$(cat /proc/sys/kernel/random/uuid)

@@ -10,13 +10,16 @@ import hashlib
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import threading
 import time
 import uuid
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 
@@ -316,3 +319,60 @@ def test_a_killed_gateway_loses_nothing_and_the_other_goes_on(cluster, bucket):
         cluster.script("restart", "gateway", "2")
     for key, body in written.items():
         assert other.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+def test_requests_waiting_on_etcd_hold_no_thread_others_need(cluster, bucket):
+    """Index reads are etcd round trips: they wait on threads of their own, never on the
+    cooperative pool or an event loop, so a frozen etcd stalls only the requests that
+    need it. A request that needs no index read (here, one with a wrong signature)
+    answers at once while many wait."""
+    one = cluster.client(0, attempts=1)
+    one.put_object(Bucket=bucket, Key="k", Body=b"v")
+    # The members' PIDs now (a restarted member has a new one; cluster.env keeps the first).
+    members = [int((cluster.directory / "pids" / f"etcd{n}").read_text()) for n in (1, 2, 3)]
+    answered: list[tuple[str, float]] = []
+
+    def head():
+        try:
+            one.head_object(Bucket=bucket, Key="k")
+            answered.append(("200", time.monotonic()))
+        except ClientError as error:
+            answered.append((str(error.response["ResponseMetadata"]["HTTPStatusCode"]), time.monotonic()))
+
+    stranger = boto3.session.Session().client(
+        "s3", endpoint_url=cluster.gateways[0], aws_access_key_id=cluster.access_key,
+        aws_secret_access_key="not-the-secret", region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
+    for pid in members:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        threads = [threading.Thread(target=head) for _ in range(24)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        with pytest.raises(ClientError) as refused:
+            stranger.head_object(Bucket=bucket, Key="k")
+        finished = time.monotonic()
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        still_waiting = 24 - sum(1 for _, at in answered if at <= finished)
+        print(f"\n403 in {(finished - started) * 1000:.0f} ms while {still_waiting} HEADs waited on the frozen etcd")
+        # More requests waiting than the cooperative pool has threads, and than Dispatch's
+        # lane for disk work takes at once (16): before they waited on their own threads,
+        # 24 such requests made this one wait 3.5 s.
+        assert still_waiting >= 17, answered
+        assert finished - started < 1, f"a request needing no index waited {finished - started:.2f} s"
+    finally:
+        for pid in members:
+            os.kill(pid, signal.SIGCONT)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answered) == 24 and {status for status, _ in answered} <= {"200", "503"}, answered
+    deadline = time.time() + 30
+    while True:
+        try:
+            assert one.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+            break
+        except ClientError:
+            assert time.time() < deadline, "the index did not come back after SIGCONT"
+            time.sleep(0.5)

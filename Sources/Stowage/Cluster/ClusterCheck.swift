@@ -72,7 +72,7 @@ extension ObjectStore {
         report.undecodable = snapshot.findings.map(\.message)
         var damage: [UInt64: BlobDamage] = [:]
         do {
-            (report, damage) = try await BlockingIO.run { [report] in
+            (report, damage) = try await BlockingIO.runWaiting { [report] in
                 var report = report
                 var damage: [UInt64: BlobDamage] = [:]
                 var referenced = Set<UInt64>()
@@ -108,7 +108,7 @@ extension ObjectStore {
         report.quarantinedObjects = snapshot.objects.filter { quarantined.contains($0.blobID) }
             .map { "\($0.name.bucket)/\($0.name.key)" }.sorted()
         do {
-            report = try await BlockingIO.run { [report] in
+            report = try await BlockingIO.runWaiting { [report] in
                 var report = report
                 try self.findOrphans(rados, referenced: Set(snapshot.blobs.values.flatMap { $0.extents.map(\.segmentID) }),
                                      queued: queued, deleteOlderThan: repair ? orphanAge : nil, into: &report)

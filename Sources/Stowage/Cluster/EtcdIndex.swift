@@ -33,7 +33,7 @@ final class EtcdIndex: IndexBackend {
     let maxAttempts = 64
     private let pageSize = 512
     private let makeDurable = Mutex<(@Sendable (Set<UInt64>) throws -> Void)?>(nil)
-    /// Whether `stop` was called, the mutation running on its Dispatch thread (at most
+    /// Whether `stop` was called, the mutation running on its waiting thread (at most
     /// one: `writer`), and `stop`'s wait for it.
     private let running = Mutex<Running>(Running())
     private struct Running {
@@ -92,9 +92,9 @@ final class EtcdIndex: IndexBackend {
         throw EtcdError(kind: .unavailable, message: "opening: the index kept changing under this gateway")
     }
 
-    /// Runs on a Dispatch thread of its own (its etcd round trips block), entered and
-    /// left there, so that `stop` — which may be called on a cooperative thread — waits
-    /// for nothing that needs one.
+    /// Runs on a thread of `BlockingIO.waitingThreads` (its etcd round trips block),
+    /// entered and left there, so that `stop` — which may be called on a cooperative
+    /// thread — waits for nothing that needs one.
     func mutate<R: Sendable>(durable: DurabilityBarrier, _ body: @escaping Mutation<R>) async throws -> R {
         guard !running.withLock({ $0.stopped }) else { throw IndexBackendError.closed }
         await writer.acquire()
@@ -107,7 +107,8 @@ final class EtcdIndex: IndexBackend {
         guard entered else { throw IndexBackendError.closed }
         let durableCall = makeDurable.withLock { $0 }
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, Error>) in
-            DispatchQueue.global().async { [self] in
+            // Not cancellable once queued: a mutation, once started, runs to its answer.
+            BlockingIO.waitingThreads.submit { [self] _ in
                 let result = Result { try run(body, containers: durable.containers, makeDurable: durableCall) }
                 let waiters = running.withLock { r -> [DispatchSemaphore] in
                     r.active -= 1

@@ -126,7 +126,7 @@ final class RadosBlobs: BlobBackend {
         }
         guard !due.isEmpty else { return 0 }
         do {
-            try await BlockingIO.run { [self] in
+            try await BlockingIO.runWaiting { [self] in
                 for id in due { _ = try pool.remove(name(id)) }
             }
         } catch {

@@ -99,7 +99,7 @@ extension ObjectStore {
                                sourceConditions: ObjectConditions = ObjectConditions()) async throws(StoreError) -> PartInfo {
         try Self.checkPartNumber(partNumber)
         let location = "\(sourceBucket)/\(sourceKey)"
-        let (source, spans, upload) = try read { txn in
+        let (source, spans, upload) = try await readOffLoop { [self] txn in
             let upload = try requireUpload(txn, uploadID, bucket: bucket, key: key)
             let source = try copySource(txn, bucket: sourceBucket, key: sourceKey, conditions: sourceConditions)
             let (spans, _) = try resolve(txn, blobID: source.blobID, location: location)

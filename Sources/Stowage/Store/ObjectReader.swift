@@ -59,12 +59,14 @@ public struct ObjectBody: AsyncSequence, Sendable {
             guard position < body.chunks.count else { return nil }
             let chunk = body.chunks[position]
             let window = chunk.pin.readAhead
+            // Pins that read ahead are the ones whose loads wait on the network.
+            let lane: BlockingIO.Lane = window > 0 ? .network : .disk
             let (verify, location, logger) = (body.verify, body.location, body.logger)
             if window > 0 {
                 var next = position + ahead.count
                 while ahead.count < window, next < body.chunks.count {
                     let later = body.chunks[next]
-                    ahead.append(Task { try await BlockingIO.run { try ObjectBody.load(later, verify: verify, location: location) } })
+                    ahead.append(Task { try await BlockingIO.run(lane) { try ObjectBody.load(later, verify: verify, location: location) } })
                     next += 1
                 }
             }
@@ -72,7 +74,7 @@ public struct ObjectBody: AsyncSequence, Sendable {
             let loaded: BlobBytes
             do {
                 if ahead.isEmpty {
-                    loaded = try await BlockingIO.run { try ObjectBody.load(chunk, verify: verify, location: location) }
+                    loaded = try await BlockingIO.run(lane) { try ObjectBody.load(chunk, verify: verify, location: location) }
                 } else {
                     loaded = try await ahead.removeFirst().value
                 }

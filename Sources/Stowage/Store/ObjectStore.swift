@@ -332,10 +332,27 @@ extension ObjectStore {
     /// trip), inline otherwise.
     func readOffLoop<R: Sendable>(_ body: @escaping @Sendable (borrowing ReadTransaction) throws -> R) async throws(StoreError) -> R {
         guard indexBackend.readsBlock else { return try read(body) }
-        do { return try await BlockingIO.run { [self] in try read(body) } } catch {
+        do { return try await BlockingIO.runWaiting { [self] in try read(body) } } catch {
             throw StoreError.wrapping(error, "index read")
         }
     }
+
+    /// Runs a synchronous call of this store that reads the index (HEAD, GET's lookup, a
+    /// LIST page, the checks before an upload) where waiting is allowed: inline when index
+    /// reads are memory reads (LMDB, about a microsecond), on a `BlockingIO` thread when each
+    /// is a network round trip (etcd), so that no event loop waits on etcd.
+    public func offLoop<R: Sendable>(_ call: @escaping @Sendable (ObjectStore) throws -> R) async throws(StoreError) -> R {
+        do {
+            guard indexBackend.readsBlock else { return try call(self) }
+            return try await BlockingIO.runWaiting { [self] in try call(self) }
+        } catch {
+            throw StoreError.wrapping(error, "index read")
+        }
+    }
+
+    /// Where a write's chunk work runs: its blob backend's writes wait on the network in
+    /// cluster mode (RADOS acknowledgements), on the disk otherwise.
+    var blockingLane: BlockingIO.Lane { indexBackend.readsBlock ? .network : .disk }
 
     /// A mutation in the next group commit; every error comes out as a `StoreError`.
     /// `durable`: the blob containers holding bytes the mutation will reference (I3).

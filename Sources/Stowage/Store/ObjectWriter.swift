@@ -136,7 +136,8 @@ public final class ObjectWriter: @unchecked Sendable {
         // Decided here, on the caller's side, from the bytes written *before* this chunk:
         // the chunk's task must not read `writtenBytes`, which the caller moves on.
         let wanted = reservationWanted(for: UInt64(count))
-        inFlight = Task { [self] in try await BlockingIO.run { try self.process(buffer: index, count: count, wanted: wanted) } }
+        let lane = store.blockingLane
+        inFlight = Task { [self] in try await BlockingIO.run(lane) { try self.process(buffer: index, count: count, wanted: wanted) } }
         current ^= 1
         writtenBytes += UInt64(count)
         stagedBytes = 0

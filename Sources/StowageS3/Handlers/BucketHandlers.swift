@@ -66,7 +66,7 @@ struct Handlers {
 
     /// ListBuckets, with `prefix`, `bucket-region` and pages of `max-buckets` (1 to
     /// 10,000) continued by `continuation-token` (the last name of the page before, base64).
-    func listBuckets(_ s3: S3Request) throws -> Response {
+    func listBuckets(_ s3: S3Request) async throws -> Response {
         let prefix = s3.parameter("prefix") ?? ""
         var maxBuckets = Limits.maxListBuckets
         if let text = s3.parameter("max-buckets") {
@@ -84,7 +84,7 @@ struct Handlers {
         }
         // Every bucket is in this server's region.
         let inRegion = s3.parameter("bucket-region").map { $0 == region } ?? true
-        let matching = try store.listBuckets().filter { bucket in
+        let matching = try await store.offLoop { try $0.listBuckets() }.filter { bucket in
             inRegion && bucket.name.hasPrefix(prefix) && (after.map { $0.utf8.lexicographicallyPrecedes(bucket.name.utf8) } ?? true)
         }
         let page = matching.prefix(maxBuckets)
@@ -131,8 +131,8 @@ struct Handlers {
         return Response(status: .ok, headers: [.location: "/" + bucket])
     }
 
-    func headBucket(_ bucket: String) throws -> Response {
-        _ = try store.headBucket(bucket)
+    func headBucket(_ bucket: String) async throws -> Response {
+        _ = try await store.offLoop { try $0.headBucket(bucket) }
         return Response(status: .ok, headers: [HTTPField.Name("x-amz-bucket-region")!: region])
     }
 
@@ -141,8 +141,8 @@ struct Handlers {
         return Response(status: .noContent)
     }
 
-    func bucketLocation(_ bucket: String) throws -> Response {
-        _ = try store.headBucket(bucket)
+    func bucketLocation(_ bucket: String) async throws -> Response {
+        _ = try await store.offLoop { try $0.headBucket(bucket) }
         var xml = XMLWriter()
         if region == "us-east-1" {
             xml.emptyElement("LocationConstraint", namespace: XMLWriter.s3Namespace)
@@ -155,8 +155,8 @@ struct Handlers {
     }
 
     /// Versioning is never on: renames need it off. An empty configuration says "never enabled".
-    func bucketVersioning(_ bucket: String) throws -> Response {
-        _ = try store.headBucket(bucket)
+    func bucketVersioning(_ bucket: String) async throws -> Response {
+        _ = try await store.offLoop { try $0.headBucket(bucket) }
         var xml = XMLWriter()
         xml.emptyElement("VersioningConfiguration", namespace: XMLWriter.s3Namespace)
         return xmlResponse(xml)

@@ -5,7 +5,7 @@ import Stowage
 
 extension Handlers {
     /// ListObjects (v1) and ListObjectsV2 (`list-type=2`): one engine page, rendered.
-    func listObjects(_ bucket: String, _ s3: S3Request) throws -> Response {
+    func listObjects(_ bucket: String, _ s3: S3Request) async throws -> Response {
         let v2 = s3.parameter("list-type") == "2"
         if let listType = s3.parameter("list-type"), listType != "2" {
             throw S3Error.invalidArgument("Invalid list-type \(listType)")
@@ -22,8 +22,9 @@ extension Handlers {
             }
             startAfter = marker
         }
-        let page = try store.listObjects(bucket: bucket, prefix: prefix, delimiter: delimiter,
-                                         startAfter: startAfter, maxKeys: maxKeys).answeringZeroKeys(maxKeys)
+        let page = try await store.offLoop { [startAfter] in
+            try $0.listObjects(bucket: bucket, prefix: prefix, delimiter: delimiter, startAfter: startAfter, maxKeys: maxKeys)
+        }.answeringZeroKeys(maxKeys)
         func encode(_ text: String) -> String { urlEncoded ? urlEncode(text) : text }
         let fetchOwner = !v2 || s3.parameter("fetch-owner") == "true"
         var xml = XMLWriter()
@@ -68,7 +69,7 @@ extension Handlers {
     /// one version, `null`, and it is the latest: the listing is the bucket's objects with
     /// S3's version markers (`key-marker` starts after that key; a `version-id-marker`
     /// needs a `key-marker`, and the only version id is `null`).
-    func listObjectVersions(_ bucket: String, _ s3: S3Request) throws -> Response {
+    func listObjectVersions(_ bucket: String, _ s3: S3Request) async throws -> Response {
         let maxKeys = try Self.maxKeys(s3)
         let urlEncoded = try Self.urlEncoded(s3)
         let prefix = s3.parameter("prefix") ?? ""
@@ -80,8 +81,9 @@ extension Handlers {
             }
             guard versionMarker == "null" else { throw S3Error.invalidArgument("Invalid version id specified") }
         }
-        let page = try store.listObjects(bucket: bucket, prefix: prefix, delimiter: delimiter,
-                                         startAfter: keyMarker, maxKeys: maxKeys).answeringZeroKeys(maxKeys)
+        let page = try await store.offLoop { [keyMarker] in
+            try $0.listObjects(bucket: bucket, prefix: prefix, delimiter: delimiter, startAfter: keyMarker, maxKeys: maxKeys)
+        }.answeringZeroKeys(maxKeys)
         func encode(_ text: String) -> String { urlEncoded ? urlEncode(text) : text }
         var xml = XMLWriter()
         xml.element("ListVersionsResult", namespace: XMLWriter.s3Namespace) { xml in

@@ -31,10 +31,12 @@ extension Handlers {
         let (uploadID, partNumber) = try Self.partTarget(s3)
         let length = try UploadBody.decodedLength(s3, auth)
         let checksums = try UploadBody.checksums(s3)
-        let writer = try store.beginUploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber,
-                                               sizeHint: length, expectedMD5: try Self.contentMD5(s3),
-                                               checksumAlgorithms: checksums.compute,
-                                               expectedChecksums: checksums.expected)
+        let md5 = try Self.contentMD5(s3)
+        let writer = try await store.offLoop {
+            try $0.beginUploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber,
+                                   sizeHint: length, expectedMD5: md5, checksumAlgorithms: checksums.compute,
+                                   expectedChecksums: checksums.expected)
+        }
         let (_, headers) = try await receive(body, into: writer, s3: s3, auth: auth, length: length)
         return Response(status: .ok, headers: headers)
     }
@@ -87,12 +89,13 @@ extension Handlers {
         return Response(status: .noContent)
     }
 
-    func listParts(_ bucket: String, _ key: String, _ s3: S3Request) throws -> Response {
+    func listParts(_ bucket: String, _ key: String, _ s3: S3Request) async throws -> Response {
         guard let uploadID = s3.parameter("uploadId") else { throw S3Error.invalidArgument("uploadId is required") }
         let marker = try Self.integer(s3, "part-number-marker") ?? 0
         let maxParts = try Self.integer(s3, "max-parts") ?? Limits.maxListParts
-        let (parts, truncated, upload) = try store.listParts(bucket: bucket, key: key, uploadID: uploadID,
-                                                             partNumberMarker: marker, maxParts: maxParts)
+        let (parts, truncated, upload) = try await store.offLoop {
+            try $0.listParts(bucket: bucket, key: key, uploadID: uploadID, partNumberMarker: marker, maxParts: maxParts)
+        }
         var xml = XMLWriter()
         xml.element("ListPartsResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Bucket", bucket)
@@ -117,13 +120,15 @@ extension Handlers {
         return xmlResponse(xml)
     }
 
-    func listMultipartUploads(_ bucket: String, _ s3: S3Request) throws -> Response {
+    func listMultipartUploads(_ bucket: String, _ s3: S3Request) async throws -> Response {
         let maxUploads = try Self.integer(s3, "max-uploads") ?? Limits.maxListUploads
         let prefix = s3.parameter("prefix") ?? ""
         let delimiter = s3.parameter("delimiter").flatMap { $0.isEmpty ? nil : $0 }
-        let list = try store.listMultipartUploads(bucket: bucket, prefix: prefix, delimiter: delimiter,
-                                                  keyMarker: s3.parameter("key-marker"),
-                                                  uploadIDMarker: s3.parameter("upload-id-marker"), maxUploads: maxUploads)
+        let (keyMarker, uploadIDMarker) = (s3.parameter("key-marker"), s3.parameter("upload-id-marker"))
+        let list = try await store.offLoop {
+            try $0.listMultipartUploads(bucket: bucket, prefix: prefix, delimiter: delimiter, keyMarker: keyMarker,
+                                        uploadIDMarker: uploadIDMarker, maxUploads: maxUploads)
+        }
         var xml = XMLWriter()
         xml.element("ListMultipartUploadsResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Bucket", bucket)

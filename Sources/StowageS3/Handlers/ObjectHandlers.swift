@@ -19,7 +19,8 @@ extension Handlers {
                                  expectedMD5: try Self.contentMD5(s3),
                                  checksumAlgorithms: checksums.compute, expectedChecksums: checksums.expected)
         request.sizeHint = length
-        let (_, headers) = try await receive(body, into: try store.beginPut(request), s3: s3, auth: auth, length: length)
+        let writer = try await store.offLoop { [request] in try $0.beginPut(request) }
+        let (_, headers) = try await receive(body, into: writer, s3: s3, auth: auth, length: length)
         return Response(status: .ok, headers: headers)
     }
 
@@ -42,7 +43,7 @@ extension Handlers {
         return (info, headers)
     }
 
-    func getObject(_ bucket: String, _ key: String, _ s3: S3Request, isHead: Bool) throws -> Response {
+    func getObject(_ bucket: String, _ key: String, _ s3: S3Request, isHead: Bool) async throws -> Response {
         let partNumber = try s3.parameter("partNumber").map { text -> Int in
             guard let number = Int(text) else { throw S3Error.invalidArgument("Part number must be an integer") }
             return number
@@ -52,13 +53,16 @@ extension Handlers {
             throw S3Error(.badRequest, "InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
         }
         if isHead && partNumber == nil && range == nil {
-            let info = try store.headObject(bucket: bucket, key: key, conditions: Self.readConditions(s3))
+            let conditions = Self.readConditions(s3)
+            let info = try await store.offLoop { try $0.headObject(bucket: bucket, key: key, conditions: conditions) }
             var headers = Self.objectHeaders(info, s3)
             headers[.contentLength] = String(info.size)
             return Response(status: .ok, headers: headers)
         }
-        let read = try store.getObject(bucket: bucket, key: key, range: range, partNumber: partNumber,
-                                       conditions: Self.readConditions(s3))
+        let conditions = Self.readConditions(s3)
+        let read = try await store.offLoop {
+            try $0.getObject(bucket: bucket, key: key, range: range, partNumber: partNumber, conditions: conditions)
+        }
         var headers = Self.objectHeaders(read.info, s3, whole: !read.isPartial)
         let length = Int(read.range.count)
         headers[.contentLength] = String(length)

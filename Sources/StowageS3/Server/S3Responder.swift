@@ -67,15 +67,15 @@ struct S3Responder: HTTPResponder {
         let bucket = s3.bucket ?? ""
         let key = s3.key ?? ""
         switch operation {
-        case .listBuckets: return try handlers.listBuckets(s3)
+        case .listBuckets: return try await handlers.listBuckets(s3)
         case .createBucket: return try await handlers.createBucket(bucket, s3, auth: auth, body: body)
-        case .headBucket: return try handlers.headBucket(bucket)
+        case .headBucket: return try await handlers.headBucket(bucket)
         case .deleteBucket: return try await handlers.deleteBucket(bucket)
-        case .getBucketLocation: return try handlers.bucketLocation(bucket)
-        case .getBucketVersioning: return try handlers.bucketVersioning(bucket)
-        case .listObjects, .listObjectsV2: return try handlers.listObjects(bucket, s3)
-        case .listObjectVersions: return try handlers.listObjectVersions(bucket, s3)
-        case .listMultipartUploads: return try handlers.listMultipartUploads(bucket, s3)
+        case .getBucketLocation: return try await handlers.bucketLocation(bucket)
+        case .getBucketVersioning: return try await handlers.bucketVersioning(bucket)
+        case .listObjects, .listObjectsV2: return try await handlers.listObjects(bucket, s3)
+        case .listObjectVersions: return try await handlers.listObjectVersions(bucket, s3)
+        case .listMultipartUploads: return try await handlers.listMultipartUploads(bucket, s3)
         case .deleteObjects: return try await handlers.deleteObjects(bucket, s3, auth: auth, body: body)
         case .renamePrefix: return try await handlers.renamePrefix(bucket, s3, auth: auth, body: body)
         case .renameObject: return try await handlers.renameObject(bucket, key, s3)
@@ -87,9 +87,9 @@ struct S3Responder: HTTPResponder {
         case .createMultipartUpload: return try await handlers.createMultipartUpload(bucket, key, s3)
         case .completeMultipartUpload: return try await handlers.completeMultipartUpload(bucket, key, s3, auth: auth, body: body)
         case .abortMultipartUpload: return try await handlers.abortMultipartUpload(bucket, key, s3)
-        case .listParts: return try handlers.listParts(bucket, key, s3)
-        case .getObject: return try handlers.getObject(bucket, key, s3, isHead: false)
-        case .headObject: return try handlers.getObject(bucket, key, s3, isHead: true)
+        case .listParts: return try await handlers.listParts(bucket, key, s3)
+        case .getObject: return try await handlers.getObject(bucket, key, s3, isHead: false)
+        case .headObject: return try await handlers.getObject(bucket, key, s3, isHead: true)
         case .deleteObject: return try await handlers.deleteObject(bucket, key, s3)
         }
     }
