@@ -92,5 +92,15 @@ def cluster():
 @pytest.fixture
 def bucket(cluster):
     name = f"c-{uuid.uuid4().hex[:12]}"
-    cluster.client(0).create_bucket(Bucket=name)
+    client = cluster.client(0)
+    client.create_bucket(Bucket=name)
     yield name
+    # Emptied and removed, so that bytes do not pile up in the OSDs' files over a long
+    # `make soak-cluster` (a full pool refuses writes).
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=name, Delete={"Objects": keys})
+    for upload in client.list_multipart_uploads(Bucket=name).get("Uploads", []):
+        client.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+    client.delete_bucket(Bucket=name)

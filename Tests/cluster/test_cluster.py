@@ -376,3 +376,45 @@ def test_requests_waiting_on_etcd_hold_no_thread_others_need(cluster, bucket):
         except ClientError:
             assert time.time() < deadline, "the index did not come back after SIGCONT"
             time.sleep(0.5)
+
+
+def put_many(cluster, bucket: str, keys: list[str], body: bytes = b"x") -> None:
+    """PUTs every key, eight at a time, spread over both gateways."""
+    from concurrent.futures import ThreadPoolExecutor
+    clients = [cluster.client(0), cluster.client(1)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda item: clients[item[0] % 2].put_object(Bucket=bucket, Key=item[1], Body=body), enumerate(keys)))
+
+
+def test_delete_objects_larger_than_one_etcd_transaction_deletes_every_key(cluster, bucket):
+    # 600 deletions change ~1,100 etcd keys: more than the test cluster's --max-txn-ops
+    # (1,024) takes at once. S3 gives each key its own outcome, so the gateway batches.
+    keys = [f"many/{n:04d}" for n in range(600)]
+    put_many(cluster, bucket, keys)
+    one = cluster.client(0)
+    answer = one.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys] + [{"Key": "never-there"}]})
+    assert answer.get("Errors", []) == []
+    assert sorted(d["Key"] for d in answer["Deleted"]) == sorted(keys + ["never-there"])
+    assert one.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_abort_of_an_upload_larger_than_one_etcd_transaction_removes_every_part(cluster, bucket):
+    from concurrent.futures import ThreadPoolExecutor
+    one = cluster.client(0)
+    before = cluster.rados_objects()
+    upload = one.create_multipart_upload(Bucket=bucket, Key="huge")["UploadId"]
+    clients = [cluster.client(0), cluster.client(1)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: clients[n % 2].upload_part(Bucket=bucket, Key="huge", UploadId=upload, PartNumber=n,
+                                                           Body=b"p%d" % n), range(1, 401)))
+    assert len(cluster.rados_objects() - before) == 400
+    # 400 parts released and deleted are ~1,200 changed etcd keys: more than one transaction.
+    one.abort_multipart_upload(Bucket=bucket, Key="huge", UploadId=upload)
+    with pytest.raises(ClientError) as gone:
+        one.list_parts(Bucket=bucket, Key="huge", UploadId=upload)
+    assert gone.value.response["Error"]["Code"] == "NoSuchUpload"
+    assert one.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    deadline = time.time() + 60       # the deletion queue (grace 2 s) removes their bytes
+    while cluster.rados_objects() - before:
+        assert time.time() < deadline, "the aborted parts' RADOS objects were never deleted"
+        time.sleep(1)

@@ -44,6 +44,8 @@ final class EtcdIndex: IndexBackend {
     /// This gateway's mutations, one at a time.
     private let writer = Turnstile()
 
+    var maxChangesPerMutation: Int? { maxTxnOperations }
+
     init(client: EtcdClient, prefix: String = "stowage/", maxTxnOperations: Int = 128) {
         self.client = client
         self.prefix = Array(prefix.utf8)
@@ -179,7 +181,7 @@ final class EtcdIndex: IndexBackend {
         let (compares, operations) = recording.transaction()
         if operations.isEmpty && compares.isEmpty { return true }
         if compares.count > maxTxnOperations || operations.count > maxTxnOperations {
-            throw StoreError(.invalidRequest,
+            throw StoreError(.transactionTooLarge,
                              "The operation would change \(operations.count) index keys and check \(compares.count) in one transaction; the cluster's index takes at most \(maxTxnOperations) of each (etcd --max-txn-ops). Nothing was changed.")
         }
         let answer: [String: Any]
@@ -187,7 +189,7 @@ final class EtcdIndex: IndexBackend {
             answer = try client.call("kv/txn", ["compare": compares, "success": operations], idempotent: false)
         } catch {
             guard error.kind == .tooLarge else { throw error }
-            throw StoreError(.invalidRequest, "The operation is larger than the cluster's index takes in one transaction (\(error.message)). Nothing was changed.")
+            throw StoreError(.transactionTooLarge, "The operation is larger than the cluster's index takes in one transaction (\(error.message)). Nothing was changed.")
         }
         return (answer["succeeded"] as? Bool) ?? false
     }

@@ -13,6 +13,10 @@ struct RadosError: Error, Sendable, CustomStringConvertible {
     /// Whether the cluster could not be reached in time (a lost OSD or monitor quorum):
     /// the S3 layer answers 503 for these.
     var isUnavailable: Bool { code == ETIMEDOUT || code == ENOTCONN || code == ESHUTDOWN || code == EAGAIN }
+
+    /// The pool or the cluster is full (or over its quota): writes are refused, deletions
+    /// still work (the I/O context is in full-try mode).
+    var isFull: Bool { code == ENOSPC || code == EDQUOT }
 }
 
 /// One connection to a Ceph cluster and an I/O context on one pool, through librados' C
@@ -52,6 +56,12 @@ final class RadosPool: @unchecked Sendable {
             rados_shutdown(handle)
             throw RadosError(operation: "opening pool \(pool)", code: -code)
         }
+        // Full-try: with the pool or cluster marked full, an operation is sent all the same
+        // and either succeeds (a deletion) or fails at once with ENOSPC/EDQUOT (a write).
+        // Without it librados holds every operation — deletions too — until the pool is no
+        // longer full or the operation times out, so the deletion queue, the only thing
+        // that could free space, could never drain: a full pool stayed full.
+        rados_set_pool_full_try(context)
         cluster = handle
         io = context
         self.pool = pool

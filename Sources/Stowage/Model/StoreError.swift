@@ -44,6 +44,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         /// A cluster backend (etcd, RADOS) cannot be reached, or did not answer whether it
         /// applied a change: nothing is promised; retry.
         case unavailable = "ServiceUnavailable"
+        /// A change larger than the index backend takes in one transaction (etcd's
+        /// `--max-txn-ops`, `--max-request-bytes`): nothing was changed.
+        case transactionTooLarge = "TransactionTooLarge"
 
         public var name: String { rawValue }
         public var description: String { rawValue }

@@ -148,6 +148,14 @@ protocol IndexBackend: IndexSnapshots {
 
     /// Releases the backend. No transaction may be running.
     func close()
+
+    /// The most keys one mutation may change (and, separately, check), when the backend
+    /// has such a limit (etcd's `--max-txn-ops`); nil: none but memory.
+    var maxChangesPerMutation: Int? { get }
+}
+
+extension IndexBackend {
+    var maxChangesPerMutation: Int? { nil }
 }
 
 /// Errors a backend itself reports (the store maps them to `StoreError`).

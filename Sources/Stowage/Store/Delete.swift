@@ -15,13 +15,38 @@ extension ObjectStore {
         try await deleteObjects(bucket: bucket, targets: keys.map { DeleteTarget(key: $0) })
     }
 
-    /// DeleteObjects with a condition per key: an `ifMatch` as DeleteObject's.
+    /// DeleteObjects with a condition per key: an `ifMatch` as DeleteObject's. Every key
+    /// in one transaction when the index takes any size (LMDB); over etcd, whose
+    /// transactions are bounded, in batches (`itemsPerMutation`), a batch that is still too
+    /// large split in two — S3 promises each key its own outcome, not one for all.
     public func deleteObjects(bucket: String, targets: [DeleteTarget]) async throws(StoreError) -> [DeleteOutcome] {
         try Validation.checkBucketName(bucket)
         guard targets.count <= Limits.maxDeleteKeys else {
             throw StoreError(.invalidRequest, "A DeleteObjects request takes at most \(Limits.maxDeleteKeys) keys")
         }
-        return try await mutate { [index] txn in
+        guard let batch = itemsPerMutation, targets.count > batch else {
+            return try await deleteBatch(bucket: bucket, targets[...])
+        }
+        var outcomes: [DeleteOutcome] = []
+        for start in stride(from: 0, to: targets.count, by: batch) {
+            outcomes += try await deleteSplitting(bucket: bucket, targets[start..<min(start + batch, targets.count)])
+        }
+        return outcomes
+    }
+
+    private func deleteSplitting(bucket: String, _ targets: ArraySlice<DeleteTarget>) async throws(StoreError) -> [DeleteOutcome] {
+        do {
+            return try await deleteBatch(bucket: bucket, targets)
+        } catch let error where error.code == .transactionTooLarge {
+            guard targets.count > 1 else { return [DeleteOutcome(key: targets.first!.key, error: error)] }
+            let middle = targets.startIndex + targets.count / 2
+            return try await deleteSplitting(bucket: bucket, targets[..<middle])
+                + deleteSplitting(bucket: bucket, targets[middle...])
+        }
+    }
+
+    private func deleteBatch(bucket: String, _ targets: ArraySlice<DeleteTarget>) async throws(StoreError) -> [DeleteOutcome] {
+        try await mutate { [index] txn in
             try index.requireBucket(txn, bucket)
             return try targets.map { target in
                 do {

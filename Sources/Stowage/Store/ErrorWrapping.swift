@@ -26,10 +26,12 @@ extension StoreError {
             case .unavailable, .ambiguous, .compacted:
                 return StoreError(.unavailable, "The cluster's index did not answer during \(context): \(error.message)", cause: error)
             case .tooLarge:
-                return StoreError(.invalidRequest, "\(context) is larger than the cluster's index takes in one transaction: \(error.message)", cause: error)
+                return StoreError(.transactionTooLarge, "\(context) is larger than the cluster's index takes in one transaction: \(error.message)", cause: error)
             case .refused:
                 return StoreError(.index, "\(context): \(error)", cause: error)
             }
+        case let error as RadosError where error.isFull:
+            return StoreError(.diskFull, "The cluster's RADOS pool is full (or over its quota) during \(context); deleting objects frees space: \(error)", cause: error)
         case let error as RadosError where error.isUnavailable:
             return StoreError(.unavailable, "The cluster's object pool did not answer during \(context): \(error)", cause: error)
         case let error as RadosError:

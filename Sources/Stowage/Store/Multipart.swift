@@ -206,6 +206,23 @@ extension ObjectStore {
     }
 
     public func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws(StoreError) {
+        // Over etcd, whose transactions are bounded, the parts go first, a batch per
+        // transaction while the upload stays (each part released whole, or not at all);
+        // the last transaction removes what is left and the upload itself. A crash between
+        // them leaves the upload with fewer parts: aborting again finishes it.
+        if let batch = itemsPerMutation {
+            while try await mutate({ [index, self] txn -> Bool in
+                _ = try requireUpload(txn, uploadID, bucket: bucket, key: key)
+                let stored = try parts(txn, uploadID)
+                guard stored.count > batch else { return false }
+                let some = stored.keys.sorted().prefix(batch)
+                for number in some {
+                    for piece in stored[number]!.pieces { try index.releaseBlob(txn, piece.blobID) }
+                }
+                try deletePartRecords(txn, uploadID, partNumbers: Array(some))
+                return true
+            }) {}
+        }
         try await mutate { [index, self] txn in
             _ = try requireUpload(txn, uploadID, bucket: bucket, key: key)
             let stored = try parts(txn, uploadID)
@@ -312,8 +329,12 @@ extension ObjectStore {
     }
 
     func deleteUploadRecords(_ txn: borrowing WriteTransaction, _ uploadID: String, partNumbers: [Int]) throws {
-        for number in partNumbers { try txn.delete(index.uploads, Self.partKey(uploadID, number)) }
+        try deletePartRecords(txn, uploadID, partNumbers: partNumbers)
         try txn.delete(index.uploads, Array(uploadID.utf8))
+    }
+
+    func deletePartRecords(_ txn: borrowing WriteTransaction, _ uploadID: String, partNumbers: [Int]) throws {
+        for number in partNumbers { try txn.delete(index.uploads, Self.partKey(uploadID, number)) }
     }
 
     /// S3-SEMANTICS.md, conditional Complete: 412 as for a PUT, and 409 when the key changed

@@ -350,6 +350,11 @@ extension ObjectStore {
         }
     }
 
+    /// How many independent items (DeleteObjects keys, an abort's parts) one mutation
+    /// takes when the index backend limits a transaction's size: an eighth of the limit,
+    /// each item costing a few changed and checked keys. Nil: all in one.
+    var itemsPerMutation: Int? { indexBackend.maxChangesPerMutation.map { max(1, $0 / 8) } }
+
     /// Where a write's chunk work runs: its blob backend's writes wait on the network in
     /// cluster mode (RADOS acknowledgements), on the disk otherwise.
     var blockingLane: BlockingIO.Lane { indexBackend.readsBlock ? .network : .disk }

@@ -77,6 +77,7 @@ extension S3Error {
         case .invalidKey: (.badRequest, "InvalidArgument")
         case .invalidArgument: (.badRequest, "InvalidArgument")
         case .invalidRequest: (.badRequest, "InvalidRequest")
+        case .transactionTooLarge: (.badRequest, "InvalidRequest")
         case .invalidRange: (.rangeNotSatisfiable, "InvalidRange")
         case .invalidPartNumber: (.rangeNotSatisfiable, "InvalidPartNumber")
         case .noSuchUpload: (.notFound, "NoSuchUpload")
