@@ -66,14 +66,18 @@ test-e2e: build-tests deps-e2e
 
 # Cluster mode (issue 14): a real local cluster — 3 etcd members, a Ceph monitor and 3
 # bluestore OSDs (pool size 3, min_size 2), 2 gateways — started by scripts/cluster.sh;
-# the cluster suite, then the core end-to-end suites with boto3's requests alternating
+# the cluster suite, then every end-to-end suite of the S3 API with boto3's requests alternating
 # between the gateways; the cluster is stopped whatever happens.
 # The engine's mutation suites over the real etcd too, but for the four that take minutes
 # there (over 10,000 keys, or thousands of rename cycles under readers; they run over
 # LMDB and the optimistic index) — and a 10,000-key prefix rename is above the test
 # cluster's --max-txn-ops (1,024) by design: test_cluster checks that refusal.
 ETCD_SKIP := keyLimitEdge|tenThousandKeysMove|atomicUnderConcurrentReaders|atomicVisibility
-CLUSTER_E2E := test_objects.py test_rename.py test_conditional.py test_copy.py test_multipart.py test_listing.py test_buckets.py
+# Every e2e suite that drives the S3 API runs against the cluster too; not the ones about
+# a data directory (fsck, compaction, a full disk, crash soak) nor test_memory's 1 GiB.
+CLUSTER_E2E := test_objects.py test_rename.py test_conditional.py test_copy.py test_multipart.py test_listing.py \
+  test_buckets.py test_prefix_rename.py test_wire_promises.py test_auth.py test_protocol.py test_concurrency.py \
+  test_cli_aws.py test_cli_s3cmd.py test_cli_rclone.py test_large.py test_abuse.py test_security.py
 TEST_CLUSTER_DIR ?= $(CURDIR)/.cluster-test
 test-cluster: build-tests deps-cluster
 	@$(CURDIR)/scripts/cluster.sh down $(TEST_CLUSTER_DIR)

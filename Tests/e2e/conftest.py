@@ -153,10 +153,27 @@ class Endpoint:
     secret_key: str
     server: StowageProcess | None
     gateways: tuple[str, ...] = ()
+    # The serving processes: the local server, or a cluster's gateways (the first serves `url`).
+    pids: tuple[int, ...] = ()
 
     @property
     def netloc(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.pids, "this test measures the stowage process, and an external endpoint has none here"
+        return self.pids[0]
+
+    def alive(self) -> bool:
+        """Every serving process still runs."""
+        def running(pid: int) -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            return pathlib.Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        return all(running(pid) for pid in self.pids)
 
 
 @pytest.fixture(scope="session")
@@ -166,9 +183,10 @@ def s3_endpoint():
         env = read_cluster_env(cluster)
         urls = tuple(env["STOWAGE_ENDPOINTS"].split(","))
         parsed = urlsplit(urls[0])
+        pid_files = [pathlib.Path(cluster).parent / "pids" / f"gateway{n + 1}" for n in range(len(urls))]
         yield Endpoint(url=urls[0], host=parsed.hostname, port=parsed.port or 80,
                        access_key=env["STOWAGE_ACCESS_KEY"], secret_key=env["STOWAGE_SECRET_KEY"],
-                       server=None, gateways=urls)
+                       server=None, gateways=urls, pids=tuple(int(f.read_text()) for f in pid_files))
         return
     external = os.environ.get("STOWAGE_E2E_ENDPOINT")
     if external:
@@ -203,6 +221,7 @@ def s3_endpoint():
             access_key=TEST_ACCESS_KEY,
             secret_key=TEST_SECRET_KEY,
             server=server,
+            pids=(server.proc.pid,),
         )
     finally:
         died = server.exited()
@@ -266,6 +285,8 @@ def _server_still_alive(request):
     endpoint = request.getfixturevalue("s3_endpoint")
     if endpoint.server is not None and endpoint.server.exited():
         pytest.fail(endpoint.server.describe_death(), pytrace=False)
+    if endpoint.server is None and not endpoint.alive():
+        pytest.fail(f"a gateway of the cluster died during the test (PIDs {endpoint.pids})", pytrace=False)
 
 
 # ---------------------------------------------------------------------------
