@@ -41,6 +41,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    @Option(help: "Log format: text (key=value fields) or json (one JSON object per line).")
+    var logFormat = "text"
+
+    @Option(help: "A request whose response head takes at least this many milliseconds is logged as slow (at notice level).")
+    var slowRequestMs = 1000
+
     @OptionGroup var compaction: CompactionFlags
 
     @Option(help: "Seconds between background compaction passes (0: no background compaction).")
@@ -56,8 +62,17 @@ struct Serve: AsyncParsableCommand {
         guard let durability = Durability(rawValue: durability) else {
             throw ValidationError("--durability must be strict or relaxed")
         }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        switch logFormat {
+        case "text": break
+        case "json": LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        default: throw ValidationError("--log-format must be text or json")
+        }
+        guard slowRequestMs >= 0 else { throw ValidationError("--slow-request-ms must be 0 or more") }
         var logger = Logger(label: "stowage")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        logger.logLevel = level
         let (credentials, isDevelopment) = try loadCredentials()
         var options = StoreOptions()
         options.durability = durability
@@ -81,6 +96,7 @@ struct Serve: AsyncParsableCommand {
         configuration.address = address
         configuration.port = port
         configuration.baseDomain = domain
+        configuration.slowRequest = .milliseconds(slowRequestMs)
         let address = self.address
         let data = served
         let effectiveDurability = store.options.durability.rawValue

@@ -1,9 +1,11 @@
 import ArgumentParser
+import Stowage
 
 @main
 struct StowageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stowage",
         abstract: "An S3-compatible object store whose RenameObject is one index transaction.",
+        version: StowageVersion.current,
         subcommands: [Serve.self, BenchMetadata.self, Move.self, Fsck.self, Compact.self, Headers.self])
 }

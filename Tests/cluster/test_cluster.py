@@ -418,3 +418,33 @@ def test_abort_of_an_upload_larger_than_one_etcd_transaction_removes_every_part(
     while cluster.rados_objects() - before:
         assert time.time() < deadline, "the aborted parts' RADOS objects were never deleted"
         time.sleep(1)
+
+
+def test_readiness_follows_the_index(cluster):
+    """`/-/ready` answers 503 while etcd does not answer (here frozen) and 200 again once it
+    does; `/-/healthy` stays 200 throughout — the gateway itself is alive."""
+    def poll(url, want, seconds):
+        deadline = time.monotonic() + seconds
+        while True:
+            answer = requests.get(url, timeout=5)
+            if answer.status_code == want or time.monotonic() > deadline:
+                return answer
+            time.sleep(0.1)
+
+    gateway = cluster.gateways[1]
+    assert poll(gateway + "/-/ready", 200, 10).status_code == 200
+    members = [int((cluster.directory / "pids" / f"etcd{n}").read_text()) for n in (1, 2, 3)]
+    for pid in members:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        refused = poll(gateway + "/-/ready", 503, 10)
+        print(f"\nready → 503 in {time.monotonic() - started:.2f} s: {refused.text.strip()}")
+        assert refused.status_code == 503 and refused.text.startswith("not ready: "), refused.text
+        assert requests.get(gateway + "/-/healthy", timeout=5).status_code == 200
+    finally:
+        for pid in members:
+            os.kill(pid, signal.SIGCONT)
+    started = time.monotonic()
+    assert poll(gateway + "/-/ready", 200, 30).status_code == 200, "readiness did not come back with etcd"
+    print(f"ready again in {time.monotonic() - started:.2f} s")

@@ -25,6 +25,11 @@ final class RadosBlobs: BlobBackend {
 
     let pool: RadosPool
     let prefix: String
+
+    /// A `stat` of a name no blob has: ENOENT from an OSD is an answer.
+    func probe() throws {
+        _ = try pool.stat(prefix + "probe")
+    }
     let maxContainerBytes: UInt64
     let writesInFlight: Int
     private let pending = Mutex<[UInt64: [RadosPool.PendingWrite]]>([:])

@@ -49,6 +49,14 @@ protocol BlobBackend: BlobAccounting {
     /// Pins `container` for a reader: called inside the index read transaction that found
     /// the extents. `throws` when the container cannot be opened.
     func pin(_ container: UInt64) throws -> any BlobPin
+
+    /// One cheap round trip that fails when the bytes cannot be reached (readiness). A
+    /// local backend has nothing to probe.
+    func probe() throws
+}
+
+extension BlobBackend {
+    func probe() throws {}
 }
 
 /// A reservation: `[offsetBytes, offsetBytes + lengthBytes)` of one container, for one writer.

@@ -350,6 +350,18 @@ extension ObjectStore {
         }
     }
 
+    /// Fails unless the store can serve: open, and in cluster mode the index and the
+    /// blob pool each answered one round trip (a linearizable etcd read, a RADOS stat).
+    /// Readiness probes call it; it waits as long as those round trips do.
+    public func probe() async throws(StoreError) {
+        guard !isClosed.withLock({ $0 }) else { throw StoreError(.closed, "The store is closed") }
+        guard indexBackend.readsBlock else { return }
+        _ = try await readOffLoop { [index] txn in try txn.get(index.meta, Array("probe".utf8)) }
+        do { try await BlockingIO.runWaiting { [blobs] in try blobs.probe() } } catch {
+            throw StoreError.wrapping(error, "probing the blob pool")
+        }
+    }
+
     /// How many independent items (DeleteObjects keys, an abort's parts) one mutation
     /// takes when the index backend limits a transaction's size: an eighth of the limit,
     /// each item costing a few changed and checked keys. Nil: all in one.

@@ -14,33 +14,44 @@ struct S3Responder: HTTPResponder {
     let baseDomain: String
     let region: String
     let hostID: String
+    let readiness: Readiness
+    /// A request whose response head took longer is logged `slow` (at notice level).
+    let slowRequest: Duration
 
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        if let health = HealthRoute.answer(request, baseDomain: baseDomain, readiness: readiness) { return health }
         let requestID = Self.makeRequestID()
         var logger = context.logger
         logger[metadataKey: "request_id"] = .string(requestID)
         let started = ContinuousClock.now
         var response: Response
         var resource = request.uri.path
+        var line = RequestLine(method: request.method.rawValue, path: request.uri.path)
         do {
             let s3 = try S3Request(request, baseDomain: baseDomain)
             resource = s3.resource
+            (line.bucket, line.key) = (s3.bucket, s3.key)
+            line.operation = S3Operation.of(s3)?.rawValue
             let auth = try authenticate(request, s3)
             logger[metadataKey: "access_key"] = .string(auth.accessKey)
+            line.user = auth.accessKey
             response = try await route(s3, auth: auth, body: request.body, logger: logger)
         } catch {
             var s3Error = S3Error.from(error)
             s3Error.resource = resource
             s3Error.requestID = requestID
             s3Error.hostID = hostID
-            let level: Logger.Level = s3Error.status.code >= 500 ? .error : .info
-            logger.log(level: level, "\(request.method) \(request.uri.path) → \(s3Error.status.code) \(s3Error.code): \(s3Error.message)")
+            line.error = (s3Error.code, s3Error.message)
             response = s3Error.response(isHead: request.method == .head)
         }
         response.headers[.xAmzRequestID] = requestID
         response.headers[.xAmzID2] = hostID
         response.headers[.server] = "Stowage"
-        logger.debug("\(request.method) \(request.uri.path) → \(response.status.code) in \(ContinuousClock.now - started)")
+        line.status = Int(response.status.code)
+        line.bytesIn = request.headers[HTTPField.Name("x-amz-decoded-content-length")!].flatMap { Int($0) }
+            ?? request.headers[.contentLength].flatMap { Int($0) } ?? 0
+        line.bytesOut = request.method == .head ? 0 : response.headers[.contentLength].flatMap { Int($0) } ?? 0
+        line.log(to: logger, elapsed: ContinuousClock.now - started, slow: slowRequest)
         return response
     }
 
@@ -109,4 +120,46 @@ extension String {
 extension HTTPField.Name {
     static let xAmzRequestID = HTTPField.Name("x-amz-request-id")!
     static let xAmzID2 = HTTPField.Name("x-amz-id-2")!
+}
+
+/// The one structured line each request logs (`--log-format json` prints it as a JSON
+/// object): who asked for what, the answer, bytes each way, and the time until the
+/// response head (a GET's body streams after it).
+struct RequestLine {
+    let method: String
+    let path: String
+    var operation: String?
+    var bucket: String?
+    var key: String?
+    var user: String?
+    var status = 0
+    var bytesIn = 0
+    var bytesOut = 0
+    var error: (code: String, message: String)?
+
+    init(method: String, path: String) {
+        self.method = method
+        self.path = path
+    }
+
+    func log(to logger: Logger, elapsed: Duration, slow threshold: Duration) {
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let slow = elapsed >= threshold
+        var metadata: Logger.Metadata = [
+            "method": .string(method), "path": .string(path), "status": .stringConvertible(status),
+            "operation": .string(operation ?? "-"), "bytes_in": .stringConvertible(bytesIn),
+            "bytes_out": .stringConvertible(bytesOut),
+            "ms": .string(String(format: "%.3f", milliseconds)),
+        ]
+        if let bucket { metadata["bucket"] = .string(bucket) }
+        if let key { metadata["key"] = .string(key) }
+        if let user { metadata["user"] = .string(user) }
+        if let error {
+            metadata["error"] = .string(error.code)
+            metadata["error_message"] = .string(error.message)
+        }
+        if slow { metadata["slow"] = .string("true") }
+        let level: Logger.Level = status >= 500 ? .error : slow ? .notice : .info
+        logger.log(level: level, "request", metadata: metadata)
+    }
 }

@@ -13,6 +13,8 @@ public struct S3ServerConfiguration: Sendable {
     public var baseDomain: String = "localhost"
     /// A connection idle this long (no request, no body bytes) is closed.
     public static let idleTimeoutSeconds: Int64 = 300
+    /// A request whose response head takes this long is logged as slow.
+    public var slowRequest: Duration = .seconds(1)
 
     public init(credentials: S3Credentials) {
         self.credentials = credentials
@@ -25,15 +27,18 @@ public enum S3Server {
     public static func application(store: ObjectStore, configuration: S3ServerConfiguration,
                                    logger: Logger,
                                    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let readiness = Readiness()
         let responder = S3Responder(store: store, verifier: SigV4Verifier(credentials: configuration.credentials),
                                     baseDomain: configuration.baseDomain.lowercased(),
                                     region: configuration.credentials.region,
-                                    hostID: Data(S3Responder.makeRequestID().utf8).base64EncodedString())
+                                    hostID: Data(S3Responder.makeRequestID().utf8).base64EncodedString(),
+                                    readiness: readiness, slowRequest: configuration.slowRequest)
         return Application(responder: responder,
                            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()],
                                                              idleTimeout: .seconds(S3ServerConfiguration.idleTimeoutSeconds))),
                            configuration: ApplicationConfiguration(address: .hostname(configuration.address, port: configuration.port),
                                                                    serverName: "Stowage"),
+                           services: [ReadinessProber(store: store, readiness: readiness)],
                            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
                            logger: logger)
     }

@@ -1,0 +1,117 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ServiceLifecycle
+import Stowage
+import Synchronization
+
+/// Liveness and readiness for load balancers and orchestrators, answered without
+/// authentication and without touching the store on the request's path:
+///
+/// - `GET /-/healthy`: 200 while the process serves requests at all.
+/// - `GET /-/ready`: 200 once the store has answered a probe and while its latest probe
+///   succeeded within `Readiness.patience`; 503 with the reason while starting, closing
+///   (graceful shutdown begun), or — in cluster mode — while etcd or RADOS do not answer.
+///
+/// `-` cannot begin a bucket name, so these paths never shadow an S3 request; a
+/// virtual-hosted request (`BUCKET.<domain>/-/ready`) is S3's, a key in that bucket.
+enum HealthRoute {
+    static let live = "/-/healthy"
+    static let ready = "/-/ready"
+
+    static func answer(_ request: Request, baseDomain: String, readiness: Readiness) -> Response? {
+        let path = request.uri.path
+        guard path == live || path == ready, request.method == .get || request.method == .head else { return nil }
+        if let host = request.head.authority?.split(separator: ":").first?.lowercased(), host.hasSuffix("." + baseDomain) {
+            return nil
+        }
+        let (status, text): (HTTPResponse.Status, String)
+        if path == live {
+            (status, text) = (.ok, "ok\n")
+        } else if Task.isShuttingDownGracefully {
+            (status, text) = (.serviceUnavailable, "not ready: closing\n")
+        } else if let reason = readiness.notReadyReason() {
+            (status, text) = (.serviceUnavailable, "not ready: \(reason)\n")
+        } else {
+            (status, text) = (.ok, "ready\n")
+        }
+        var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
+        headers[.contentLength] = String(text.utf8.count)
+        let body = request.method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(string: text))
+        return Response(status: status, headers: headers, body: body)
+    }
+}
+
+/// The store's readiness, kept current by a background prober (`ReadinessProber`) so that
+/// `/-/ready` answers from memory: a probe in flight longer than `patience` counts as a
+/// failure (a frozen etcd never answers; the probe's own timeout is seconds longer).
+public final class Readiness: Sendable {
+    static let interval: Duration = .seconds(1)
+    static let patience: Duration = .seconds(2)
+
+    private struct State {
+        var everSucceeded = false
+        var lastFailure: String?
+        var inFlightSince: ContinuousClock.Instant?
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Nil when ready; otherwise why not.
+    func notReadyReason() -> String? {
+        state.withLock { s in
+            if let since = s.inFlightSince, ContinuousClock.now - since > Self.patience {
+                let waited = (ContinuousClock.now - since).components
+                return String(format: "the store has not answered a probe for %.1f s",
+                              Double(waited.seconds) + Double(waited.attoseconds) / 1e18)
+            }
+            if let failure = s.lastFailure { return failure }
+            return s.everSucceeded ? nil : "starting"
+        }
+    }
+
+    /// Marks a probe in flight; false when one already is.
+    func beginProbe() -> Bool {
+        state.withLock { s in
+            guard s.inFlightSince == nil else { return false }
+            s.inFlightSince = .now
+            return true
+        }
+    }
+
+    /// Runs the probe `beginProbe` marked.
+    func probe(_ store: ObjectStore) async {
+        let failure: String?
+        do {
+            try await store.probe()
+            failure = nil
+        } catch {
+            failure = "\(error.code): \(error.message)"
+        }
+        state.withLock { s in
+            s.inFlightSince = nil
+            s.lastFailure = failure
+            if failure == nil { s.everSucceeded = true }
+        }
+    }
+}
+
+/// Probes the store every `Readiness.interval` for as long as the server runs.
+struct ReadinessProber: Service {
+    let store: ObjectStore
+    let readiness: Readiness
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { [store, readiness] in
+            while !Task.isCancelled {
+                // Not awaited: a probe hung on an unreachable cluster (up to the backend's
+                // timeout) neither delays the next check of it nor a shutdown.
+                if readiness.beginProbe() {
+                    Task { await readiness.probe(store) }
+                }
+                try? await Task.sleep(for: Readiness.interval)
+            }
+        }
+    }
+}
