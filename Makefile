@@ -31,7 +31,7 @@ deps:
 # The real clients the end-to-end suite drives.
 deps-e2e: deps
 	$(call apt_install_missing,$(E2E_APT))
-	@$(PYTHON) -c 'import boto3, botocore, pytest, requests, awscli' 2>/dev/null && command -v aws >/dev/null || \
+	@$(PYTHON) -c 'import boto3, botocore, pytest, requests, awscli, prometheus_client' 2>/dev/null && command -v aws >/dev/null || \
 	  $(PYTHON) -m pip install -q -r Tests/e2e/requirements.txt
 
 # etcd members and Ceph daemons for cluster mode.

@@ -78,7 +78,7 @@ start_gateway() {   # gateway n (1-based)
       --address 127.0.0.1 --port "$port" --access-key "$ACCESS" --secret-key "$SECRET" --deletion-grace "$DELETION_GRACE" \
       >>"$DIR/logs/gateway$n.log" 2>&1 < /dev/null &
   for _ in $(seq 300); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+    curl -sf -o /dev/null "http://127.0.0.1:$port/-/ready" && return 0   # readiness: etcd and RADOS answered
     sleep 0.1
   done
   say "gateway $n did not answer"; tail -20 "$DIR/logs/gateway$n.log" >&2; return 1

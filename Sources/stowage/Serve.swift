@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import Stowage
 import StowageS3
 
@@ -47,6 +49,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "A request whose response head takes at least this many milliseconds is logged as slow (at notice level).")
     var slowRequestMs = 1000
 
+    @Option(help: "Bearer token a scrape of /metrics must send (or STOWAGE_METRICS_TOKEN); without one, only loopback peers may scrape.")
+    var metricsToken: String?
+
     @OptionGroup var compaction: CompactionFlags
 
     @Option(help: "Seconds between background compaction passes (0: no background compaction).")
@@ -71,6 +76,13 @@ struct Serve: AsyncParsableCommand {
         default: throw ValidationError("--log-format must be text or json")
         }
         guard slowRequestMs >= 0 else { throw ValidationError("--slow-request-ms must be 0 or more") }
+        let token = metricsToken ?? ProcessInfo.processInfo.environment["STOWAGE_METRICS_TOKEN"]
+        if let token, token.isEmpty || token.contains(where: \.isWhitespace) {
+            throw ValidationError("--metrics-token must be non-empty, without spaces")
+        }
+        // Before the store opens: the engine's metric handles are made at first use.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var logger = Logger(label: "stowage")
         logger.logLevel = level
         let (credentials, isDevelopment) = try loadCredentials()
@@ -97,6 +109,7 @@ struct Serve: AsyncParsableCommand {
         configuration.port = port
         configuration.baseDomain = domain
         configuration.slowRequest = .milliseconds(slowRequestMs)
+        configuration.metrics = MetricsExport(registry: registry, token: token)
         let address = self.address
         let data = served
         let effectiveDurability = store.options.durability.rawValue

@@ -448,3 +448,22 @@ def test_readiness_follows_the_index(cluster):
     started = time.monotonic()
     assert poll(gateway + "/-/ready", 200, 30).status_code == 200, "readiness did not come back with etcd"
     print(f"ready again in {time.monotonic() - started:.2f} s")
+
+
+def test_metrics_show_the_backends(cluster, bucket):
+    """A gateway's /metrics counts its etcd round trips by call and its RADOS reads."""
+    from prometheus_client.parser import text_string_to_metric_families
+    one = cluster.client(0)
+    one.put_object(Bucket=bucket, Key="m", Body=b"z" * 5000)
+    assert one.get_object(Bucket=bucket, Key="m")["Body"].read() == b"z" * 5000
+    answer = requests.get(cluster.gateways[0] + "/metrics", timeout=10)
+    assert answer.status_code == 200, answer.text
+    counts = {}
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                counts[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    assert counts[("stowage_etcd_request_duration_seconds_count", (("call", "kv/range"),))] > 0
+    assert counts[("stowage_etcd_request_duration_seconds_count", (("call", "kv/txn"),))] > 0
+    assert counts[("stowage_rados_operation_duration_seconds_count", (("operation", "read"),))] > 0
+    assert counts[("stowage_commit_duration_seconds_count", ())] > 0

@@ -113,3 +113,71 @@ def test_bad_log_options_are_refused(tmp_path):
         done = subprocess.run([str(binary()), "serve", "--data", str(tmp_path / "d"), "--port", "0", *args],
                               capture_output=True, text=True, timeout=30)
         assert done.returncode != 0 and message in done.stderr, (args, done.stderr)
+
+
+def scrape(url: str, **headers) -> dict:
+    """The samples of /metrics, parsed with Prometheus' own text parser: {(name, labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+    answer = requests.get(url + "/metrics", headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples = {}
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples: dict, name: str, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_count_a_known_workload(tmp_path):
+    server = ServerOn(tmp_path / "server", tmp_path / "data")
+    server.start()
+    try:
+        server.wait_ready()
+        url = f"http://127.0.0.1:{server.port}"
+        s3 = server.client()
+        s3.create_bucket(Bucket="counted")
+        for n in range(3):
+            s3.put_object(Bucket="counted", Key=f"k{n}", Body=b"y" * 1000)
+        for n in range(2):
+            assert len(s3.get_object(Bucket="counted", Key=f"k{n}")["Body"].read()) == 1000
+        with pytest.raises(ClientError):
+            s3.head_object(Bucket="counted", Key="absent")
+        s3.rename_object(Bucket="counted", Key="renamed", RenameSource="k2")
+        samples = scrape(url)
+        assert value(samples, "stowage_requests_total", operation="PutObject", status="200") == 3
+        assert value(samples, "stowage_requests_total", operation="GetObject", status="200") == 2
+        assert value(samples, "stowage_requests_total", operation="HeadObject", status="404") == 1
+        assert value(samples, "stowage_requests_total", operation="RenameObject", status="200") == 1
+        assert value(samples, "stowage_received_bytes_total", operation="PutObject") == 3000
+        assert value(samples, "stowage_sent_bytes_total", operation="GetObject") == 2000
+        assert value(samples, "stowage_request_duration_seconds_count", operation="PutObject") == 3
+        assert value(samples, "stowage_renamed_objects_total") == 1
+        # Group commit: the bucket, three PUTs and the rename each went through a batch.
+        assert value(samples, "stowage_commit_batch_size_count") >= 5
+        assert value(samples, "stowage_commit_duration_seconds_count") >= 5
+        assert value(samples, "stowage_integrity_failures_total") == 0
+        assert ("stowage_requests_in_flight", ()) in samples
+        # A signed GET /metrics is S3's: a bucket named metrics that does not exist.
+        with pytest.raises(ClientError) as error:
+            s3.list_objects_v2(Bucket="metrics")
+        assert error.value.response["Error"]["Code"] == "NoSuchBucket"
+    finally:
+        server.stop()
+
+
+def test_metrics_token_is_required_once_set(tmp_path):
+    server = ServerOn(tmp_path / "server", tmp_path / "data", "--metrics-token", "scrape-me")
+    server.start()
+    try:
+        server.wait_ready()
+        url = f"http://127.0.0.1:{server.port}"
+        refused = requests.get(url + "/metrics", timeout=10)
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+        assert requests.get(url + "/metrics", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
+        assert ("stowage_requests_in_flight", ()) in scrape(url, Authorization="Bearer scrape-me")
+    finally:
+        server.stop()

@@ -100,6 +100,18 @@ final class EtcdClient: Sendable {
         } catch {
             throw EtcdError(kind: .refused, message: "bad endpoint \(url): \(error)")
         }
+        let call = String(url[url.range(of: "/v3/")!.upperBound...])
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { EngineMetrics.etcdCall(call).recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started)) }
+        do {
+            return try exchange(request, url: url)
+        } catch {
+            EngineMetrics.etcdError("\(error.kind)").increment()
+            throw error
+        }
+    }
+
+    private func exchange(_ request: HTTPClient.Request, url: String) throws(EtcdError) -> [String: Any] {
         let outcome = Mutex<Result<HTTPClient.Response, Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         http.execute(request: request, deadline: .now() + timeout).whenComplete { result in

@@ -185,6 +185,9 @@ final class EtcdIndex: IndexBackend {
                              "The operation would change \(operations.count) index keys and check \(compares.count) in one transaction; the cluster's index takes at most \(maxTxnOperations) of each (etcd --max-txn-ops). Nothing was changed.")
         }
         let answer: [String: Any]
+        EngineMetrics.commitBatchSize.record(1)
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { EngineMetrics.commitDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started)) }
         do {
             answer = try client.call("kv/txn", ["compare": compares, "success": operations], idempotent: false)
         } catch {

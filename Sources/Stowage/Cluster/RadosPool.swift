@@ -113,16 +113,24 @@ final class RadosPool: @unchecked Sendable {
 
     /// Reads up to `buffer.count` bytes at `offset`; returns how many there were.
     func read(_ name: String, into buffer: UnsafeMutableRawBufferPointer, offset: UInt64) throws(RadosError) -> Int {
-        let code = rados_read(io, name, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count, offset)
-        guard code >= 0 else { throw RadosError(operation: "read \(name)", code: -code) }
+        let code = EngineMetrics.timed(EngineMetrics.radosCall("read")) {
+            rados_read(io, name, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count, offset)
+        }
+        guard code >= 0 else {
+            EngineMetrics.radosError("read").increment()
+            throw RadosError(operation: "read \(name)", code: -code)
+        }
         return Int(code)
     }
 
     /// Removes object `name`; false when it was not there.
     func remove(_ name: String) throws(RadosError) -> Bool {
-        let code = rados_remove(io, name)
+        let code = EngineMetrics.timed(EngineMetrics.radosCall("remove")) { rados_remove(io, name) }
         if code == -ENOENT { return false }
-        guard code == 0 else { throw RadosError(operation: "remove \(name)", code: -code) }
+        guard code == 0 else {
+            EngineMetrics.radosError("remove").increment()
+            throw RadosError(operation: "remove \(name)", code: -code)
+        }
         return true
     }
 

@@ -93,11 +93,13 @@ public struct ObjectBody: AsyncSequence, Sendable {
     static func load(_ chunk: ChunkRead, verify: Bool, location: String) throws(StoreError) -> BlobBytes {
         let bytes: BlobBytes
         do { bytes = try chunk.pin.load(offsetBytes: chunk.chunkOffset, count: chunk.chunkLength) } catch {
+            EngineMetrics.integrityFailures.increment()
             throw StoreError(.integrity, "\(location): segment \(chunk.segmentID) cannot be read: \(error)", cause: error)
         }
         guard verify else { return bytes }
         let actual = XXH3.hash(bytes.buffer)
         guard actual == chunk.expectedHash else {
+            EngineMetrics.integrityFailures.increment()
             throw StoreError(.integrity,
                              "Stored data failed its checksum: \(location), segment \(chunk.segmentID) offset \(chunk.chunkOffset) (\(chunk.chunkLength) bytes)")
         }

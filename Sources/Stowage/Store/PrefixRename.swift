@@ -58,7 +58,7 @@ extension ObjectStore {
     @discardableResult
     public func renamePrefix(_ request: PrefixRenameRequest) async throws(StoreError) -> PrefixRenameOutcome {
         try Self.validate(request)
-        return try await mutate { [index] txn in
+        let outcome = try await mutate { [index] txn in
             try index.requireBucket(txn, request.bucket)
             let sources = try Self.objects(txn, index, bucket: request.bucket, under: request.sourcePrefix)
             guard !sources.isEmpty else {
@@ -84,6 +84,8 @@ extension ObjectStore {
             }
             return PrefixRenameOutcome(moved: sources.count, replaced: replaced)
         }
+        EngineMetrics.renamedObjects.increment(by: outcome.moved)
+        return outcome
     }
 
     /// Rules on the request alone, before anything is read (I8).

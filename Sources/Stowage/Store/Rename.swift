@@ -12,7 +12,7 @@ extension ObjectStore {
         let candidates = try Self.validate(request)
         let fingerprint = request.fingerprint
         let now = Self.nowMilliseconds()
-        return try await mutate { [index] txn in
+        let outcome = try await mutate { [index] txn in
             try index.requireBucket(txn, request.bucket)
             if let token = request.clientToken,
                let earlier = try txn.withValue(index.tokens, Array(token.utf8), { try TokenRecord(decoding: $0) }),
@@ -37,6 +37,8 @@ extension ObjectStore {
             }
             return RenameOutcome(replayed: false)
         }
+        if !outcome.replayed { EngineMetrics.renamedObjects.increment() }
+        return outcome
     }
 
     /// Header and key rules, before anything is read (I8). Returns the source keys to try.

@@ -7,7 +7,7 @@ import Stowage
 /// Every request's path through the server: a request id, addressing, SigV4, dispatch to
 /// one handler, and errors rendered as S3 XML. Handlers parse, call the engine, render.
 struct S3Responder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = S3RequestContext
 
     let store: ObjectStore
     let verifier: SigV4Verifier
@@ -17,9 +17,15 @@ struct S3Responder: HTTPResponder {
     let readiness: Readiness
     /// A request whose response head took longer is logged `slow` (at notice level).
     let slowRequest: Duration
+    let metrics: MetricsExport?
 
-    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+    func respond(to request: Request, context: S3RequestContext) async throws -> Response {
         if let health = HealthRoute.answer(request, baseDomain: baseDomain, readiness: readiness) { return health }
+        if let scrape = MetricsRoute.answer(request, remote: context.remoteAddress, baseDomain: baseDomain, export: metrics) {
+            return scrape
+        }
+        RequestMetrics.inFlight.increment()
+        defer { RequestMetrics.inFlight.decrement() }
         let requestID = Self.makeRequestID()
         var logger = context.logger
         logger[metadataKey: "request_id"] = .string(requestID)
@@ -51,7 +57,9 @@ struct S3Responder: HTTPResponder {
         line.bytesIn = request.headers[HTTPField.Name("x-amz-decoded-content-length")!].flatMap { Int($0) }
             ?? request.headers[.contentLength].flatMap { Int($0) } ?? 0
         line.bytesOut = request.method == .head ? 0 : response.headers[.contentLength].flatMap { Int($0) } ?? 0
-        line.log(to: logger, elapsed: ContinuousClock.now - started, slow: slowRequest)
+        let elapsed = ContinuousClock.now - started
+        line.log(to: logger, elapsed: elapsed, slow: slowRequest)
+        RequestMetrics.record(line, nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         return response
     }
 

@@ -15,6 +15,8 @@ public struct S3ServerConfiguration: Sendable {
     public static let idleTimeoutSeconds: Int64 = 300
     /// A request whose response head takes this long is logged as slow.
     public var slowRequest: Duration = .seconds(1)
+    /// `/metrics`, when the process exports its swift-metrics to Prometheus.
+    public var metrics: MetricsExport?
 
     public init(credentials: S3Credentials) {
         self.credentials = credentials
@@ -32,7 +34,8 @@ public enum S3Server {
                                     baseDomain: configuration.baseDomain.lowercased(),
                                     region: configuration.credentials.region,
                                     hostID: Data(S3Responder.makeRequestID().utf8).base64EncodedString(),
-                                    readiness: readiness, slowRequest: configuration.slowRequest)
+                                    readiness: readiness, slowRequest: configuration.slowRequest,
+                                    metrics: configuration.metrics)
         return Application(responder: responder,
                            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()],
                                                              idleTimeout: .seconds(S3ServerConfiguration.idleTimeoutSeconds))),

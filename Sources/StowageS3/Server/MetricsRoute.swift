@@ -1,0 +1,122 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Metrics
+import NIOCore
+import Prometheus
+
+/// Where `/metrics` is served from, and who may read it.
+public struct MetricsExport: Sendable {
+    /// The registry the process bootstrapped swift-metrics with (`PrometheusMetricsFactory`).
+    public let registry: PrometheusCollectorRegistry
+    /// When set, a scrape must send `Authorization: Bearer <token>`, from anywhere; when
+    /// nil, only loopback peers may scrape.
+    public let token: String?
+
+    public init(registry: PrometheusCollectorRegistry, token: String?) {
+        self.registry = registry
+        self.token = token
+    }
+}
+
+/// `GET /metrics` in Prometheus' text format. A path-style request that is not signed
+/// (no SigV4 `Authorization`, no `X-Amz-Signature`) is the exporter's; a signed one is
+/// S3's — a ListObjects of a bucket named `metrics`.
+enum MetricsRoute {
+    static let path = "/metrics"
+
+    static func answer(_ request: Request, remote: SocketAddress?, baseDomain: String, export: MetricsExport?) -> Response? {
+        guard let export, request.uri.path == path, request.method == .get || request.method == .head else { return nil }
+        let authorization = request.headers[.authorization]
+        if authorization?.hasPrefix("AWS") == true || request.uri.queryParameters["X-Amz-Signature"] != nil
+            || request.uri.queryParameters["Signature"] != nil {
+            return nil
+        }
+        if let host = request.head.authority?.split(separator: ":").first?.lowercased(), host.hasSuffix("." + baseDomain) {
+            return nil
+        }
+        switch access(remote: remote, authorization: authorization, token: export.token) {
+        case .allowed:
+            var buffer: [UInt8] = []
+            export.registry.emit(into: &buffer)
+            var headers: HTTPFields = [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"]
+            headers[.contentLength] = String(buffer.count)
+            return Response(status: .ok, headers: headers,
+                            body: request.method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
+        case .needsToken:
+            return text(.unauthorized, "a bearer token is required\n", extra: [.wwwAuthenticate: "Bearer"])
+        case .notLoopback:
+            return text(.forbidden, "metrics are served to loopback peers only (or start the server with --metrics-token)\n")
+        }
+    }
+
+    enum Access: Equatable { case allowed, needsToken, notLoopback }
+
+    /// The access rule: with a token, exactly `Bearer <token>`; without, a loopback peer.
+    static func access(remote: SocketAddress?, authorization: String?, token: String?) -> Access {
+        if let token {
+            guard let authorization, authorization.hasPrefix("Bearer "),
+                  constantTimeEqual(Array(authorization.utf8.dropFirst(7)), Array(token.utf8)) else { return .needsToken }
+            return .allowed
+        }
+        return isLoopback(remote) ? .allowed : .notLoopback
+    }
+
+    static func isLoopback(_ address: SocketAddress?) -> Bool {
+        switch address {
+        case .v4(let v4):
+            return UInt32(bigEndian: v4.address.sin_addr.s_addr) >> 24 == 127
+        case .v6(let v6):
+            var loopback = in6addr_loopback
+            var address = v6.address.sin6_addr
+            if memcmp(&address, &loopback, MemoryLayout<in6_addr>.size) == 0 { return true }
+            // ::ffff:127.x.y.z
+            let bytes = withUnsafeBytes(of: &address) { Array($0) }
+            return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
+        case .unixDomainSocket:
+            return true
+        default:
+            return false
+        }
+    }
+
+    private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    private static func text(_ status: HTTPResponse.Status, _ body: String, extra: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
+        headers[.contentLength] = String(body.utf8.count)
+        headers.append(contentsOf: extra)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// Per-request metrics, by operation (botocore's name, or `-` before one is known).
+enum RequestMetrics {
+    static let inFlight = Meter(label: "stowage_requests_in_flight")
+
+    static func record(_ line: RequestLine, nanoseconds: Int64) {
+        let operation = line.operation ?? "-"
+        Counter(label: "stowage_requests_total", dimensions: [("operation", operation), ("status", String(line.status))]).increment()
+        Timer(label: "stowage_request_duration_seconds", dimensions: [("operation", operation)]).recordNanoseconds(nanoseconds)
+        if line.bytesIn > 0 {
+            Counter(label: "stowage_received_bytes_total", dimensions: [("operation", operation)]).increment(by: line.bytesIn)
+        }
+        if line.bytesOut > 0 {
+            Counter(label: "stowage_sent_bytes_total", dimensions: [("operation", operation)]).increment(by: line.bytesOut)
+        }
+    }
+}
+
+/// Hummingbird's basic context plus the peer's address (the metrics route's loopback rule).
+public struct S3RequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
