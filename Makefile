@@ -8,7 +8,7 @@ PORT         ?= 9000
 APT_PACKAGES := liblmdb-dev libxxhash-dev libisal-dev pkg-config librados-dev
 # The engines cluster mode runs on (issue 14), from Debian: etcd 3.4, Ceph 16.2.
 CLUSTER_APT  := etcd-server etcd-client ceph-mon ceph-osd ceph-common
-E2E_APT      := s3cmd rclone curl
+E2E_APT      := s3cmd rclone curl openssl
 BENCH_APT    := iperf3
 PYTHON       ?= python3
 SOAK_CYCLES  ?= 50

@@ -49,6 +49,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "A request whose response head takes at least this many milliseconds is logged as slow (at notice level).")
     var slowRequestMs = 1000
 
+    @Option(help: "PEM certificate chain: serve HTTPS (with --tls-key). SIGHUP reloads both files without dropping connections.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
     @Option(help: "Bearer token a scrape of /metrics must send (or STOWAGE_METRICS_TOKEN); without one, only loopback peers may scrape.")
     var metricsToken: String?
 
@@ -80,6 +86,15 @@ struct Serve: AsyncParsableCommand {
         if let token, token.isEmpty || token.contains(where: \.isWhitespace) {
             throw ValidationError("--metrics-token must be non-empty, without spaces")
         }
+        let tls: ReloadableTLS?
+        switch (tlsCert, tlsKey) {
+        case (nil, nil): tls = nil
+        case let (certificate?, key?):
+            do { tls = try ReloadableTLS(certificatePath: certificate, keyPath: key) } catch {
+                throw ValidationError("cannot use --tls-cert \(certificate) / --tls-key \(key): \(error)")
+            }
+        default: throw ValidationError("--tls-cert and --tls-key go together")
+        }
         // Before the store opens: the engine's metric handles are made at first use.
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -110,14 +125,18 @@ struct Serve: AsyncParsableCommand {
         configuration.baseDomain = domain
         configuration.slowRequest = .milliseconds(slowRequestMs)
         configuration.metrics = MetricsExport(registry: registry, token: token)
+        configuration.tls = tls
+        let reloader = tls.map { Self.reloadOnSIGHUP($0, logger: logger) }
+        defer { reloader?.cancel() }
         let address = self.address
         let data = served
         let effectiveDurability = store.options.durability.rawValue
+        let scheme = tls == nil ? "http" : "https"
         let app = S3Server.application(store: store, configuration: configuration, logger: logger) { port in
-            print("Stowage serving \(data) at http://\(address):\(port) (durability: \(effectiveDurability))")
+            print("Stowage serving \(data) at \(scheme)://\(address):\(port) (durability: \(effectiveDurability))")
             if isDevelopment {
                 print("Development credentials: access key \(Self.developmentAccessKey), secret key \(Self.developmentSecretKey)")
-                print("Try: AWS_ACCESS_KEY_ID=\(Self.developmentAccessKey) AWS_SECRET_ACCESS_KEY=\(Self.developmentSecretKey) aws --endpoint-url http://\(address):\(port) s3 ls")
+                print("Try: AWS_ACCESS_KEY_ID=\(Self.developmentAccessKey) AWS_SECRET_ACCESS_KEY=\(Self.developmentSecretKey) aws --endpoint-url \(scheme)://\(address):\(port) s3 ls")
             }
             fflush(nil)
         }
@@ -129,6 +148,23 @@ struct Serve: AsyncParsableCommand {
         }
         await store.shutDown()
         logger.info("store closed cleanly")
+    }
+
+    /// SIGHUP reads the certificate and key again; new connections get them, open ones
+    /// keep theirs. A failed reload keeps the old pair and says why.
+    private static func reloadOnSIGHUP(_ tls: ReloadableTLS, logger: Logger) -> DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler {
+            do {
+                try tls.reload()
+                logger.notice("TLS certificate reloaded from \(tls.certificatePath)")
+            } catch {
+                logger.error("TLS reload failed, still serving the previous certificate: \(error)")
+            }
+        }
+        source.resume()
+        return source
     }
 
     /// Flags, then the environment, then a credentials file; with none, the development pair.

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Stowage
 
@@ -17,6 +18,8 @@ public struct S3ServerConfiguration: Sendable {
     public var slowRequest: Duration = .seconds(1)
     /// `/metrics`, when the process exports its swift-metrics to Prometheus.
     public var metrics: MetricsExport?
+    /// HTTPS instead of HTTP when set.
+    public var tls: ReloadableTLS?
 
     public init(credentials: S3Credentials) {
         self.credentials = credentials
@@ -36,9 +39,18 @@ public enum S3Server {
                                     hostID: Data(S3Responder.makeRequestID().utf8).base64EncodedString(),
                                     readiness: readiness, slowRequest: configuration.slowRequest,
                                     metrics: configuration.metrics)
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [ExpectContinueHandler()],
+                                               idleTimeout: .seconds(S3ServerConfiguration.idleTimeoutSeconds))
+        let server: HTTPServerBuilder
+        if let tls = configuration.tls {
+            server = HTTPServerBuilder { responder in
+                ReloadableTLSChannel(base: HTTP1Channel(responder: responder, configuration: http1), tls: tls)
+            }
+        } else {
+            server = .http1(configuration: http1)
+        }
         return Application(responder: responder,
-                           server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()],
-                                                             idleTimeout: .seconds(S3ServerConfiguration.idleTimeoutSeconds))),
+                           server: server,
                            configuration: ApplicationConfiguration(address: .hostname(configuration.address, port: configuration.port),
                                                                    serverName: "Stowage"),
                            services: [ReadinessProber(store: store, readiness: readiness)],
