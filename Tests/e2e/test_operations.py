@@ -161,6 +161,16 @@ def test_metrics_count_a_known_workload(tmp_path):
         assert value(samples, "stowage_commit_duration_seconds_count") >= 5
         assert value(samples, "stowage_integrity_failures_total") == 0
         assert ("stowage_requests_in_flight", ()) in samples
+        # Space and index gauges, refreshed every 5 s from the segment records and LMDB.
+        deadline = time.monotonic() + 20
+        while value(samples, "stowage_space_live_bytes") < 3000:
+            assert time.monotonic() < deadline, "the space gauges never showed the objects' bytes"
+            time.sleep(0.5)
+            samples = scrape(url)
+        assert value(samples, "stowage_segments") >= 1
+        assert value(samples, "stowage_space_capacity_bytes") >= value(samples, "stowage_space_live_bytes")
+        assert 0 < value(samples, "stowage_index_used_bytes") <= value(samples, "stowage_index_map_bytes")
+        assert ("stowage_compaction_passes", ()) in samples
         # A signed GET /metrics is S3's: a bucket named metrics that does not exist.
         with pytest.raises(ClientError) as error:
             s3.list_objects_v2(Bucket="metrics")

@@ -66,6 +66,9 @@ public struct StoreStats: Sendable, Equatable {
     public var segmentsRetired = 0
     public var bytesMoved: UInt64 = 0
     public var bytesReclaimed: UInt64 = 0
+    /// The LMDB map's size and the bytes of it in use (0 over etcd).
+    public var indexMapBytes: UInt64 = 0
+    public var indexUsedBytes: UInt64 = 0
 }
 
 
@@ -88,6 +91,7 @@ extension ObjectStore {
             stats.bytesMoved = t.bytesMoved
             stats.bytesReclaimed = t.bytesReclaimed
         }
+        if let usage = indexBackend.usage { (stats.indexMapBytes, stats.indexUsedBytes) = usage }
         return stats
     }
 

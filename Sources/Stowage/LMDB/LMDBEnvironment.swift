@@ -10,6 +10,14 @@ import Synchronization
 /// use one (lmdb.h: "A thread may use parallel read-only transactions… with MDB_NOTLS").
 final class LMDBEnvironment: IndexSnapshots, @unchecked Sendable {
     private let env: OpaquePointer
+
+    /// The map's size and the bytes of it in use (pages up to the last one written).
+    var usage: (mapBytes: UInt64, usedBytes: UInt64) {
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        guard mdb_env_info(env, &info) == 0, mdb_env_stat(env, &stat) == 0 else { return (0, 0) }
+        return (UInt64(info.me_mapsize), UInt64(info.me_last_pgno + 1) * UInt64(stat.ms_psize))
+    }
     private let readerPool = Mutex(ReaderPool())
     private var closed = false
 

@@ -18,6 +18,8 @@ final class LMDBIndex: IndexBackend, @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     let environment: LMDBEnvironment
+
+    var usage: (mapBytes: UInt64, usedBytes: UInt64)? { environment.usage }
     /// Makes the given segments' written bytes durable (the blob seam's sync); set once by
     /// `start`, before the writer thread reads it.
     private var makeDurable: @Sendable (Set<UInt64>) throws -> Void = { _ in }

@@ -152,10 +152,14 @@ protocol IndexBackend: IndexSnapshots {
     /// The most keys one mutation may change (and, separately, check), when the backend
     /// has such a limit (etcd's `--max-txn-ops`); nil: none but memory.
     var maxChangesPerMutation: Int? { get }
+
+    /// A local index's map size and use (LMDB); nil for a remote one.
+    var usage: (mapBytes: UInt64, usedBytes: UInt64)? { get }
 }
 
 extension IndexBackend {
     var maxChangesPerMutation: Int? { nil }
+    var usage: (mapBytes: UInt64, usedBytes: UInt64)? { nil }
 }
 
 /// Errors a backend itself reports (the store maps them to `StoreError`).

@@ -4,6 +4,8 @@ import Hummingbird
 import Metrics
 import NIOCore
 import Prometheus
+import ServiceLifecycle
+import Stowage
 
 /// Where `/metrics` is served from, and who may read it.
 public struct MetricsExport: Sendable {
@@ -118,5 +120,48 @@ public struct S3RequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// The store's space, index and compaction figures as gauges, refreshed every
+/// `interval` from `ObjectStore.stats()` (one read of the segment records; off the event
+/// loop in cluster mode, where there are no segments and the figures stay 0).
+struct StoreGauges: Service {
+    static let interval: Duration = .seconds(5)
+    let store: ObjectStore
+
+    private static let segments = Gauge(label: "stowage_segments")
+    private static let capacity = Gauge(label: "stowage_space_capacity_bytes")
+    private static let live = Gauge(label: "stowage_space_live_bytes")
+    private static let dead = Gauge(label: "stowage_space_dead_bytes")
+    private static let free = Gauge(label: "stowage_space_free_bytes")
+    private static let indexMap = Gauge(label: "stowage_index_map_bytes")
+    private static let indexUsed = Gauge(label: "stowage_index_used_bytes")
+    private static let passes = Gauge(label: "stowage_compaction_passes")
+    private static let retired = Gauge(label: "stowage_compaction_segments_retired")
+    private static let moved = Gauge(label: "stowage_compaction_moved_bytes")
+    private static let reclaimed = Gauge(label: "stowage_compaction_reclaimed_bytes")
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { [store] in
+            while !Task.isCancelled {
+                if let stats = try? await store.offLoop({ try $0.stats() }) { Self.publish(stats) }
+                try? await Task.sleep(for: Self.interval)
+            }
+        }
+    }
+
+    static func publish(_ stats: StoreStats) {
+        segments.record(stats.segments)
+        capacity.record(stats.capacityBytes)
+        live.record(stats.liveBytes)
+        dead.record(stats.deadBytes)
+        free.record(stats.capacityBytes - min(stats.capacityBytes, stats.liveBytes + stats.deadBytes))
+        indexMap.record(stats.indexMapBytes)
+        indexUsed.record(stats.indexUsedBytes)
+        passes.record(stats.compactionPasses)
+        retired.record(stats.segmentsRetired)
+        moved.record(stats.bytesMoved)
+        reclaimed.record(stats.bytesReclaimed)
     }
 }

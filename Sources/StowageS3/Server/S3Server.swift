@@ -53,7 +53,8 @@ public enum S3Server {
                            server: server,
                            configuration: ApplicationConfiguration(address: .hostname(configuration.address, port: configuration.port),
                                                                    serverName: "Stowage"),
-                           services: [ReadinessProber(store: store, readiness: readiness)],
+                           services: [ReadinessProber(store: store, readiness: readiness)]
+                               + (configuration.metrics == nil ? [] : [StoreGauges(store: store)]),
                            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
                            logger: logger)
     }
