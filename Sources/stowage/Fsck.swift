@@ -253,13 +253,6 @@ final class ProgressDisplay: Sendable {
     }
 }
 
-extension Duration {
-    var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
-    }
-}
-
 /// The human summary.
 struct FsckText {
     let output: FsckOutput

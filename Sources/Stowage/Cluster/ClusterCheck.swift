@@ -118,7 +118,7 @@ extension ObjectStore {
             throw StoreError.wrapping(error, "listing the cluster's RADOS objects")
         }
         let elapsed = ContinuousClock.now - started
-        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        report.seconds = elapsed.seconds
         return report
     }
 

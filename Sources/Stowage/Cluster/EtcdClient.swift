@@ -101,10 +101,8 @@ final class EtcdClient: Sendable {
             throw EtcdError(kind: .refused, message: "bad endpoint \(url): \(error)")
         }
         let call = String(url[url.range(of: "/v3/")!.upperBound...])
-        let started = DispatchTime.now().uptimeNanoseconds
-        defer { EngineMetrics.etcdCall(call).recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started)) }
         do {
-            return try exchange(request, url: url)
+            return try EngineMetrics.timed(EngineMetrics.etcdCall(call)) { () throws(EtcdError) in try exchange(request, url: url) }
         } catch {
             EngineMetrics.etcdError("\(error.kind)").increment()
             throw error

@@ -186,10 +186,10 @@ final class EtcdIndex: IndexBackend {
         }
         let answer: [String: Any]
         EngineMetrics.commitBatchSize.record(1)
-        let started = DispatchTime.now().uptimeNanoseconds
-        defer { EngineMetrics.commitDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started)) }
         do {
-            answer = try client.call("kv/txn", ["compare": compares, "success": operations], idempotent: false)
+            answer = try EngineMetrics.timed(EngineMetrics.commitDuration) { () throws(EtcdError) in
+                try client.call("kv/txn", ["compare": compares, "success": operations], idempotent: false)
+            }
         } catch {
             guard error.kind == .tooLarge else { throw error }
             throw StoreError(.transactionTooLarge, "The operation is larger than the cluster's index takes in one transaction (\(error.message)). Nothing was changed.")

@@ -104,8 +104,12 @@ final class LMDBIndex: IndexBackend, @unchecked Sendable {
 
     private func commit(_ batch: [PendingMutation]) {
         EngineMetrics.commitBatchSize.record(batch.count)
-        let started = DispatchTime.now().uptimeNanoseconds
-        defer { EngineMetrics.commitDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started)) }
+        EngineMetrics.timed(EngineMetrics.commitDuration) {
+            commitTimed(batch)
+        }
+    }
+
+    private func commitTimed(_ batch: [PendingMutation]) {
         do {
             // I3: object data is on disk before the index transaction that references it commits.
             try makeDurable(batch.reduce(into: Set<UInt64>()) { $0.formUnion($1.segments) })

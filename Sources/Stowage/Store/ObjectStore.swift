@@ -331,10 +331,7 @@ extension ObjectStore {
     /// `read`, on a Dispatch thread when the index backend's reads block (a network round
     /// trip), inline otherwise.
     func readOffLoop<R: Sendable>(_ body: @escaping @Sendable (borrowing ReadTransaction) throws -> R) async throws(StoreError) -> R {
-        guard indexBackend.readsBlock else { return try read(body) }
-        do { return try await BlockingIO.runWaiting { [self] in try read(body) } } catch {
-            throw StoreError.wrapping(error, "index read")
-        }
+        try await offLoop { try $0.read(body) }
     }
 
     /// Runs a synchronous call of this store that reads the index (HEAD, GET's lookup, a

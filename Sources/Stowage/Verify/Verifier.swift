@@ -137,7 +137,8 @@ enum SegmentDirectory {
 }
 
 extension Duration {
-    var seconds: Double {
+    /// The duration in seconds, fractional.
+    public var seconds: Double {
         let (whole, attoseconds) = components
         return Double(whole) + Double(attoseconds) / 1e18
     }

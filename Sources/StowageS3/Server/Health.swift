@@ -21,10 +21,8 @@ enum HealthRoute {
 
     static func answer(_ request: Request, baseDomain: String, readiness: Readiness) -> Response? {
         let path = request.uri.path
-        guard path == live || path == ready, request.method == .get || request.method == .head else { return nil }
-        if let host = request.head.authority?.split(separator: ":").first?.lowercased(), host.hasSuffix("." + baseDomain) {
-            return nil
-        }
+        guard path == live || path == ready, request.method == .get || request.method == .head,
+              S3Request.isPathStyle(request, baseDomain: baseDomain) else { return nil }
         let (status, text): (HTTPResponse.Status, String)
         if path == live {
             (status, text) = (.ok, "ok\n")
@@ -35,11 +33,18 @@ enum HealthRoute {
         } else {
             (status, text) = (.ok, "ready\n")
         }
-        var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
-        headers[.contentLength] = String(text.utf8.count)
-        let body = request.method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(string: text))
-        return Response(status: status, headers: headers, body: body)
+        return plainText(status, ByteBuffer(string: text), head: request.method == .head, extra: [.cacheControl: "no-store"])
     }
+}
+
+/// A plain-text answer of the server's own routes (health, metrics); HEAD gets the
+/// headers only.
+func plainText(_ status: HTTPResponse.Status, _ body: ByteBuffer, head: Bool = false,
+               contentType: String = "text/plain; charset=utf-8", extra: HTTPFields = [:]) -> Response {
+    var headers: HTTPFields = [.contentType: contentType]
+    headers[.contentLength] = String(body.readableBytes)
+    headers.append(contentsOf: extra)
+    return Response(status: status, headers: headers, body: head ? ResponseBody() : ResponseBody(byteBuffer: body))
 }
 
 /// The store's readiness, kept current by a background prober (`ReadinessProber`) so that
@@ -62,9 +67,7 @@ public final class Readiness: Sendable {
     func notReadyReason() -> String? {
         state.withLock { s in
             if let since = s.inFlightSince, ContinuousClock.now - since > Self.patience {
-                let waited = (ContinuousClock.now - since).components
-                return String(format: "the store has not answered a probe for %.1f s",
-                              Double(waited.seconds) + Double(waited.attoseconds) / 1e18)
+                return String(format: "the store has not answered a probe for %.1f s", (ContinuousClock.now - since).seconds)
             }
             if let failure = s.lastFailure { return failure }
             return s.everSucceeded ? nil : "starting"

@@ -34,21 +34,17 @@ enum MetricsRoute {
             || request.uri.queryParameters["Signature"] != nil {
             return nil
         }
-        if let host = request.head.authority?.split(separator: ":").first?.lowercased(), host.hasSuffix("." + baseDomain) {
-            return nil
-        }
+        guard S3Request.isPathStyle(request, baseDomain: baseDomain) else { return nil }
         switch access(remote: remote, authorization: authorization, token: export.token) {
         case .allowed:
             var buffer: [UInt8] = []
             export.registry.emit(into: &buffer)
-            var headers: HTTPFields = [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"]
-            headers[.contentLength] = String(buffer.count)
-            return Response(status: .ok, headers: headers,
-                            body: request.method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
+            return plainText(.ok, ByteBuffer(bytes: buffer), head: request.method == .head,
+                             contentType: "text/plain; version=0.0.4; charset=utf-8", extra: [.cacheControl: "no-store"])
         case .needsToken:
-            return text(.unauthorized, "a bearer token is required\n", extra: [.wwwAuthenticate: "Bearer"])
+            return plainText(.unauthorized, ByteBuffer(string: "a bearer token is required\n"), extra: [.wwwAuthenticate: "Bearer"])
         case .notLoopback:
-            return text(.forbidden, "metrics are served to loopback peers only (or start the server with --metrics-token)\n")
+            return plainText(.forbidden, ByteBuffer(string: "metrics are served to loopback peers only (or start the server with --metrics-token)\n"))
         }
     }
 
@@ -85,13 +81,6 @@ enum MetricsRoute {
     private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
-    }
-
-    private static func text(_ status: HTTPResponse.Status, _ body: String, extra: HTTPFields = [:]) -> Response {
-        var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
-        headers[.contentLength] = String(body.utf8.count)
-        headers.append(contentsOf: extra)
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 }
 

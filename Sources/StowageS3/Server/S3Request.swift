@@ -29,11 +29,7 @@ struct S3Request: Sendable {
         let host = try Self.host(request)
         var path = rawPath
         if path.hasPrefix("/") { path.removeFirst() }
-        var virtualBucket: String?
-        if host.hasSuffix("." + baseDomain), host.count > baseDomain.count + 1 {
-            virtualBucket = String(host.dropLast(baseDomain.count + 1))
-        }
-        if let virtualBucket {
+        if let virtualBucket = Self.virtualBucket(host: host, baseDomain: baseDomain) {
             bucket = virtualBucket
             key = try Self.decodeKey(path)
         } else if path.isEmpty {
@@ -69,6 +65,20 @@ struct S3Request: Sendable {
             throw S3Error(.badRequest, "InvalidRequest", "The request has more than one Host header.")
         }
         return hostWithoutPort(host)
+    }
+
+    /// The bucket a virtual-hosted request names in its host (`BUCKET.<domain>`); nil for
+    /// a path-style one.
+    static func virtualBucket(host: String, baseDomain: String) -> String? {
+        guard host.hasSuffix("." + baseDomain), host.count > baseDomain.count + 1 else { return nil }
+        return String(host.dropLast(baseDomain.count + 1))
+    }
+
+    /// Whether `request` is path-style: the server's own paths (`/-/…`, `/metrics`) exist
+    /// only there; virtual-hosted, the same path is a key of the host's bucket.
+    static func isPathStyle(_ request: Request, baseDomain: String) -> Bool {
+        let host = hostWithoutPort(request.head.authority ?? request.headers[.host] ?? "")
+        return virtualBucket(host: host, baseDomain: baseDomain) == nil
     }
 
     private static func hostWithoutPort(_ host: String) -> String {

@@ -59,7 +59,7 @@ struct S3Responder: HTTPResponder {
         line.bytesOut = request.method == .head ? 0 : response.headers[.contentLength].flatMap { Int($0) } ?? 0
         let elapsed = ContinuousClock.now - started
         line.log(to: logger, elapsed: elapsed, slow: slowRequest)
-        RequestMetrics.record(line, nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        RequestMetrics.record(line, nanoseconds: Int64(elapsed.seconds * 1e9))
         return response
     }
 
@@ -151,7 +151,7 @@ struct RequestLine {
     }
 
     func log(to logger: Logger, elapsed: Duration, slow threshold: Duration) {
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let milliseconds = elapsed.seconds * 1000
         let slow = elapsed >= threshold
         var metadata: Logger.Metadata = [
             "method": .string(method), "path": .string(path), "status": .stringConvertible(status),
