@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", path: "CSources/CLMDB", pkgConfig: "lmdb",
@@ -63,7 +64,8 @@ let package = Package(
                           dependencies: ["StowageS3", "Stowage",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Metrics", package: "swift-metrics"),
-                                         .product(name: "Prometheus", package: "swift-prometheus")]),
+                                         .product(name: "Prometheus", package: "swift-prometheus"),
+                                         .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "StowageChecksumsTests", dependencies: ["StowageChecksums"]),
         .testTarget(name: "StowageTests", dependencies: ["Stowage", "StowageChecksums"]),
         .testTarget(name: "StowageS3Tests",

@@ -5,18 +5,27 @@ import Synchronization
 
 /// Compaction settings shared by `stowage compact` and `stowage serve`.
 struct CompactionFlags: ParsableArguments {
-    @Option(help: "Compact a segment once at least this fraction of it is garbage (0 < t < 1).")
-    var compactionThreshold = 0.5
+    @Option(help: "Compact a segment once at least this fraction of it is garbage, 0 < t < 1 (default 0.5).")
+    var compactionThreshold: Double?
 
-    @Option(help: "Most MiB per second compaction copies (0: no limit).")
-    var compactionRate: UInt64 = 0
+    @Option(help: "Most MiB per second compaction copies; 0: no limit (the default).")
+    var compactionRate: UInt64?
 
+    /// The options from these flags alone (`stowage compact`).
     func options() throws -> CompactionOptions {
-        guard compactionThreshold > 0, compactionThreshold < 1 else {
-            throw ValidationError("--compaction-threshold must be between 0 and 1")
-        }
-        return CompactionOptions(garbageThreshold: compactionThreshold,
-                                 bytesPerSecond: compactionRate == 0 ? nil : compactionRate << 20)
+        var layers = Settings(configPath: nil, environment: [:])
+        let options = options(&layers)
+        try layers.check()
+        return options
+    }
+
+    /// The options through `serve`'s layers (flag, environment, configuration file).
+    func options(_ layers: inout Settings) -> CompactionOptions {
+        let threshold = layers.value("compaction-threshold", flag: compactionThreshold, default: 0.5)
+        layers.require(threshold > 0 && threshold < 1, "compaction-threshold", "must be between 0 and 1 (exclusive)")
+        let rate = layers.value("compaction-rate", flag: compactionRate, default: 0)
+        layers.require(rate <= 1 << 30, "compaction-rate", "must be at most 1073741824 MiB/s")
+        return CompactionOptions(garbageThreshold: threshold, bytesPerSecond: rate == 0 ? nil : rate << 20)
     }
 }
 

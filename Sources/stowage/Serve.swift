@@ -13,14 +13,20 @@ struct Serve: AsyncParsableCommand {
     static let developmentAccessKey = "stowage-dev"
     static let developmentSecretKey = "stowage-dev-secret"
 
-    @Option(help: "Data directory (created if missing).")
-    var data = "./data"
+    @Option(help: "YAML configuration file whose keys are these flags' names (or STOWAGE_CONFIG); flags and STOWAGE_* environment variables override it.")
+    var config: String?
 
-    @Option(help: "Address to listen on.")
-    var address = "127.0.0.1"
+    @Flag(help: "Check the configuration (file, environment, flags, TLS files, credentials), print the effective settings and every mistake, and exit.")
+    var checkConfig = false
 
-    @Option(help: "Port to listen on (0 picks a free one).")
-    var port = 9000
+    @Option(help: "Data directory, created if missing (default ./data).")
+    var data: String?
+
+    @Option(help: "Address to listen on (default 127.0.0.1).")
+    var address: String?
+
+    @Option(help: "Port to listen on; 0 picks a free one (default 9000).")
+    var port: Int?
 
     @Option(help: "Access key (or STOWAGE_ACCESS_KEY).")
     var accessKey: String?
@@ -31,23 +37,23 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "File of credentials, one 'ACCESS_KEY SECRET_KEY' pair per line ('#' starts a comment).")
     var credentialsFile: String?
 
-    @Option(help: "Region in the credential scope.")
-    var region = "us-east-1"
+    @Option(help: "Region in the credential scope (default us-east-1).")
+    var region: String?
 
-    @Option(help: "Base domain for virtual-hosted-style requests (BUCKET.<domain>).")
-    var domain = "localhost"
+    @Option(help: "Base domain for virtual-hosted-style requests, BUCKET.<domain> (default localhost).")
+    var domain: String?
 
-    @Option(help: "strict (default: data and index synced before answering) or relaxed (no syncs; tests and benchmarks).")
-    var durability: String = Durability.strict.rawValue
+    @Option(help: "strict (the default: data and index synced before answering) or relaxed (no syncs; tests and benchmarks).")
+    var durability: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel = "info"
+    @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical.")
+    var logLevel: String?
 
-    @Option(help: "Log format: text (key=value fields) or json (one JSON object per line).")
-    var logFormat = "text"
+    @Option(help: "Log format: text (key=value fields, the default) or json (one JSON object per line).")
+    var logFormat: String?
 
-    @Option(help: "A request whose response head takes at least this many milliseconds is logged as slow (at notice level).")
-    var slowRequestMs = 1000
+    @Option(help: "A request whose response head takes at least this many milliseconds is logged as slow, at notice level (default 1000).")
+    var slowRequestMs: Int?
 
     @Option(help: "PEM certificate chain: serve HTTPS (with --tls-key). SIGHUP reloads both files without dropping connections.")
     var tlsCert: String?
@@ -58,10 +64,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Bearer token a scrape of /metrics must send (or STOWAGE_METRICS_TOKEN); without one, only loopback peers may scrape.")
     var metricsToken: String?
 
+    @Option(help: "Seconds between SIGTERM/SIGINT and the start of the graceful shutdown, while /-/ready answers 503 'closing' and requests are still served (default 0). A second signal skips the rest.")
+    var shutdownDelay: Int?
+
     @OptionGroup var compaction: CompactionFlags
 
-    @Option(help: "Seconds between background compaction passes (0: no background compaction).")
-    var compactionInterval = 60
+    @Option(help: "Seconds between background compaction passes; 0: no background compaction (default 60).")
+    var compactionInterval: Int?
 
     @Option(help: "Size of new segment files in MiB (default: the size of the newest segment, or 1024).")
     var segmentSize: UInt64?
@@ -70,70 +79,58 @@ struct Serve: AsyncParsableCommand {
     var cluster: ClusterFlags
 
     func run() async throws {
-        guard let durability = Durability(rawValue: durability) else {
-            throw ValidationError("--durability must be strict or relaxed")
-        }
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
-        switch logFormat {
-        case "text": break
-        case "json": LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
-        default: throw ValidationError("--log-format must be text or json")
-        }
-        guard slowRequestMs >= 0 else { throw ValidationError("--slow-request-ms must be 0 or more") }
-        let token = metricsToken ?? ProcessInfo.processInfo.environment["STOWAGE_METRICS_TOKEN"]
-        if let token, token.isEmpty || token.contains(where: \.isWhitespace) {
-            throw ValidationError("--metrics-token must be non-empty, without spaces")
-        }
-        let tls: ReloadableTLS?
-        switch (tlsCert, tlsKey) {
-        case (nil, nil): tls = nil
-        case let (certificate?, key?):
-            do { tls = try ReloadableTLS(certificatePath: certificate, keyPath: key) } catch {
-                throw ValidationError("cannot use --tls-cert \(certificate) / --tls-key \(key): \(error)")
+        let settings = ServeSettings(self)
+        if checkConfig {
+            print(settings.layers.report())
+            if settings.layers.problems.isEmpty {
+                print("configuration OK")
+                return
             }
-        default: throw ValidationError("--tls-cert and --tls-key go together")
+            print("\(settings.layers.problems.count) mistake(s):")
+            settings.layers.problems.forEach { print("  - " + $0) }
+            throw ExitCode(2)
         }
+        try settings.layers.check()
+        if settings.logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
         // Before the store opens: the engine's metric handles are made at first use.
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var logger = Logger(label: "stowage")
-        logger.logLevel = level
-        let (credentials, isDevelopment) = try loadCredentials()
+        logger.logLevel = settings.logLevel
         var options = StoreOptions()
-        options.durability = durability
+        options.durability = settings.durability
         options.logger = logger
-        guard compactionInterval >= 0 else { throw ValidationError("--compaction-interval must be 0 or more") }
         let store: ObjectStore
         let served: String
-        if let configuration = try cluster.configuration() {
-            store = try ObjectStore.openCluster(configuration, options: options)
-            store.startClusterMaintenance(grace: configuration.deletionGrace)
-            served = "the cluster (etcd \(configuration.etcdEndpoints.joined(separator: ",")), RADOS pool \(configuration.radosPool))"
+        if let cluster = settings.cluster {
+            store = try ObjectStore.openCluster(cluster, options: options)
+            store.startClusterMaintenance(grace: cluster.deletionGrace)
+            served = "the cluster (etcd \(cluster.etcdEndpoints.joined(separator: ",")), RADOS pool \(cluster.radosPool))"
         } else {
-            options.segmentCapacityBytes = try segmentCapacity(segmentSize, data: data)
-            let compactionOptions = try compaction.options()
-            store = try ObjectStore(directory: data, options: options)
+            options.segmentCapacityBytes = try segmentCapacity(settings.segmentSize, data: settings.data)
+            store = try ObjectStore(directory: settings.data, options: options)
             // The first pass runs at once: it also deletes segment files a crash left unreferenced.
-            if compactionInterval > 0 { store.startCompaction(compactionOptions, interval: .seconds(compactionInterval)) }
-            served = data
+            if settings.compactionInterval > 0 {
+                store.startCompaction(settings.compaction, interval: .seconds(settings.compactionInterval))
+            }
+            served = settings.data
         }
-        var configuration = S3ServerConfiguration(credentials: S3Credentials(credentials, region: region))
-        configuration.address = address
-        configuration.port = port
-        configuration.baseDomain = domain
-        configuration.slowRequest = .milliseconds(slowRequestMs)
-        configuration.metrics = MetricsExport(registry: registry, token: token)
-        configuration.tls = tls
-        let reloader = tls.map { Self.reloadOnSIGHUP($0, logger: logger) }
+        var configuration = S3ServerConfiguration(credentials: S3Credentials(settings.credentials, region: settings.region))
+        configuration.address = settings.address
+        configuration.port = settings.port
+        configuration.baseDomain = settings.domain
+        configuration.slowRequest = .milliseconds(settings.slowRequestMs)
+        configuration.metrics = MetricsExport(registry: registry, token: settings.metricsToken)
+        configuration.tls = settings.tls
+        configuration.served = served
+        configuration.shutdownDelay = .seconds(settings.shutdownDelay)
+        let reloader = settings.tls.map { Self.reloadOnSIGHUP($0, logger: logger) }
         defer { reloader?.cancel() }
-        let address = self.address
-        let data = served
+        let (address, isDevelopment) = (settings.address, settings.isDevelopment)
         let effectiveDurability = store.options.durability.rawValue
-        let scheme = tls == nil ? "http" : "https"
+        let scheme = settings.tls == nil ? "http" : "https"
         let app = S3Server.application(store: store, configuration: configuration, logger: logger) { port in
-            print("Stowage serving \(data) at \(scheme)://\(address):\(port) (durability: \(effectiveDurability))")
+            print("Stowage serving \(served) at \(scheme)://\(address):\(port) (durability: \(effectiveDurability))")
             if isDevelopment {
                 print("Development credentials: access key \(Self.developmentAccessKey), secret key \(Self.developmentSecretKey)")
                 print("Try: AWS_ACCESS_KEY_ID=\(Self.developmentAccessKey) AWS_SECRET_ACCESS_KEY=\(Self.developmentSecretKey) aws --endpoint-url \(scheme)://\(address):\(port) s3 ls")
@@ -141,7 +138,7 @@ struct Serve: AsyncParsableCommand {
             fflush(nil)
         }
         do {
-            try await app.runService()
+            try await S3Server.run(app, configuration: configuration, logger: logger)
         } catch {
             await store.shutDown()
             throw error
@@ -165,31 +162,5 @@ struct Serve: AsyncParsableCommand {
         }
         source.resume()
         return source
-    }
-
-    /// Flags, then the environment, then a credentials file; with none, the development pair.
-    private func loadCredentials() throws -> ([String: String], isDevelopment: Bool) {
-        let environment = ProcessInfo.processInfo.environment
-        var pairs: [String: String] = [:]
-        if let access = accessKey ?? environment["STOWAGE_ACCESS_KEY"] {
-            guard let secret = secretKey ?? environment["STOWAGE_SECRET_KEY"] else {
-                throw ValidationError("an access key needs a secret key (--secret-key or STOWAGE_SECRET_KEY)")
-            }
-            pairs[access] = secret
-        }
-        if let credentialsFile {
-            let text = try String(contentsOfFile: credentialsFile, encoding: .utf8)
-            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
-                let fields = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" })
-                if fields.isEmpty { continue }
-                guard fields.count == 2 else {
-                    throw ValidationError("\(credentialsFile):\(number + 1): expected 'ACCESS_KEY SECRET_KEY'")
-                }
-                pairs[String(fields[0])] = String(fields[1])
-            }
-        }
-        if pairs.isEmpty { return ([Self.developmentAccessKey: Self.developmentSecretKey], true) }
-        return (pairs, false)
     }
 }

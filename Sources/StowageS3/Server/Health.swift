@@ -60,12 +60,19 @@ public final class Readiness: Sendable {
         var inFlightSince: ContinuousClock.Instant?
     }
     private let state = Mutex(State())
+    private let closing = Atomic<Bool>(false)
 
     public init() {}
 
+    /// From now on `/-/ready` answers 503 "closing" (the shutdown delay has begun).
+    public func beginClosing() { closing.store(true, ordering: .relaxed) }
+
+    var isClosing: Bool { closing.load(ordering: .relaxed) }
+
     /// Nil when ready; otherwise why not.
     func notReadyReason() -> String? {
-        state.withLock { s in
+        if isClosing { return "closing" }
+        return state.withLock { s in
             if let since = s.inFlightSince, ContinuousClock.now - since > Self.patience {
                 return String(format: "the store has not answered a probe for %.1f s", (ContinuousClock.now - since).seconds)
             }
