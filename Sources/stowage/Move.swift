@@ -88,17 +88,7 @@ struct Move: AsyncParsableCommand {
     }
 
     private func makeClient() throws -> S3Client {
-        let environment = ProcessInfo.processInfo.environment
-        guard let text = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"],
-              let url = URL(string: text), url.scheme != nil, url.host != nil else {
-            throw ValidationError("an endpoint URL is needed: --endpoint http://HOST:PORT (or AWS_ENDPOINT_URL)")
-        }
-        guard let accessKey = environment["AWS_ACCESS_KEY_ID"], let secretKey = environment["AWS_SECRET_ACCESS_KEY"] else {
-            throw ValidationError("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-        }
-        let region = region ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
-        return S3Client(endpoint: url, signer: SigV4Signer(accessKey: accessKey, secretKey: secretKey, region: region),
-                        sessionToken: environment["AWS_SESSION_TOKEN"])
+        try makeS3Client(endpoint: endpoint, region: region)
     }
 
     /// One journal per (endpoint, bucket, source, destination), so running the same command
@@ -107,6 +97,22 @@ struct Move: AsyncParsableCommand {
         let hash = SigV4Signer.sha256Hex(Array([endpoint, bucket, from, to].joined(separator: "\n").utf8)).prefix(16)
         return ".stowage-mv-\(hash).journal"
     }
+}
+
+/// A client of the endpoint (`--endpoint`, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL),
+/// signing with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
+func makeS3Client(endpoint: String?, region: String?) throws -> S3Client {
+    let environment = ProcessInfo.processInfo.environment
+    guard let text = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"],
+          let url = URL(string: text), url.scheme != nil, url.host != nil else {
+        throw ValidationError("an endpoint URL is needed: --endpoint http://HOST:PORT (or AWS_ENDPOINT_URL)")
+    }
+    guard let accessKey = environment["AWS_ACCESS_KEY_ID"], let secretKey = environment["AWS_SECRET_ACCESS_KEY"] else {
+        throw ValidationError("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    }
+    let region = region ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
+    return S3Client(endpoint: url, signer: SigV4Signer(accessKey: accessKey, secretKey: secretKey, region: region),
+                    sessionToken: environment["AWS_SESSION_TOKEN"])
 }
 
 /// `s3://BUCKET/PREFIX`.

@@ -467,3 +467,30 @@ def test_metrics_show_the_backends(cluster, bucket):
     assert counts[("stowage_etcd_request_duration_seconds_count", (("call", "kv/txn"),))] > 0
     assert counts[("stowage_rados_operation_duration_seconds_count", (("operation", "read"),))] > 0
     assert counts[("stowage_commit_duration_seconds_count", ())] > 0
+
+
+def test_admin_views_count_what_etcd_holds_on_every_gateway(cluster, bucket):
+    """`stowage admin` against each gateway: cluster mode, and one bucket's counts read
+    from etcd (both gateways see the same index)."""
+    one = cluster.client(0)
+    for n in range(3):
+        one.put_object(Bucket=bucket, Key=f"admin/{n}", Body=b"c" * (100 * (n + 1)))
+    upload = one.create_multipart_upload(Bucket=bucket, Key="admin/big")["UploadId"]
+    one.upload_part(Bucket=bucket, Key="admin/big", UploadId=upload, PartNumber=1, Body=b"p" * 1000)
+    binary = os.environ.get("STOWAGE_BIN", str(pathlib.Path(__file__).resolve().parents[2] / ".build" / "debug" / "stowage"))
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=cluster.access_key, AWS_SECRET_ACCESS_KEY=cluster.secret_key)
+    try:
+        for gateway in cluster.gateways:
+            info = subprocess.run([binary, "admin", "info", "--json", "--endpoint", gateway], capture_output=True,
+                                  text=True, timeout=60, env=env)
+            assert info.returncode == 0, info.stderr
+            info = json.loads(info.stdout)
+            assert info["mode"] == "cluster" and info["durability"] == "strict" and info["ready"] is True
+            assert info["usage"]["objects"] >= 3 and info["usage"]["uploadsInProgress"] >= 1
+            stats = subprocess.run([binary, "admin", "bucket", "stats", bucket, "--json", "--endpoint", gateway],
+                                   capture_output=True, text=True, timeout=60, env=env)
+            assert stats.returncode == 0, stats.stderr
+            assert json.loads(stats.stdout)["usage"] == {"objects": 3, "bytes": 600, "versions": 3, "uploadsInProgress": 1,
+                                                         "uploadedParts": 1, "uploadedPartBytes": 1000}
+    finally:
+        one.abort_multipart_upload(Bucket=bucket, Key="admin/big", UploadId=upload)

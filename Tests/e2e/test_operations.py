@@ -1,19 +1,25 @@
-"""Operating the server (issue 19, first part): liveness and readiness answered without
-credentials, `stowage --version`, and one structured log line per request — as text
-(key=value) or JSON (`--log-format json`), slow requests flagged."""
+"""Operating the server (issue 19): liveness and readiness answered without credentials
+(and readiness turning to "closing" on SIGTERM), `stowage --version`, one structured log
+line per request — as text (key=value) or JSON (`--log-format json`), slow requests
+flagged — Prometheus metrics, and the signed admin views (`stowage admin`)."""
 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import signal
 import subprocess
 import time
 
 import pytest
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import TEST_ACCESS_KEY
+from conftest import REGION, TEST_ACCESS_KEY, TEST_SECRET_KEY
 from test_fsck import ServerOn, binary
 
 
@@ -108,8 +114,9 @@ def test_text_log_lines_carry_the_same_fields(tmp_path):
 
 
 def test_bad_log_options_are_refused(tmp_path):
-    for args, message in [(["--log-format", "xml"], "--log-format"), (["--slow-request-ms", "-1"], "--slow-request-ms"),
-                          (["--log-level", "loud"], "--log-level")]:
+    for args, message in [(["--log-format", "xml"], "log-format (flag): 'xml' must be text or json"),
+                          (["--slow-request-ms=-1"], "slow-request-ms (flag): must be 0 or more"),
+                          (["--log-level", "loud"], "log-level (flag): 'loud' must be one of")]:
         done = subprocess.run([str(binary()), "serve", "--data", str(tmp_path / "d"), "--port", "0", *args],
                               capture_output=True, text=True, timeout=30)
         assert done.returncode != 0 and message in done.stderr, (args, done.stderr)
@@ -146,12 +153,18 @@ def test_metrics_count_a_known_workload(tmp_path):
             assert len(s3.get_object(Bucket="counted", Key=f"k{n}")["Body"].read()) == 1000
         with pytest.raises(ClientError):
             s3.head_object(Bucket="counted", Key="absent")
-        s3.rename_object(Bucket="counted", Key="renamed", RenameSource="k2")
+        s3.rename_object(Bucket="counted", Key="renamed", RenameSource="k2", ClientToken="token-1")
+        s3.rename_object(Bucket="counted", Key="renamed", RenameSource="k2", ClientToken="token-1")   # a retry
+        with pytest.raises(ClientError) as mismatch:
+            s3.rename_object(Bucket="counted", Key="elsewhere", RenameSource="k2", ClientToken="token-1")
+        assert mismatch.value.response["Error"]["Code"] == "IdempotencyParameterMismatch"
         samples = scrape(url)
         assert value(samples, "stowage_requests_total", operation="PutObject", status="200") == 3
         assert value(samples, "stowage_requests_total", operation="GetObject", status="200") == 2
         assert value(samples, "stowage_requests_total", operation="HeadObject", status="404") == 1
-        assert value(samples, "stowage_requests_total", operation="RenameObject", status="200") == 1
+        assert value(samples, "stowage_requests_total", operation="RenameObject", status="200") == 2
+        for outcome in ("recorded", "replayed", "mismatch"):
+            assert value(samples, "stowage_client_tokens_total", outcome=outcome) == 1, outcome
         assert value(samples, "stowage_received_bytes_total", operation="PutObject") == 3000
         assert value(samples, "stowage_sent_bytes_total", operation="GetObject") == 2000
         assert value(samples, "stowage_request_duration_seconds_count", operation="PutObject") == 3
@@ -161,6 +174,8 @@ def test_metrics_count_a_known_workload(tmp_path):
         assert value(samples, "stowage_commit_duration_seconds_count") >= 5
         assert value(samples, "stowage_integrity_failures_total") == 0
         assert ("stowage_requests_in_flight", ()) in samples
+        assert value(samples, "stowage_connections_open") >= 1
+        assert value(samples, "stowage_connections_accepted_total") >= value(samples, "stowage_connections_open")
         # Space and index gauges, refreshed every 5 s from the segment records and LMDB.
         deadline = time.monotonic() + 20
         while value(samples, "stowage_space_live_bytes") < 3000:
@@ -189,5 +204,145 @@ def test_metrics_token_is_required_once_set(tmp_path):
         assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
         assert requests.get(url + "/metrics", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
         assert ("stowage_requests_in_flight", ()) in scrape(url, Authorization="Bearer scrape-me")
+    finally:
+        server.stop()
+
+
+def admin(server, *args, secret: str = TEST_SECRET_KEY) -> subprocess.CompletedProcess:
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=secret, AWS_DEFAULT_REGION=REGION)
+    return subprocess.run([str(binary()), "admin", *args, "--endpoint", f"http://127.0.0.1:{server.port}"],
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+def admin_json(server, *args) -> dict:
+    done = admin(server, *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def signed_get(server, path: str) -> requests.Response:
+    """A GET signed with SigV4 by botocore (the oracle), outside any S3 operation."""
+    url = f"http://127.0.0.1:{server.port}{path}"
+    request = AWSRequest(method="GET", url=url, headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+    SigV4Auth(Credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY), "s3", REGION).add_auth(request)
+    return requests.get(url, headers=dict(request.headers), timeout=10)
+
+
+def test_admin_views_count_a_known_workload(tmp_path):
+    server = ServerOn(tmp_path / "server", tmp_path / "data")
+    server.start()
+    try:
+        server.wait_ready()
+        s3 = server.client()
+        s3.create_bucket(Bucket="admin-one")
+        s3.create_bucket(Bucket="admin-two")
+        for n, size in enumerate((1000, 2000, 3000)):
+            s3.put_object(Bucket="admin-one", Key=f"dir/k{n}", Body=b"a" * size)
+        s3.put_object(Bucket="admin-one", Key="x" * 1000, Body=b"long key")   # a group slot's key
+        s3.put_object(Bucket="admin-two", Key="only", Body=b"b" * 10)
+        upload = s3.create_multipart_upload(Bucket="admin-one", Key="big")["UploadId"]
+        s3.upload_part(Bucket="admin-one", Key="big", UploadId=upload, PartNumber=1, Body=b"p" * (5 << 20))
+        s3.upload_part(Bucket="admin-one", Key="big", UploadId=upload, PartNumber=2, Body=b"q" * 100)
+
+        info = admin_json(server, "info")
+        version = subprocess.run([str(binary()), "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+        assert info["version"] == version
+        assert (info["mode"], info["durability"], info["served"]) == ("embedded", "strict", str(tmp_path / "data"))
+        assert info["ready"] is True and info["uptimeSeconds"] > 0
+        assert info["usage"] == {"buckets": 2, "objects": 5, "bytes": 6018, "uploadsInProgress": 1,
+                                 "uploadedPartBytes": (5 << 20) + 100}
+        assert info["space"]["liveBytes"] >= 6018 + (5 << 20)
+        assert info["space"]["capacityBytes"] >= info["space"]["liveBytes"]
+        assert info["space"]["indexUsedBytes"] > 0 and info["space"]["compactionPasses"] >= 0
+        assert info["connections"]["open"] >= 1 and info["connections"]["accepted"] >= info["connections"]["open"]
+        assert info["requestsInFlight"] >= 1, "the admin request itself is in flight"
+
+        one = admin_json(server, "bucket", "stats", "admin-one")
+        assert one["bucket"] == "admin-one" and one["created"].startswith("20")
+        assert one["usage"] == {"objects": 4, "bytes": 6008, "versions": 4, "uploadsInProgress": 1,
+                                "uploadedParts": 2, "uploadedPartBytes": (5 << 20) + 100}
+        two = admin_json(server, "bucket", "stats", "admin-two")
+        assert two["usage"] == {"objects": 1, "bytes": 10, "versions": 1, "uploadsInProgress": 0,
+                                "uploadedParts": 0, "uploadedPartBytes": 0}
+
+        # The counts follow the store: a deletion and an abort.
+        s3.delete_object(Bucket="admin-one", Key="dir/k2")
+        s3.abort_multipart_upload(Bucket="admin-one", Key="big", UploadId=upload)
+        one = admin_json(server, "bucket", "stats", "admin-one")
+        assert (one["usage"]["objects"], one["usage"]["bytes"], one["usage"]["uploadsInProgress"]) == (3, 3008, 0)
+
+        # The text views say the same.
+        text = admin(server, "info")
+        assert text.returncode == 0, text.stderr
+        assert "mode         embedded, durability strict" in text.stdout
+        assert "buckets      2" in text.stdout and "objects      4, 2.9 KiB (3018 bytes)" in text.stdout
+        text = admin(server, "bucket", "stats", "admin-one")
+        assert "objects   3, 2.9 KiB (3008 bytes)" in text.stdout and "uploads   0 in progress" in text.stdout
+    finally:
+        server.stop()
+
+
+def test_admin_api_is_signed_and_refuses_what_it_does_not_serve(tmp_path):
+    server = ServerOn(tmp_path / "server", tmp_path / "data")
+    server.start()
+    try:
+        server.wait_ready()
+        url = f"http://127.0.0.1:{server.port}"
+        unsigned = requests.get(url + "/-/admin/info", timeout=10)
+        assert unsigned.status_code == 403 and b"<Code>AccessDenied</Code>" in unsigned.content
+        wrong = admin(server, "info", secret="not-the-secret")
+        assert wrong.returncode != 0 and "403 SignatureDoesNotMatch" in wrong.stderr
+        missing = admin(server, "bucket", "stats", "no-such-bucket")
+        assert missing.returncode != 0 and "404 NoSuchBucket" in missing.stderr
+        assert signed_get(server, "/-/admin/info").status_code == 200
+        unknown = signed_get(server, "/-/admin/nothing")
+        assert unknown.status_code == 404 and b"NoSuchAdminView" in unknown.content
+        # Virtual-hosted style, /-/admin/info is a key of a bucket: S3's request.
+        hosted = requests.get(url + "/-/admin/info", headers={"Host": f"somebucket.localhost:{server.port}"}, timeout=5)
+        assert hosted.status_code == 403 and b"AccessDenied" in hosted.content
+    finally:
+        server.stop()
+
+
+def test_readiness_turns_to_closing_on_sigterm_while_requests_are_still_served(tmp_path):
+    server = ServerOn(tmp_path / "server", tmp_path / "data", "--shutdown-delay", "3")
+    server.start()
+    try:
+        server.wait_ready()
+        url = f"http://127.0.0.1:{server.port}"
+        assert wait_for_ready(url).status_code == 200
+        s3 = server.client()
+        s3.create_bucket(Bucket="closing")
+        signalled = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        deadline = signalled + 2
+        while (ready := requests.get(url + "/-/ready", timeout=5)).status_code == 200:
+            assert time.monotonic() < deadline, "readiness never turned to closing"
+            time.sleep(0.05)
+        assert (ready.status_code, ready.text) == (503, "not ready: closing\n")
+        # Still serving during the delay: liveness, S3 requests.
+        assert requests.get(url + "/-/healthy", timeout=5).status_code == 200
+        s3.put_object(Bucket="closing", Key="during-delay", Body=b"still served")
+        assert s3.get_object(Bucket="closing", Key="during-delay")["Body"].read() == b"still served"
+        assert server.proc.wait(timeout=30) == 0
+        assert time.monotonic() - signalled >= 2.5, "the process did not wait out --shutdown-delay"
+    finally:
+        server.stop()
+    assert "shutting down in 3.0 s" in server.log_path.read_text()
+
+
+def test_a_second_signal_cuts_the_shutdown_delay_short(tmp_path):
+    server = ServerOn(tmp_path / "server", tmp_path / "data", "--shutdown-delay", "600")
+    server.start()
+    try:
+        server.wait_ready()
+        url = f"http://127.0.0.1:{server.port}"
+        server.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while requests.get(url + "/-/ready", timeout=5).status_code == 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.wait(timeout=30) == 0
     finally:
         server.stop()

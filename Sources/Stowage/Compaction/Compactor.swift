@@ -56,7 +56,7 @@ public struct CompactionReport: Sendable, Equatable {
 }
 
 /// Space accounting and compaction totals since the store was opened.
-public struct StoreStats: Sendable, Equatable {
+public struct StoreStats: Sendable, Equatable, Codable {
     public var segments = 0
     /// Sum of segment file capacities known to the index.
     public var capacityBytes: UInt64 = 0

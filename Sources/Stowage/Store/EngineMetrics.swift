@@ -14,6 +14,13 @@ enum EngineMetrics {
     /// Objects renamed (RenameObject; a prefix rename counts each key it moved).
     static let renamedObjects = Counter(label: "stowage_renamed_objects_total")
 
+    /// RenameObject requests carrying `x-amz-client-token`, by outcome: `recorded` (applied
+    /// and remembered), `replayed` (a retry answered from the token table, nothing moved),
+    /// `mismatch` (the token came back with other parameters: 409).
+    static func clientTokens(_ outcome: String) -> Counter {
+        Counter(label: "stowage_client_tokens_total", dimensions: [("outcome", outcome)])
+    }
+
     /// One etcd round trip of the cluster's index, by call (`kv/range`, `kv/txn`).
     static func etcdCall(_ path: String) -> Timer {
         Timer(label: "stowage_etcd_request_duration_seconds", dimensions: [("call", path)])

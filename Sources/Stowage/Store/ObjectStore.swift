@@ -147,6 +147,9 @@ public final class ObjectStore: Sendable {
         return segmentStore
     }
 
+    /// True over etcd and RADOS, false over a data directory.
+    public var isCluster: Bool { segmentStore == nil }
+
     /// Refuses an operation on segment files in cluster mode.
     func requireSegmentFiles(_ operation: String) throws(StoreError) {
         guard segmentStore != nil else {
@@ -332,6 +335,16 @@ extension ObjectStore {
     /// trip), inline otherwise.
     func readOffLoop<R: Sendable>(_ body: @escaping @Sendable (borrowing ReadTransaction) throws -> R) async throws(StoreError) -> R {
         try await offLoop { try $0.read(body) }
+    }
+
+    /// Runs `call` off the caller's thread whatever the backend: for walks of the whole
+    /// index (the admin views' counts), which would hold an event loop too long even over LMDB.
+    public func offLoopAlways<R: Sendable>(_ call: @escaping @Sendable (ObjectStore) throws -> R) async throws(StoreError) -> R {
+        do {
+            return try await BlockingIO.run(blockingLane) { [self] in try call(self) }
+        } catch {
+            throw StoreError.wrapping(error, "index read")
+        }
     }
 
     /// Runs a synchronous call of this store that reads the index (HEAD, GET's lookup, a

@@ -12,32 +12,41 @@ extension ObjectStore {
         let candidates = try Self.validate(request)
         let fingerprint = request.fingerprint
         let now = Self.nowMilliseconds()
-        let outcome = try await mutate { [index] txn in
-            try index.requireBucket(txn, request.bucket)
-            if let token = request.clientToken,
-               let earlier = try txn.withValue(index.tokens, Array(token.utf8), { try TokenRecord(decoding: $0) }),
-               earlier.expiresMilliseconds > now {
-                guard earlier.fingerprint == fingerprint else {
-                    throw StoreError(.idempotencyParameterMismatch,
-                                     "The client token was already used with different parameters")
+        let outcome: RenameOutcome
+        do {
+            outcome = try await mutate { [index] txn in
+                try index.requireBucket(txn, request.bucket)
+                if let token = request.clientToken,
+                   let earlier = try txn.withValue(index.tokens, Array(token.utf8), { try TokenRecord(decoding: $0) }),
+                   earlier.expiresMilliseconds > now {
+                    guard earlier.fingerprint == fingerprint else {
+                        throw StoreError(.idempotencyParameterMismatch,
+                                         "The client token was already used with different parameters")
+                    }
+                    return RenameOutcome(replayed: true)
                 }
-                return RenameOutcome(replayed: true)
+                let (sourceKey, source) = try Self.resolveSource(txn, index, request, candidates)
+                try request.sourceConditions.checkRenameSource(source)
+                let destination = try index.object(txn, bucket: request.bucket, key: request.destination)
+                try request.destinationConditions.checkRenameDestination(destination)
+                _ = try index.removeObjectKey(txn, bucket: request.bucket, key: sourceKey)
+                try index.replaceObject(txn, bucket: request.bucket, key: request.destination,
+                                        existing: destination, with: source)
+                if let token = request.clientToken {
+                    let record = TokenRecord(expiresMilliseconds: now + Limits.tokenLifetimeMilliseconds,
+                                             fingerprint: fingerprint)
+                    try txn.put(index.tokens, Array(token.utf8), record.encoded())
+                }
+                return RenameOutcome(replayed: false)
             }
-            let (sourceKey, source) = try Self.resolveSource(txn, index, request, candidates)
-            try request.sourceConditions.checkRenameSource(source)
-            let destination = try index.object(txn, bucket: request.bucket, key: request.destination)
-            try request.destinationConditions.checkRenameDestination(destination)
-            _ = try index.removeObjectKey(txn, bucket: request.bucket, key: sourceKey)
-            try index.replaceObject(txn, bucket: request.bucket, key: request.destination,
-                                    existing: destination, with: source)
-            if let token = request.clientToken {
-                let record = TokenRecord(expiresMilliseconds: now + Limits.tokenLifetimeMilliseconds,
-                                         fingerprint: fingerprint)
-                try txn.put(index.tokens, Array(token.utf8), record.encoded())
+        } catch {
+            if request.clientToken != nil, error.code == .idempotencyParameterMismatch {
+                EngineMetrics.clientTokens("mismatch").increment()
             }
-            return RenameOutcome(replayed: false)
+            throw error
         }
         if !outcome.replayed { EngineMetrics.renamedObjects.increment() }
+        if request.clientToken != nil { EngineMetrics.clientTokens(outcome.replayed ? "replayed" : "recorded").increment() }
         return outcome
     }
 

@@ -99,6 +99,13 @@ public struct S3Client: Sendable {
         etag.count >= 2 && etag.hasPrefix("\"") && etag.hasSuffix("\"") ? String(etag.dropFirst().dropLast()) : etag
     }
 
+    /// A view of Stowage's signed admin API (`GET /-/admin/VIEW`): its JSON.
+    public func admin(_ view: String) async throws -> Data {
+        let reply = try await send("GET", bucket: "-", key: "admin/" + view)
+        guard reply.status == 200 else { throw S3ClientError(reply) }
+        return reply.body
+    }
+
     // MARK: Requests
 
     /// One signed request to `/{bucket}[/{key}]?{query}`; any status is returned.

@@ -14,18 +14,20 @@ struct S3Responder: HTTPResponder {
     let baseDomain: String
     let region: String
     let hostID: String
-    let readiness: Readiness
+    let state: ServerState
+    /// The store in words, for the admin views.
+    let served: String
     /// A request whose response head took longer is logged `slow` (at notice level).
     let slowRequest: Duration
     let metrics: MetricsExport?
 
     func respond(to request: Request, context: S3RequestContext) async throws -> Response {
-        if let health = HealthRoute.answer(request, baseDomain: baseDomain, readiness: readiness) { return health }
+        if let health = HealthRoute.answer(request, baseDomain: baseDomain, readiness: state.readiness) { return health }
         if let scrape = MetricsRoute.answer(request, remote: context.remoteAddress, baseDomain: baseDomain, export: metrics) {
             return scrape
         }
-        RequestMetrics.inFlight.increment()
-        defer { RequestMetrics.inFlight.decrement() }
+        state.requestBegan()
+        defer { state.requestEnded() }
         let requestID = Self.makeRequestID()
         var logger = context.logger
         logger[metadataKey: "request_id"] = .string(requestID)
@@ -34,14 +36,20 @@ struct S3Responder: HTTPResponder {
         var resource = request.uri.path
         var line = RequestLine(method: request.method.rawValue, path: request.uri.path)
         do {
-            let s3 = try S3Request(request, baseDomain: baseDomain)
-            resource = s3.resource
-            (line.bucket, line.key) = (s3.bucket, s3.key)
-            line.operation = S3Operation.of(s3)?.rawValue
-            let auth = try authenticate(request, s3)
-            logger[metadataKey: "access_key"] = .string(auth.accessKey)
-            line.user = auth.accessKey
-            response = try await route(s3, auth: auth, body: request.body, logger: logger)
+            if AdminRoute.matches(request, baseDomain: baseDomain) {
+                line.operation = "Admin"
+                line.user = try authenticate(request, rawPath: request.uri.path, rawQuery: request.uri.query ?? "").accessKey
+                response = try await AdminRoute.answer(request, store: store, state: state, served: served)
+            } else {
+                let s3 = try S3Request(request, baseDomain: baseDomain)
+                resource = s3.resource
+                (line.bucket, line.key) = (s3.bucket, s3.key)
+                line.operation = S3Operation.of(s3)?.rawValue
+                let auth = try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery)
+                logger[metadataKey: "access_key"] = .string(auth.accessKey)
+                line.user = auth.accessKey
+                response = try await route(s3, auth: auth, body: request.body, logger: logger)
+            }
         } catch {
             var s3Error = S3Error.from(error)
             s3Error.resource = resource
@@ -50,6 +58,13 @@ struct S3Responder: HTTPResponder {
             line.error = (s3Error.code, s3Error.message)
             response = s3Error.response(isHead: request.method == .head)
         }
+        return finish(response, request: request, line: &line, started: started, logger: logger, requestID: requestID)
+    }
+
+    /// The common headers, the request's log line and its metrics.
+    private func finish(_ response: Response, request: Request, line: inout RequestLine, started: ContinuousClock.Instant,
+                        logger: Logger, requestID: String) -> Response {
+        var response = response
         response.headers[.xAmzRequestID] = requestID
         response.headers[.xAmzID2] = hostID
         response.headers[.server] = "Stowage"
@@ -63,12 +78,12 @@ struct S3Responder: HTTPResponder {
         return response
     }
 
-    private func authenticate(_ request: Request, _ s3: S3Request) throws -> SigV4Authentication {
+    private func authenticate(_ request: Request, rawPath: String, rawQuery: String) throws -> SigV4Authentication {
         var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         if let authority = request.head.authority, !headers.contains(where: { $0.name == "host" }) {
             headers.append((name: "host", value: authority))
         }
-        return try verifier.verify(method: request.method.rawValue, rawPath: s3.rawPath, rawQuery: s3.rawQuery,
+        return try verifier.verify(method: request.method.rawValue, rawPath: rawPath, rawQuery: rawQuery,
                                    headers: headers, now: Date())
     }
 

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import StowageS3
+
+/// `stowage admin`: a running server's own views, over its signed admin API.
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask a running server about itself and its buckets (signed admin API).",
+        discussion: "Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the endpoint from --endpoint or AWS_ENDPOINT_URL.",
+        subcommands: [Info.self, Bucket.self])
+
+    struct Connection: ParsableArguments {
+        @Option(help: "The server's URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or http://127.0.0.1:9000).")
+        var endpoint: String?
+
+        @Option(help: "Region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1).")
+        var region: String?
+
+        @Flag(help: "Print the server's JSON as it came.")
+        var json = false
+
+        func fetch(_ view: String) async throws -> [String: Any] {
+            let environment = ProcessInfo.processInfo.environment
+            let url = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] ?? "http://127.0.0.1:9000"
+            let data: Data
+            do { data = try await makeS3Client(endpoint: url, region: region).admin(view) } catch let error as S3ClientError {
+                throw AdminError("\(url): \(error)")
+            }
+            if json { FileHandle.standardOutput.write(data) }
+            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw AdminError("\(url) answered something other than a JSON object")
+            }
+            return object
+        }
+    }
+
+    struct Info: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Version, uptime, mode, buckets, objects, bytes, space, compaction and connections.")
+
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            let info = try await connection.fetch("info")
+            guard !connection.json else { return }
+            let usage = info["usage"] as? [String: Any] ?? [:]
+            let space = info["space"] as? [String: Any] ?? [:]
+            let connections = info["connections"] as? [String: Any] ?? [:]
+            let capacity = number(space["capacityBytes"]), live = number(space["liveBytes"]), dead = number(space["deadBytes"])
+            let ready = (info["ready"] as? Bool) == true ? "ready" : "not ready (\(info["notReadyReason"] ?? "?"))"
+            print("""
+                version      \(info["version"] ?? "?")
+                uptime       \(String(format: "%.0f", number(info["uptimeSeconds"]))) s (since \(info["startedAt"] ?? "?")), \(ready)
+                mode         \(info["mode"] ?? "?"), durability \(info["durability"] ?? "?"): \(info["served"] ?? "?")
+                buckets      \(Int(number(usage["buckets"])))
+                objects      \(Int(number(usage["objects"]))), \(bytes(number(usage["bytes"])))
+                uploads      \(Int(number(usage["uploadsInProgress"]))) in progress, \(bytes(number(usage["uploadedPartBytes"]))) in parts
+                space        \(Int(number(space["segments"]))) segments, \(bytes(capacity)) capacity: \(bytes(live)) live, \(bytes(dead)) dead, \(bytes(max(0, capacity - live - dead))) free
+                index        \(bytes(number(space["indexUsedBytes"]))) used of a \(bytes(number(space["indexMapBytes"]))) map
+                compaction   \(Int(number(space["compactionPasses"]))) passes, \(Int(number(space["segmentsRetired"]))) segments retired, \(bytes(number(space["bytesMoved"]))) moved, \(bytes(number(space["bytesReclaimed"]))) reclaimed
+                connections  \(Int(number(connections["open"]))) open, \(Int(number(connections["accepted"]))) accepted; \(Int(number(info["requestsInFlight"]))) requests in flight
+                """)
+        }
+    }
+
+    struct Bucket: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A bucket's views.", subcommands: [Stats.self])
+
+        struct Stats: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Objects, bytes, versions and uploads in progress of one bucket.")
+
+            @Argument(help: "The bucket.")
+            var bucket: String
+
+            @OptionGroup var connection: Connection
+
+            func run() async throws {
+                let stats = try await connection.fetch("buckets/" + bucket)
+                guard !connection.json else { return }
+                let usage = stats["usage"] as? [String: Any] ?? [:]
+                print("""
+                    bucket    \(stats["bucket"] ?? bucket) (created \(stats["created"] ?? "?"))
+                    objects   \(Int(number(usage["objects"]))), \(bytes(number(usage["bytes"])))
+                    versions  \(Int(number(usage["versions"])))
+                    uploads   \(Int(number(usage["uploadsInProgress"]))) in progress: \(Int(number(usage["uploadedParts"]))) parts, \(bytes(number(usage["uploadedPartBytes"])))
+                    """)
+            }
+        }
+    }
+}
+
+private func number(_ value: Any?) -> Double {
+    (value as? NSNumber)?.doubleValue ?? 0
+}
+
+/// Bytes, exactly, and in binary units.
+private func bytes(_ value: Double) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    var scaled = value, unit = 0
+    while scaled >= 1024, unit < units.count - 1 { scaled /= 1024; unit += 1 }
+    return unit == 0 ? "\(Int(value)) B" : String(format: "%.1f %@ (%.0f bytes)", scaled, units[unit], value)
+}
+
+struct AdminError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
