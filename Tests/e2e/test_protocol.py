@@ -101,6 +101,15 @@ def raw_exchange(raw, method: str, path: str, headers: dict) -> bytes:
     return b"".join(received)
 
 
+def test_a_connection_the_client_closes_is_announced_closed(raw, bucket):
+    """`Connection: close` from the client: the answer says `Connection: close` (RFC 9112
+    §9.6) and the server closes — a client must not send its next request on it."""
+    answer = raw_exchange(raw, "GET", f"/{bucket}/missing", {})
+    head = answer.split(b"\r\n\r\n", 1)[0].decode().lower().split("\r\n")
+    assert head[0].startswith("http/1.1 404")
+    assert "connection: close" in head, head
+
+
 @pytest.mark.parametrize(
     "headers, status",
     [({}, 404), ({"If-Match": OTHER_ETAG}, 412), ({"If-None-Match": "*"}, 304)],

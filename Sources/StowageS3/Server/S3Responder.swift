@@ -22,6 +22,16 @@ struct S3Responder: HTTPResponder {
     let metrics: MetricsExport?
 
     func respond(to request: Request, context: S3RequestContext) async throws -> Response {
+        var response = try await answer(request, context: context)
+        // The connection closes after this answer: say so (RFC 9112 §9.6), so that a client
+        // does not send its next request on it.
+        if let connection = request.headers[.connection], connection.lowercased().contains("close") {
+            response.headers[.connection] = "close"
+        }
+        return response
+    }
+
+    private func answer(_ request: Request, context: S3RequestContext) async throws -> Response {
         if let health = HealthRoute.answer(request, baseDomain: baseDomain, readiness: state.readiness) { return health }
         if let scrape = MetricsRoute.answer(request, remote: context.remoteAddress, baseDomain: baseDomain, export: metrics) {
             return scrape
