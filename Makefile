@@ -10,13 +10,14 @@ APT_PACKAGES := liblmdb-dev libxxhash-dev libisal-dev pkg-config librados-dev
 CLUSTER_APT  := etcd-server etcd-client ceph-mon ceph-osd ceph-common
 E2E_APT      := s3cmd rclone curl openssl
 BENCH_APT    := iperf3
+BENCH_TLS_APT := wrk
 PYTHON       ?= python3
 SOAK_CYCLES  ?= 50
 # Small segments and a compaction pass every second, so kills also land mid-compaction.
 SOAK_SERVE_ARGS ?= --segment-size 8 --compaction-interval 1 --compaction-threshold 0.3
 
 .PHONY: deps deps-e2e deps-cluster build build-tests release test test-swift test-e2e test-cluster soak serve clean \
-        bench-deps bench-compare bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster
+        bench-deps bench-compare bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster bench-tls
 
 define apt_install_missing
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -140,6 +141,13 @@ bench-deps: deps-e2e
 # after the build; QUICK=1: small sizes and short phases, outputs in .bench-tmp/quick/).
 bench-compare: release bench-deps
 	STOWAGE_BIN=$(CURDIR)/.build/release/stowage QUICK=$(QUICK) $(PYTHON) Benchmarks/http/compare.py
+
+# HTTPS beside plain HTTP in one run (docs/BENCHMARKS.md): two relaxed servers, one with
+# --tls-cert/--tls-key, measured with wrk over presigned GETs, alternating, median of 3
+# rounds. Writes docs/bench/tls.json (about 3 min after the build).
+bench-tls: release deps-e2e
+	$(call apt_install_missing,$(BENCH_TLS_APT))
+	$(PYTHON) Benchmarks/http/bench_tls.py --binary $(CURDIR)/.build/release/stowage
 
 # The engine micro-benchmarks (ordo-one/package-benchmark, Benchmarks/StowageEngine): in
 # process, release build, each named with its durability mode. Not part of `make test`.
