@@ -55,7 +55,7 @@ build-tests: deps
 # The engine's mutation suites run twice: over LMDB, and over the conflict-injecting
 # optimistic index of the tests (the index seam's re-run rule, issue 13). keyLimitEdge's
 # 100,001 keys take minutes there in a debug build; it runs over LMDB only.
-OPTIMISTIC_SUITES := ObjectTests|RenameTests|ConditionalTests|CopyTests|MultipartTests|PrefixRenameTests|ListTests|BucketTests|ReservationTests
+OPTIMISTIC_SUITES := ObjectTests|RenameTests|ConditionalTests|CopyTests|MultipartTests|PrefixRenameTests|ListTests|BucketTests|ReservationTests|VersioningTests
 test-swift: build-tests
 	$(SWIFT) test --skip-build
 	STOWAGE_TEST_INDEX=optimistic $(SWIFT) test --skip-build --filter 'StowageTests\.($(OPTIMISTIC_SUITES))' --skip keyLimitEdge
@@ -78,7 +78,8 @@ ETCD_SKIP := keyLimitEdge|tenThousandKeysMove|atomicUnderConcurrentReaders|atomi
 # a data directory (fsck, compaction, a full disk, crash soak) nor test_memory's 1 GiB.
 CLUSTER_E2E := test_objects.py test_rename.py test_conditional.py test_copy.py test_multipart.py test_listing.py \
   test_buckets.py test_prefix_rename.py test_wire_promises.py test_auth.py test_protocol.py test_concurrency.py \
-  test_cli_aws.py test_cli_s3cmd.py test_cli_rclone.py test_large.py test_abuse.py test_security.py
+  test_cli_aws.py test_cli_s3cmd.py test_cli_rclone.py test_large.py test_abuse.py test_security.py \
+  test_versioning.py test_object_lock.py
 TEST_CLUSTER_DIR ?= $(CURDIR)/.cluster-test
 test-cluster: build-tests deps-cluster
 	@$(CURDIR)/scripts/cluster.sh down $(TEST_CLUSTER_DIR)

@@ -81,7 +81,7 @@ struct Admin: AsyncParsableCommand {
                 print("""
                     bucket    \(stats["bucket"] ?? bucket) (created \(stats["created"] ?? "?"))
                     objects   \(Int(number(usage["objects"]))), \(bytes(number(usage["bytes"])))
-                    versions  \(Int(number(usage["versions"])))
+                    versions  \(Int(number(usage["versions"]))) (\(Int(number(usage["deleteMarkers"]))) delete markers; noncurrent: \(bytes(number(usage["noncurrentBytes"]))))
                     uploads   \(Int(number(usage["uploadsInProgress"]))) in progress: \(Int(number(usage["uploadedParts"]))) parts, \(bytes(number(usage["uploadedPartBytes"])))
                     """)
             }

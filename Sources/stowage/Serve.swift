@@ -75,6 +75,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Size of new segment files in MiB (default: the size of the newest segment, or 1024).")
     var segmentSize: UInt64?
 
+    @Option(help: "Seconds between lifecycle passes, which apply the buckets' lifecycle rules; 0: none (default 600).")
+    var lifecycleInterval: Int?
+
+    @Option(help: "Length in seconds of a lifecycle rule's day (default 86400; tests shorten it).")
+    var lifecycleDaySeconds: Int?
+
     @OptionGroup(title: "Cluster mode (instead of --data: the index in etcd, the bytes in Ceph RADOS)")
     var cluster: ClusterFlags
 
@@ -114,6 +120,10 @@ struct Serve: AsyncParsableCommand {
                 store.startCompaction(settings.compaction, interval: .seconds(settings.compactionInterval))
             }
             served = settings.data
+        }
+        if settings.lifecycleInterval > 0 {
+            store.startLifecycle(interval: .seconds(settings.lifecycleInterval),
+                                 dayMilliseconds: Int64(settings.lifecycleDaySeconds) * 1000)
         }
         var configuration = S3ServerConfiguration(credentials: S3Credentials(settings.credentials, region: settings.region))
         configuration.address = settings.address

@@ -24,6 +24,8 @@ struct ServeSettings {
     var compaction = CompactionOptions()
     var compactionInterval = 60
     var segmentSize: UInt64?
+    var lifecycleInterval = 600
+    var lifecycleDaySeconds = 86_400
     var cluster: ClusterConfiguration?
     /// The resolution, with its record of sources and mistakes.
     var layers: Settings
@@ -65,6 +67,10 @@ struct ServeSettings {
         if let segmentSize {
             layers.require((1...(1 << 20)).contains(segmentSize), "segment-size", "must be 1 to 1048576 MiB")
         }
+        lifecycleInterval = layers.value("lifecycle-interval", flag: serve.lifecycleInterval, default: lifecycleInterval)
+        layers.require(lifecycleInterval >= 0, "lifecycle-interval", "must be 0 or more")
+        lifecycleDaySeconds = layers.value("lifecycle-day-seconds", flag: serve.lifecycleDaySeconds, default: lifecycleDaySeconds)
+        layers.require(lifecycleDaySeconds >= 1, "lifecycle-day-seconds", "must be at least 1")
         cluster = serve.cluster.configuration(&layers)
         if cluster == nil {
             let parent = (data as NSString).deletingLastPathComponent

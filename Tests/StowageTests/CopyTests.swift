@@ -10,12 +10,12 @@ import Testing
             let body = testBytes(500_000)
             let source = try await store.put("bkt", "src", body, attributes: ObjectAttributes(contentType: "a/b", userMetadata: [("m", "1")]))
             let before = try segmentSnapshot(directory)
-            let copy = try await store.copyObject(CopyRequest(sourceBucket: "bkt", sourceKey: "src", bucket: "other", key: "dst"))
+            let copy = try await store.copyObject(CopyRequest(sourceBucket: "bkt", sourceKey: "src", bucket: "other", key: "dst")).object
             #expect(try segmentSnapshot(directory) == before, "CopyObject wrote no segment byte")
             #expect(copy.etag == source.etag)
             #expect(copy.attributes == source.attributes)
             let replaced = try await store.copyObject(CopyRequest(sourceBucket: "bkt", sourceKey: "src", bucket: "bkt", key: "r",
-                                                                  directive: .replace, attributes: ObjectAttributes(contentType: "c/d")))
+                                                                  directive: .replace, attributes: ObjectAttributes(contentType: "c/d"))).object
             #expect(replaced.attributes.contentType == "c/d")
             #expect(replaced.attributes.userMetadata.isEmpty)
             // Deleting either copy leaves the others; space goes with the last reference.

@@ -113,7 +113,7 @@ import Testing
                 for i in 0..<16 {
                     group.addTask {
                         _ = try? await store.copyObject(CopyRequest(sourceBucket: "bkt", sourceKey: "src", bucket: "bkt", key: "c\(i)"))
-                        if i % 2 == 0 { try? await store.deleteObject(bucket: "bkt", key: "c\(i)") }
+                        if i % 2 == 0 { _ = try? await store.deleteObject(bucket: "bkt", key: "c\(i)") }
                     }
                 }
             }

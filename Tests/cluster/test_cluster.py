@@ -490,7 +490,8 @@ def test_admin_views_count_what_etcd_holds_on_every_gateway(cluster, bucket):
             stats = subprocess.run([binary, "admin", "bucket", "stats", bucket, "--json", "--endpoint", gateway],
                                    capture_output=True, text=True, timeout=60, env=env)
             assert stats.returncode == 0, stats.stderr
-            assert json.loads(stats.stdout)["usage"] == {"objects": 3, "bytes": 600, "versions": 3, "uploadsInProgress": 1,
+            assert json.loads(stats.stdout)["usage"] == {"objects": 3, "bytes": 600, "versions": 3, "deleteMarkers": 0,
+                                                         "noncurrentBytes": 0, "uploadsInProgress": 1,
                                                          "uploadedParts": 1, "uploadedPartBytes": 1000}
     finally:
         one.abort_multipart_upload(Bucket=bucket, Key="admin/big", UploadId=upload)

@@ -370,11 +370,13 @@ def bucket_name_factory(s3):
 def delete_bucket_quietly(s3, name: str) -> None:
     """Best-effort cleanup: a failure here must not hide the test's own result."""
     with contextlib.suppress(Exception):
-        paginator = s3.get_paginator("list_objects_v2")
+        # As tools that destroy buckets do: every version, delete markers included.
+        paginator = s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=name):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+            versions = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                        for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            if versions:
+                s3.delete_objects(Bucket=name, Delete={"Objects": versions, "Quiet": True})
         s3.delete_bucket(Bucket=name)
 
 

@@ -99,14 +99,6 @@ def test_get_bucket_versioning_is_unversioned(s3, bucket):
     assert "MFADelete" not in versioning
 
 
-def test_put_bucket_versioning_is_not_implemented(s3, s3_error, bucket):
-    with s3_error(501, "NotImplemented"):
-        s3.put_bucket_versioning(
-            Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
-    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
-
-
 def test_get_bucket_versioning_missing_bucket(s3, s3_error, bucket_name_factory):
     with s3_error(404, "NoSuchBucket"):
         s3.get_bucket_versioning(Bucket=bucket_name_factory("missing"))

@@ -54,7 +54,7 @@ def test_every_serve_flag_is_a_setting_of_the_file(tmp_path):
         "credentials-file": "creds", "region": "eu-west-1", "domain": "s3.example.test", "durability": "relaxed",
         "log-level": "debug", "log-format": "json", "slow-request-ms": 250, "tls-cert": None, "tls-key": None,
         "metrics-token": "scrape-token", "shutdown-delay": 5, "compaction-threshold": 0.25, "compaction-rate": 64,
-        "compaction-interval": 30, "segment-size": 64, "etcd": ["http://10.0.0.1:2379", "http://10.0.0.2:2379"],
+        "compaction-interval": 30, "segment-size": 64, "lifecycle-interval": 60, "lifecycle-day-seconds": 86400, "etcd": ["http://10.0.0.1:2379", "http://10.0.0.2:2379"],
         "etcd-prefix": "prod/", "etcd-max-txn-ops": 1024, "etcd-timeout-ms": 3000, "ceph-conf": "ceph.conf",
         "rados-pool": "objects", "deletion-grace": 120,
     }

@@ -259,11 +259,11 @@ def test_admin_views_count_a_known_workload(tmp_path):
 
         one = admin_json(server, "bucket", "stats", "admin-one")
         assert one["bucket"] == "admin-one" and one["created"].startswith("20")
-        assert one["usage"] == {"objects": 4, "bytes": 6008, "versions": 4, "uploadsInProgress": 1,
-                                "uploadedParts": 2, "uploadedPartBytes": (5 << 20) + 100}
+        assert one["usage"] == {"objects": 4, "bytes": 6008, "versions": 4, "deleteMarkers": 0, "noncurrentBytes": 0,
+                                "uploadsInProgress": 1, "uploadedParts": 2, "uploadedPartBytes": (5 << 20) + 100}
         two = admin_json(server, "bucket", "stats", "admin-two")
-        assert two["usage"] == {"objects": 1, "bytes": 10, "versions": 1, "uploadsInProgress": 0,
-                                "uploadedParts": 0, "uploadedPartBytes": 0}
+        assert two["usage"] == {"objects": 1, "bytes": 10, "versions": 1, "deleteMarkers": 0, "noncurrentBytes": 0,
+                                "uploadsInProgress": 0, "uploadedParts": 0, "uploadedPartBytes": 0}
 
         # The counts follow the store: a deletion and an abort.
         s3.delete_object(Bucket="admin-one", Key="dir/k2")

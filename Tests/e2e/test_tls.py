@@ -189,8 +189,8 @@ def test_sighup_reloads_the_certificate_without_dropping_connections(https, tmp_
 def test_tls_flags_are_checked(tmp_path):
     certificate, key = make_certificate(tmp_path, "lonely")
     for args, message in [(["--tls-cert", str(certificate)], "go together"),
-                          (["--tls-cert", str(tmp_path / "missing.crt"), "--tls-key", str(key)], "--tls-cert"),
-                          (["--tls-cert", str(key), "--tls-key", str(certificate)], "--tls-cert")]:
+                          (["--tls-cert", str(tmp_path / "missing.crt"), "--tls-key", str(key)], "tls-cert (flag): cannot use"),
+                          (["--tls-cert", str(key), "--tls-key", str(certificate)], "tls-cert (flag): cannot use")]:
         done = subprocess.run([str(binary()), "serve", "--data", str(tmp_path / "d"), "--port", "0", *args],
                               capture_output=True, text=True, timeout=30)
         assert done.returncode != 0 and message in done.stderr, (args, done.stderr)

@@ -36,7 +36,9 @@ OPERATIONS = [
     "HeadObject", "DeleteObject", "DeleteObjects", "UploadPartCopy", "AbortMultipartUpload",
     "ListParts", "ListObjects", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads",
     "HeadBucket", "DeleteBucket", "ListBuckets", "GetBucketLocation", "GetBucketVersioning",
-    "RenameObject",
+    "RenameObject", "PutBucketVersioning", "GetObjectLockConfiguration", "PutObjectLockConfiguration",
+    "GetObjectRetention", "PutObjectRetention", "GetObjectLegalHold", "PutObjectLegalHold",
+    "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration", "DeleteBucketLifecycle",
 ]
 
 
@@ -139,28 +141,28 @@ def assert_absent(s3, bucket, key):
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-def test_object_lock_headers_are_refused(s3, s3_error, bucket):
+def test_object_lock_headers_are_refused_without_object_lock(s3, s3_error, bucket):
     until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)
     with s3_error(400, "InvalidRequest"):
         s3.put_object(Bucket=bucket, Key="locked", Body=b"x", ObjectLockMode="COMPLIANCE",
                       ObjectLockRetainUntilDate=until)
     with s3_error(400, "InvalidRequest"):
         s3.put_object(Bucket=bucket, Key="locked", Body=b"x", ObjectLockLegalHoldStatus="ON")
-    with s3_error(400, "InvalidRequest"):
+    with s3_error(501, "NotImplemented"):
         s3.create_multipart_upload(Bucket=bucket, Key="locked", ObjectLockMode="GOVERNANCE",
                                    ObjectLockRetainUntilDate=until)
     assert_absent(s3, bucket, "locked")
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-def test_object_lock_bucket_is_refused(s3, s3_error, bucket_name_factory):
+def test_an_object_lock_bucket_is_versioned(s3, bucket_name_factory):
     name = bucket_name_factory("worm")
-    with s3_error(501, "NotImplemented"):
-        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
-    with s3_error(404, "404"):
-        s3.head_bucket(Bucket=name)
-    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=False)
-    s3.head_bucket(Bucket=name)
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    assert s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]["ObjectLockEnabled"] == "Enabled"
+    plain = bucket_name_factory("plain")
+    s3.create_bucket(Bucket=plain, ObjectLockEnabledForBucket=False)
+    assert "Status" not in s3.get_bucket_versioning(Bucket=plain)
 
 
 def sse_c_arguments():

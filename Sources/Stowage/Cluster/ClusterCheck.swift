@@ -8,6 +8,8 @@ import StowageChecksums
 /// whose bytes verify again, and deletes old orphans.
 public struct ClusterCheckReport: Sendable, Codable {
     public var objects = 0
+    public var noncurrentVersions = 0
+    public var deleteMarkers = 0
     public var blobs = 0
     public var containers = 0
     public var chunksVerified = 0
@@ -66,7 +68,9 @@ extension ObjectStore {
             return (snapshot, queued)
         }
         var report = ClusterCheckReport()
-        report.objects = snapshot.objects.count
+        report.objects = snapshot.objects.count - snapshot.noncurrentVersions
+        report.noncurrentVersions = snapshot.noncurrentVersions
+        report.deleteMarkers = snapshot.deleteMarkers
         report.blobs = snapshot.blobs.count
         report.queuedDeletions = queued.count
         report.undecodable = snapshot.findings.map(\.message)

@@ -69,6 +69,13 @@ public struct StoreStats: Sendable, Equatable, Codable {
     /// The LMDB map's size and the bytes of it in use (0 over etcd).
     public var indexMapBytes: UInt64 = 0
     public var indexUsedBytes: UInt64 = 0
+    /// Lifecycle passes since the store was opened, and what they did.
+    public var lifecyclePasses = 0
+    public var lifecycleExpiredObjects = 0
+    public var lifecycleExpiredVersions = 0
+    public var lifecycleRemovedMarkers = 0
+    public var lifecycleAbortedUploads = 0
+    public var lifecycleLockedVersionsKept = 0
 }
 
 
@@ -90,6 +97,12 @@ extension ObjectStore {
             stats.segmentsRetired = t.segmentsRetired
             stats.bytesMoved = t.bytesMoved
             stats.bytesReclaimed = t.bytesReclaimed
+            stats.lifecyclePasses = t.lifecyclePasses
+            stats.lifecycleExpiredObjects = t.lifecycle.expiredObjects
+            stats.lifecycleExpiredVersions = t.lifecycle.expiredNoncurrentVersions
+            stats.lifecycleRemovedMarkers = t.lifecycle.removedDeleteMarkers
+            stats.lifecycleAbortedUploads = t.lifecycle.abortedUploads
+            stats.lifecycleLockedVersionsKept = t.lifecycle.lockedVersionsKept
         }
         if let usage = indexBackend.usage { (stats.indexMapBytes, stats.indexUsedBytes) = usage }
         return stats

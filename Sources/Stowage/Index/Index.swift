@@ -8,6 +8,8 @@ struct Index: Sendable {
     let segments: Table
     let uploads: Table
     let tokens: Table
+    /// Noncurrent versions and delete markers (`Index/Versions.swift`).
+    let versions: Table
 
     /// The on-disk format this build reads and writes (`meta["format"]`).
     static let formatVersion: UInt8 = 1
@@ -15,15 +17,16 @@ struct Index: Sendable {
     static let nextBlobKey = Array("next-blob".utf8)
 
     /// The tables, in the order backends create them (docs/ARCHITECTURE.md).
-    static let tables = ["meta", "buckets", "objects", "blobs", "segments", "uploads", "tokens"].enumerated()
+    static let tables = ["meta", "buckets", "objects", "blobs", "segments", "uploads", "tokens", "versions"].enumerated()
         .map { Table(id: $0.offset, name: $0.element) }
 
     /// What the blob backend records as blobs are committed and released (the blob seam).
     let accounting: any BlobAccounting
 
     init(accounting: any BlobAccounting) {
-        (meta, buckets, objects, blobs, segments, uploads, tokens) =
-            (Self.tables[0], Self.tables[1], Self.tables[2], Self.tables[3], Self.tables[4], Self.tables[5], Self.tables[6])
+        (meta, buckets, objects, blobs, segments, uploads, tokens, versions) =
+            (Self.tables[0], Self.tables[1], Self.tables[2], Self.tables[3], Self.tables[4], Self.tables[5], Self.tables[6],
+             Self.tables[7])
         self.accounting = accounting
     }
 

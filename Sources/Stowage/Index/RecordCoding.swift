@@ -43,12 +43,20 @@ struct RecordReader {
     private var position = 0
     let record: String
 
+    /// The record's format version (its first byte).
+    private(set) var version: UInt8 = 0
+
     /// Reads the version byte and checks it against `expectedVersion`.
     init(_ bytes: UnsafeRawBufferPointer, record: String, expectedVersion: UInt8) throws(RecordError) {
+        try self.init(bytes, record: record, acceptedVersions: expectedVersion...expectedVersion)
+    }
+
+    /// Reads the version byte: a record with more than one format version in use.
+    init(_ bytes: UnsafeRawBufferPointer, record: String, acceptedVersions: ClosedRange<UInt8>) throws(RecordError) {
         self.bytes = bytes
         self.record = record
-        let version = try u8()
-        guard version == expectedVersion else {
+        version = try u8()
+        guard acceptedVersions.contains(version) else {
             throw RecordError(record: record, reason: "unknown format version \(version)")
         }
     }

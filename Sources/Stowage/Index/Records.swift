@@ -1,17 +1,42 @@
 /// The records stored in the index tables. Layouts are documented byte by byte in
 /// docs/ARCHITECTURE.md; `RecordLayoutTests` pins their sizes.
 
-/// `buckets`: bucket name → created time and flags.
+/// `buckets`: bucket name → created time, flags and Object Lock's default retention.
 struct BucketRecord: Equatable {
+    /// 1: created time and flags; 2: the same, then the default retention.
     static let version: UInt8 = 1
+    static let withDefaultRetention: UInt8 = 2
     var createdMilliseconds: Int64
-    /// Reserved; versioning is never on (rename needs it off).
+    /// Bits 0–1: versioning (0 never enabled, 1 Enabled, 2 Suspended); bit 2: Object Lock
+    /// enabled (never turned off); other bits 0. Versioning never returns to "never
+    /// enabled", so a non-zero state is also the durable record that the bucket was
+    /// versioned (RenameObject is refused from then on).
     var flags: UInt32 = 0
+    /// Object Lock's default retention for new object versions.
+    var defaultRetention: DefaultRetention?
+
+    static let versioningMask: UInt32 = 0b11
+    static let objectLockFlag: UInt32 = 0b100
+
+    var objectLockEnabled: Bool {
+        get { flags & Self.objectLockFlag != 0 }
+        set { flags = newValue ? flags | Self.objectLockFlag : flags & ~Self.objectLockFlag }
+    }
+
+    var versioning: VersioningState {
+        get { VersioningState(rawValue: flags & Self.versioningMask) ?? .enabled }
+        set { flags = (flags & ~Self.versioningMask) | newValue.rawValue }
+    }
 
     func encoded() -> [UInt8] {
-        var w = RecordWriter(version: Self.version)
+        var w = RecordWriter(version: defaultRetention == nil ? Self.version : Self.withDefaultRetention)
         w.i64(createdMilliseconds)
         w.u32(flags)
+        if let retention = defaultRetention {
+            w.u8(retention.mode.rawValue)
+            w.u8(retention.inYears ? 1 : 0)
+            w.u32(retention.period)
+        }
         return w.bytes
     }
 
@@ -21,16 +46,32 @@ struct BucketRecord: Equatable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "bucket", expectedVersion: Self.version)
+        var r = try RecordReader(bytes, record: "bucket", acceptedVersions: Self.version...Self.withDefaultRetention)
         createdMilliseconds = try r.i64()
         flags = try r.u32()
+        if r.version == Self.withDefaultRetention {
+            let mode = try r.u8()
+            let unit = try r.u8()
+            let period = try r.u32()
+            guard let mode = RetentionMode(rawValue: mode), unit <= 1, period > 0 else {
+                throw RecordError(record: "bucket", reason: "bad default retention")
+            }
+            defaultRetention = DefaultRetention(mode: mode, period: period, inYears: unit == 1)
+        }
         try r.finish()
+        guard flags & ~(Self.versioningMask | Self.objectLockFlag) == 0, flags & Self.versioningMask != 3 else {
+            throw RecordError(record: "bucket", reason: "unknown flags \(flags)")
+        }
     }
 }
 
 /// `objects`: bucket ‖ 0x00 ‖ key → the key's record. Small: rename moves only this.
 struct ObjectRecord: Equatable {
+    /// 1: no version id (the `null` version) and no Object Lock; 2: the same fields, then
+    /// the version id (optstring), the retention mode (u8: 0 none, 1 GOVERNANCE,
+    /// 2 COMPLIANCE), retain-until (i64 ms) and the legal hold (u8 0/1).
     static let version: UInt8 = 1
+    static let versionedFormat: UInt8 = 2
     var blobID: UInt64
     var size: UInt64
     var etag: String
@@ -38,42 +79,76 @@ struct ObjectRecord: Equatable {
     /// 0 for a single-part object.
     var partCount: UInt32
     var attributes: ObjectAttributes
+    /// The version id a write to a versioning-enabled bucket gave it; nil is the `null`
+    /// version (unversioned and suspended writes).
+    var versionID: String?
+    /// Object Lock: retention and legal hold of this version.
+    var lock = ObjectLock()
 
     func encoded() -> [UInt8] {
-        var w = RecordWriter(version: Self.version)
+        let extended = versionID != nil || lock != ObjectLock()
+        var w = RecordWriter(version: extended ? Self.versionedFormat : Self.version)
         w.u64(blobID)
         w.u64(size)
         w.string(etag)
         w.i64(lastModifiedMilliseconds)
         w.u32(partCount)
         w.attributes(attributes)
+        if extended {
+            w.optionalString(versionID)
+            w.u8(lock.mode?.rawValue ?? 0)
+            w.i64(lock.retainUntilMilliseconds)
+            w.u8(lock.legalHold ? 1 : 0)
+        }
         return w.bytes
     }
 
     init(blobID: UInt64, size: UInt64, etag: String, lastModifiedMilliseconds: Int64,
-         partCount: UInt32, attributes: ObjectAttributes) {
+         partCount: UInt32, attributes: ObjectAttributes, versionID: String? = nil) {
         self.blobID = blobID
         self.size = size
         self.etag = etag
         self.lastModifiedMilliseconds = lastModifiedMilliseconds
         self.partCount = partCount
         self.attributes = attributes
+        self.versionID = versionID
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "object", expectedVersion: Self.version)
+        var r = try RecordReader(bytes, record: "object", acceptedVersions: Self.version...Self.versionedFormat)
         blobID = try r.u64()
         size = try r.u64()
         etag = try r.string()
         lastModifiedMilliseconds = try r.i64()
         partCount = try r.u32()
         attributes = try r.attributes()
+        if r.version == Self.versionedFormat {
+            versionID = try r.optionalString()
+            let mode = try r.u8()
+            guard mode == 0 || RetentionMode(rawValue: mode) != nil else {
+                throw RecordError(record: "object", reason: "unknown retention mode \(mode)")
+            }
+            lock.mode = RetentionMode(rawValue: mode)
+            lock.retainUntilMilliseconds = try r.i64()
+            let hold = try r.u8()
+            guard hold <= 1 else { throw RecordError(record: "object", reason: "bad legal hold \(hold)") }
+            lock.legalHold = hold == 1
+        }
         try r.finish()
     }
 
     func info(key: String) -> ObjectInfo {
         ObjectInfo(key: key, size: size, etag: etag, lastModifiedMilliseconds: lastModifiedMilliseconds,
-                   attributes: attributes, partCount: partCount == 0 ? nil : Int(partCount))
+                   attributes: attributes, partCount: partCount == 0 ? nil : Int(partCount),
+                   lock: lock == ObjectLock() ? nil : lock)
+    }
+
+    /// As `info`, with the version id S3 shows for it: none in a bucket never versioned,
+    /// `null` for the null version of a versioned one.
+    func info(key: String, versioning: VersioningState) -> ObjectInfo {
+        var info = info(key: key)
+        if versioning != .never { info.versionID = versionID ?? VersionID.null }
+        return info
     }
 }
 
@@ -298,6 +373,8 @@ struct CompletionRecord: Equatable {
     var lastModifiedMilliseconds: Int64
     var partCount: Int
     var checksums: [ChecksumValue]
+    /// The version id S3 showed (format 2; nil: none, or `null`'s absence).
+    var versionID: String?
 
     struct PartChoice: Equatable {
         var number: Int
@@ -310,7 +387,7 @@ struct CompletionRecord: Equatable {
     }
 
     func encoded() -> [UInt8] {
-        var w = RecordWriter(version: Self.version)
+        var w = RecordWriter(version: versionID == nil ? Self.version : 2)
         w.string(bucket)
         w.string(key)
         w.u32(UInt32(parts.count))
@@ -327,11 +404,12 @@ struct CompletionRecord: Equatable {
             w.string(checksum.algorithm)
             w.string(checksum.value)
         }
+        if let versionID { w.string(versionID) }
         return w.bytes
     }
 
     init(bucket: String, key: String, parts: [PartChoice], size: UInt64, etag: String,
-         lastModifiedMilliseconds: Int64, partCount: Int, checksums: [ChecksumValue]) {
+         lastModifiedMilliseconds: Int64, partCount: Int, checksums: [ChecksumValue], versionID: String? = nil) {
         self.bucket = bucket
         self.key = key
         self.parts = parts
@@ -340,10 +418,11 @@ struct CompletionRecord: Equatable {
         self.lastModifiedMilliseconds = lastModifiedMilliseconds
         self.partCount = partCount
         self.checksums = checksums
+        self.versionID = versionID
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "completion", expectedVersion: Self.version)
+        var r = try RecordReader(bytes, record: "completion", acceptedVersions: Self.version...2)
         bucket = try r.string()
         key = try r.string()
         let partTotal = try r.u32()
@@ -364,6 +443,7 @@ struct CompletionRecord: Equatable {
             let algorithm = try r.string()
             checksums.append(ChecksumValue(algorithm: algorithm, value: try r.string()))
         }
+        versionID = r.version == 2 ? try r.string() : nil
         try r.finish()
     }
 }

@@ -7,6 +7,8 @@ public enum Limits {
     public static let maxBucketNameLength = 63
     /// A listing page holds at most this many keys and common prefixes.
     public static let maxListKeys = 1000
+    /// Rules in one lifecycle configuration (S3's limit).
+    public static let maxLifecycleRules = 1000
     /// Largest ListBuckets page (`max-buckets`), as S3's.
     public static let maxListBuckets = 10_000
     /// DeleteObjects takes at most this many keys.

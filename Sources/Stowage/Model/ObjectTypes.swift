@@ -59,6 +59,13 @@ public struct ObjectInfo: Sendable, Equatable {
     public var attributes: ObjectAttributes
     /// Number of parts for a multipart object, nil otherwise.
     public var partCount: Int?
+    /// `x-amz-version-id`: nil in a bucket that was never versioned; `null` for the null
+    /// version of a versioned bucket.
+    public var versionID: String?
+    /// True for a delete marker (a version with no object: a versioned bucket's deletion).
+    public var isDeleteMarker = false
+    /// Object Lock retention and legal hold, when the version has either.
+    public var lock: ObjectLock?
 
     public var lastModified: Date {
         Date(timeIntervalSince1970: Double(lastModifiedMilliseconds) / 1000)
@@ -200,16 +207,39 @@ public struct RenameRequest: Sendable, Equatable, Hashable {
 public struct DeleteOutcome: Sendable {
     public var key: String
     public var error: StoreError?
+    /// What the deletion did, when it succeeded.
+    public var result = DeleteResult()
+}
+
+/// What a deletion did, as S3 reports it (`x-amz-version-id`, `x-amz-delete-marker`).
+public struct DeleteResult: Sendable, Equatable {
+    /// The version deleted (with a `versionId`), or the delete marker made (without one,
+    /// in a versioned bucket); nil in a bucket never versioned.
+    public var versionID: String?
+    /// True when a delete marker was made, or the version deleted was one.
+    public var isDeleteMarker = false
+
+    public init(versionID: String? = nil, isDeleteMarker: Bool = false) {
+        self.versionID = versionID
+        self.isDeleteMarker = isDeleteMarker
+    }
 }
 
 /// One key of a DeleteObjects request, with its condition.
 public struct DeleteTarget: Sendable {
     public var key: String
+    /// That version, for good, rather than the current object.
+    public var versionID: String?
     /// As DeleteObject's `If-Match`: the key must exist and match.
     public var ifMatch: ETagCondition?
+    /// `x-amz-bypass-governance-retention: true`: a version under GOVERNANCE retention
+    /// may be deleted (COMPLIANCE and legal holds never).
+    public var bypassGovernance: Bool
 
-    public init(key: String, ifMatch: ETagCondition? = nil) {
+    public init(key: String, versionID: String? = nil, ifMatch: ETagCondition? = nil, bypassGovernance: Bool = false) {
         self.key = key
+        self.versionID = versionID
         self.ifMatch = ifMatch
+        self.bypassGovernance = bypassGovernance
     }
 }

@@ -8,11 +8,22 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Hashable, Sendable, CaseIterable, CustomStringConvertible {
         // Buckets
         case noSuchBucket = "NoSuchBucket"
+        /// The bucket's state forbids the request (Object Lock without versioning, suspending
+        /// versioning under Object Lock).
+        case invalidBucketState = "InvalidBucketState"
+        case objectLockConfigurationNotFound = "ObjectLockConfigurationNotFoundError"
+        case noSuchObjectLockConfiguration = "NoSuchObjectLockConfiguration"
+        case noSuchLifecycleConfiguration = "NoSuchLifecycleConfiguration"
+        /// Refused by Object Lock: a version under retention or legal hold.
+        case accessDenied = "AccessDenied"
         case bucketAlreadyExists = "BucketAlreadyOwnedByYou"
         case bucketNotEmpty = "BucketNotEmpty"
         case invalidBucketName = "InvalidBucketName"
         // Keys and requests
         case noSuchKey = "NoSuchKey"
+        case noSuchVersion = "NoSuchVersion"
+        /// A GET or HEAD of a delete marker by its version id (405; `object` is the marker).
+        case methodNotAllowed = "MethodNotAllowed"
         case keyTooLong = "KeyTooLongError"
         case invalidKey = "InvalidKey"
         case invalidArgument = "InvalidArgument"
@@ -57,7 +68,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// For `preconditionFailed`: the condition header that failed (`If-Match`, …).
     public let condition: String?
     public let cause: (any Error & Sendable)?
-    /// For `notModified`: the object, whose ETag and Last-Modified a 304 carries.
+    /// For `notModified`: the object, whose ETag and Last-Modified a 304 carries. For
+    /// `noSuchKey` whose latest version is a delete marker, and `methodNotAllowed`: the
+    /// marker (`x-amz-delete-marker`, its version id).
     public var object: ObjectInfo?
 
     public init(_ code: Code, _ message: String, condition: String? = nil,

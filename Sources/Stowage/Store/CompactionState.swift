@@ -11,18 +11,25 @@ final class CompactionState: Sendable {
         var segmentsRetired = 0
         var bytesMoved: UInt64 = 0
         var bytesReclaimed: UInt64 = 0
+        var lifecyclePasses = 0
+        var lifecycle = LifecycleReport()
     }
     let totals = Mutex(Totals())
     /// One pass at a time.
     let turn = Turnstile()
     let background = Mutex<Task<Void, Never>?>(nil)
+    /// The lifecycle pass's loop (`startLifecycle`).
+    let lifecycle = Mutex<Task<Void, Never>?>(nil)
 
-    /// Cancels the background loop and waits for its pass to end.
+    /// Cancels the background loops and waits for their passes to end.
     func stopBackground() {
-        guard let task = background.withLock({ t -> Task<Void, Never>? in defer { t = nil }; return t }) else { return }
-        task.cancel()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached { await task.value; done.signal() }
-        done.wait()
+        let tasks = [background.withLock { t -> Task<Void, Never>? in defer { t = nil }; return t },
+                     lifecycle.withLock { t -> Task<Void, Never>? in defer { t = nil }; return t }]
+        for case let task? in tasks {
+            task.cancel()
+            let done = DispatchSemaphore(value: 0)
+            Task.detached { await task.value; done.signal() }
+            done.wait()
+        }
     }
 }

@@ -5,6 +5,8 @@ public struct CopyRequest: Sendable {
 
     public var sourceBucket: String
     public var sourceKey: String
+    /// `?versionId=` of `x-amz-copy-source`: that version rather than the current one.
+    public var sourceVersionID: String?
     public var bucket: String
     public var key: String
     public var directive: MetadataDirective
@@ -15,6 +17,8 @@ public struct CopyRequest: Sendable {
     public var sourceConditions: ObjectConditions
     /// `If-Match` / `If-None-Match` on the destination.
     public var conditions: WriteConditions
+    /// Object Lock headers for the new version (the source's lock is not copied).
+    public var lock: ObjectLock?
     /// The checksum algorithm the copy must carry (wire name, `x-amz-checksum-algorithm`):
     /// a copy moves no bytes, so it carries the source's checksum in that algorithm, and a
     /// source without one is refused (NotImplemented) rather than copied without it.
@@ -37,21 +41,31 @@ public struct CopyRequest: Sendable {
 }
 
 extension ObjectStore {
-    public func copyObject(_ request: CopyRequest) async throws(StoreError) -> ObjectInfo {
+    /// The copy's answer: the new object (with its version id in a versioned bucket), and
+    /// the version id of the source (`x-amz-copy-source-version-id`).
+    public struct CopyResult: Sendable {
+        public var object: ObjectInfo
+        public var sourceVersionID: String?
+    }
+
+    public func copyObject(_ request: CopyRequest) async throws(StoreError) -> CopyResult {
         for bucket in [request.sourceBucket, request.bucket] { try Validation.checkBucketName(bucket) }
         for key in [request.sourceKey, request.key] { try Validation.checkKey(key) }
         try Validation.checkUserMetadata(request.attributes.userMetadata)
         try request.conditions.validate()
         let now = Self.nowMilliseconds()
+        let versionID = VersionID.make()
         return try await mutate { [index, self] txn in
             let source = try copySource(txn, bucket: request.sourceBucket, key: request.sourceKey,
-                                        conditions: request.sourceConditions)
-            try index.requireBucket(txn, request.bucket)
+                                        versionID: request.sourceVersionID, conditions: request.sourceConditions)
+            let sourceVersioning = try index.versioning(txn, request.sourceBucket)
+            let destination = try index.bucketRecord(txn, request.bucket)
             if let algorithm = request.checksumAlgorithm,
                !source.attributes.checksums.contains(where: { $0.algorithm == algorithm && !$0.value.contains("-") }) {
                 throw StoreError(.notImplemented, "The copy source has no whole-object \(algorithm) checksum, and a copy reads no bytes to compute one")
             }
             let sameObject = request.sourceBucket == request.bucket && Self.sameKey(request.sourceKey, request.key)
+                && request.sourceVersionID == nil
             if sameObject && request.directive == .copy && request.attributes.storageClass == nil
                 && request.attributes.serverSideEncryption == nil {
                 throw StoreError(.invalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
@@ -61,9 +75,12 @@ extension ObjectStore {
             var record = source
             record.lastModifiedMilliseconds = now
             record.attributes = Self.copiedAttributes(source.attributes, request)
+            record.versionID = versionID
             try index.retainBlob(txn, source.blobID)
-            try index.replaceObject(txn, bucket: request.bucket, key: request.key, existing: existing, with: record)
-            return record.info(key: request.key)
+            let stored = try index.writeVersion(txn, bucket: request.bucket, key: request.key, in: destination,
+                                                existing: existing, with: record, lock: request.lock, now: now)
+            return CopyResult(object: stored.info(key: request.key, versioning: destination.versioning),
+                              sourceVersionID: source.info(key: request.sourceKey, versioning: sourceVersioning).versionID)
         }
     }
 
@@ -81,10 +98,22 @@ extension ObjectStore {
     /// The copy source with `x-amz-copy-source-if-*` applied (S3-SEMANTICS.md, CopyObject row):
     /// failures are 412, never 304; a true if-match overrides a false if-unmodified-since,
     /// and a false if-none-match fails even when if-modified-since holds.
-    func copySource(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String,
+    /// The copy source: `versionID`'s version, or the current object.
+    func copySourceRecord(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String,
+                          versionID: String?) throws -> ObjectRecord? {
+        let versioning = try index.versioning(txn, bucket)
+        guard let versionID else { return try index.object(txn, bucket: bucket, key: key) }
+        do {
+            return try index.requireVersion(txn, bucket: bucket, key: key, versionID: versionID, versioning: versioning)
+        } catch let error as StoreError where error.code == .methodNotAllowed {
+            // A delete marker cannot be copied: S3 answers 400 for it.
+            throw StoreError(.invalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")
+        }
+    }
+
+    func copySource(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String, versionID: String? = nil,
                     conditions: ObjectConditions) throws -> ObjectRecord {
-        try index.requireBucket(txn, bucket)
-        guard let source = try index.object(txn, bucket: bucket, key: key) else {
+        guard let source = try copySourceRecord(txn, bucket: bucket, key: key, versionID: versionID) else {
             throw StoreError(.noSuchKey, "The specified copy source key does not exist.")
         }
         if let ifMatch = conditions.ifMatch {

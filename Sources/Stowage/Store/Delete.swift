@@ -1,12 +1,22 @@
 extension ObjectStore {
     /// DeleteObject: idempotent (deleting a missing key succeeds). With `ifMatch`, the key
     /// must exist (`NoSuchKey`) and match (`PreconditionFailed`); `*` matches any object.
-    public func deleteObject(bucket: String, key: String, ifMatch: ETagCondition? = nil) async throws(StoreError) {
+    /// In a versioned bucket, without `versionID` a delete marker becomes the latest
+    /// version; with it, that version is deleted for good.
+    @discardableResult
+    public func deleteObject(bucket: String, key: String, versionID: String? = nil,
+                             ifMatch: ETagCondition? = nil, bypassGovernance: Bool = false) async throws(StoreError) -> DeleteResult {
         try Validation.checkBucketName(bucket)
         try Validation.checkKey(key)
-        try await mutate { [index] txn in
-            try index.requireBucket(txn, bucket)
-            try Self.delete(txn, index, bucket: bucket, key: key, ifMatch: ifMatch)
+        if let versionID, !VersionID.isWellFormed(versionID) {
+            throw StoreError(.invalidArgument, "Invalid version id specified")
+        }
+        let markerID = VersionID.make()
+        let now = Self.nowMilliseconds()
+        return try await mutate { [index] txn in
+            try Self.delete(txn, index, bucket: bucket,
+                            target: DeleteTarget(key: key, versionID: versionID, ifMatch: ifMatch, bypassGovernance: bypassGovernance),
+                            markerID: markerID, now: now)
         }
     }
 
@@ -46,15 +56,20 @@ extension ObjectStore {
     }
 
     private func deleteBatch(bucket: String, _ targets: ArraySlice<DeleteTarget>) async throws(StoreError) -> [DeleteOutcome] {
-        try await mutate { [index] txn in
+        let markerIDs = targets.map { _ in VersionID.make() }
+        let now = Self.nowMilliseconds()
+        return try await mutate { [index] txn in
             try index.requireBucket(txn, bucket)
-            return try targets.map { target in
+            return try zip(targets, markerIDs).map { target, markerID in
                 do {
                     try Validation.checkKey(target.key)
-                    try txn.nested { child in
-                        try Self.delete(child, index, bucket: bucket, key: target.key, ifMatch: target.ifMatch)
+                    if let versionID = target.versionID, !VersionID.isWellFormed(versionID) {
+                        throw StoreError(.noSuchVersion, "The specified version does not exist.")
                     }
-                    return DeleteOutcome(key: target.key, error: nil)
+                    let result = try txn.nested { child in
+                        try Self.delete(child, index, bucket: bucket, target: target, markerID: markerID, now: now)
+                    }
+                    return DeleteOutcome(key: target.key, error: nil, result: result)
                 } catch let error as StoreError {
                     return DeleteOutcome(key: target.key, error: error)
                 }
@@ -62,14 +77,32 @@ extension ObjectStore {
         }
     }
 
-    private static func delete(_ txn: borrowing WriteTransaction, _ index: Index, bucket: String, key: String,
-                               ifMatch: ETagCondition?) throws {
-        if let ifMatch {
-            guard let existing = try index.object(txn, bucket: bucket, key: key) else {
-                throw StoreError(.noSuchKey, "The specified key does not exist.")
-            }
+    private static func delete(_ txn: borrowing WriteTransaction, _ index: Index, bucket: String, target: DeleteTarget,
+                               markerID: String, now: Int64) throws -> DeleteResult {
+        let versioning = try index.versioning(txn, bucket)
+        let key = target.key
+        if let ifMatch = target.ifMatch {
+            let existing = try target.versionID.map { versionID in
+                try index.findVersion(txn, bucket: bucket, key: key, versionID: versionID).flatMap { location in
+                    switch location {
+                    case .current(let record): return record
+                    case .history(_, let entry): return entry.isDeleteMarker ? nil : entry.record
+                    }
+                }
+            } ?? index.object(txn, bucket: bucket, key: key)
+            guard let existing else { throw StoreError(.noSuchKey, "The specified key does not exist.") }
             guard ifMatch.matches(existing.etag) else { throw StoreError.precondition("If-Match") }
         }
-        _ = try index.deleteObject(txn, bucket: bucket, key: key)
+        if let versionID = target.versionID {
+            // A version that is not there: nothing to do, as S3 answers (204).
+            guard let deleted = try index.deleteVersion(txn, bucket: bucket, key: key, versionID: versionID, now: now,
+                                                        bypassGovernance: target.bypassGovernance) else {
+                return DeleteResult(versionID: versionID)
+            }
+            return DeleteResult(versionID: deleted.versionID, isDeleteMarker: deleted.isDeleteMarker)
+        }
+        guard let marker = try index.deleteCurrent(txn, bucket: bucket, key: key, versioning: versioning,
+                                                   markerID: markerID, now: now) else { return DeleteResult() }
+        return DeleteResult(versionID: marker.versionID, isDeleteMarker: true)
     }
 }

@@ -21,6 +21,15 @@ enum EngineMetrics {
         Counter(label: "stowage_client_tokens_total", dimensions: [("outcome", outcome)])
     }
 
+    /// What lifecycle passes did, by action.
+    static func lifecycleActions(_ report: LifecycleReport) {
+        for (action, count) in [("expire_object", report.expiredObjects), ("expire_noncurrent", report.expiredNoncurrentVersions),
+                                ("remove_delete_marker", report.removedDeleteMarkers), ("abort_upload", report.abortedUploads),
+                                ("kept_locked", report.lockedVersionsKept)] where count > 0 {
+            Counter(label: "stowage_lifecycle_actions_total", dimensions: [("action", action)]).increment(by: count)
+        }
+    }
+
     /// One etcd round trip of the cluster's index, by call (`kv/range`, `kv/txn`).
     static func etcdCall(_ path: String) -> Timer {
         Timer(label: "stowage_etcd_request_duration_seconds", dimensions: [("call", path)])

@@ -95,13 +95,15 @@ extension ObjectStore {
     /// source through the verified read path unless the whole of a single-part object is
     /// copied, whose ETag already is that MD5.
     public func uploadPartCopy(bucket: String, key: String, uploadID: String, partNumber: Int,
-                               sourceBucket: String, sourceKey: String, range: ByteRange? = nil,
+                               sourceBucket: String, sourceKey: String, sourceVersionID: String? = nil,
+                               range: ByteRange? = nil,
                                sourceConditions: ObjectConditions = ObjectConditions()) async throws(StoreError) -> PartInfo {
         try Self.checkPartNumber(partNumber)
         let location = "\(sourceBucket)/\(sourceKey)"
         let (source, spans, upload) = try await readOffLoop { [self] txn in
             let upload = try requireUpload(txn, uploadID, bucket: bucket, key: key)
-            let source = try copySource(txn, bucket: sourceBucket, key: sourceKey, conditions: sourceConditions)
+            let source = try copySource(txn, bucket: sourceBucket, key: sourceKey, versionID: sourceVersionID,
+                                        conditions: sourceConditions)
             let (spans, _) = try resolve(txn, blobID: source.blobID, location: location)
             return (source, spans, upload)
         }
@@ -127,7 +129,7 @@ extension ObjectStore {
             _ = try requireUpload(txn, uploadID, bucket: bucket, key: key)
             // The pieces were read outside this transaction: the source must still be
             // the same object, or its blobs may already be gone.
-            guard let current = try index.object(txn, bucket: sourceBucket, key: sourceKey),
+            guard let current = try copySourceRecord(txn, bucket: sourceBucket, key: sourceKey, versionID: sourceVersionID),
                   current.blobID == source.blobID else {
                 throw StoreError(.conditionalRequestConflict, "The copy source changed during the copy; retry")
             }
@@ -154,6 +156,7 @@ extension ObjectStore {
         let minimum = options.minPartSizeBytes
         let now = Self.nowMilliseconds()
         let choices = parts.map { CompletionRecord.PartChoice(number: $0.partNumber, etag: ETagCondition.normalize($0.etag)) }
+        let versionID = VersionID.make()
         let reserved = try await reservedBlobID()
         return try await mutate { [index, self] txn in
             let upload: UploadRecord
@@ -188,8 +191,11 @@ extension ObjectStore {
                 for piece in part.pieces { try index.releaseBlob(txn, piece.blobID) }
             }
             try deleteUploadRecords(txn, uploadID, partNumbers: Array(stored.keys))
-            try index.replaceObject(txn, bucket: bucket, key: key, existing: existing, with: record)
-            let info = record.info(key: key)
+            let bucketRecord = try index.bucketRecord(txn, bucket)
+            var versioned = record
+            versioned.versionID = versionID
+            let info = try index.writeVersion(txn, bucket: bucket, key: key, in: bucketRecord, existing: existing,
+                                              with: versioned, now: now).info(key: key, versioning: bucketRecord.versioning)
             let completion = CompletionRecord(info: info, bucket: bucket, parts: choices)
             let kept = TokenRecord(expiresMilliseconds: now + Limits.tokenLifetimeMilliseconds, fingerprint: completion.encoded())
             try txn.put(index.tokens, IndexKey.completion(uploadID: uploadID), kept.encoded())
@@ -464,13 +470,14 @@ extension CompletionRecord {
     init(info: ObjectInfo, bucket: String, parts: [PartChoice]) {
         self.init(bucket: bucket, key: info.key, parts: parts, size: info.size, etag: info.etag,
                   lastModifiedMilliseconds: info.lastModifiedMilliseconds, partCount: info.partCount ?? parts.count,
-                  checksums: info.attributes.checksums.map { ChecksumValue(algorithm: $0.algorithm, value: $0.value) })
+                  checksums: info.attributes.checksums.map { ChecksumValue(algorithm: $0.algorithm, value: $0.value) },
+                  versionID: info.versionID)
     }
 
     /// What the first Complete answered: ETag, size, Last-Modified, parts and checksums.
     var info: ObjectInfo {
         ObjectInfo(key: key, size: size, etag: etag, lastModifiedMilliseconds: lastModifiedMilliseconds,
                    attributes: ObjectAttributes(checksums: checksums.map { ($0.algorithm, $0.value) }),
-                   partCount: partCount)
+                   partCount: partCount, versionID: versionID)
     }
 }

@@ -117,24 +117,29 @@ public struct ObjectBody: AsyncSequence, Sendable {
 }
 
 extension ObjectStore {
-    /// HeadObject with the GET/HEAD conditions of S3-SEMANTICS.md.
-    public func headObject(bucket: String, key: String,
+    /// HeadObject with the GET/HEAD conditions of S3-SEMANTICS.md; `versionID` reads that
+    /// version (`null` included) instead of the current one.
+    public func headObject(bucket: String, key: String, versionID: String? = nil,
                            conditions: ObjectConditions = ObjectConditions()) throws(StoreError) -> ObjectInfo {
-        try lookup(bucket: bucket, key: key, conditions: conditions).info(key: key)
+        let (record, versioning) = try read { txn in
+            try lookupRecord(txn, bucket: bucket, key: key, versionID: versionID, conditions: conditions)
+        }
+        return record.info(key: key, versioning: versioning)
     }
 
     /// GetObject, whole or by range, with the GET/HEAD conditions of S3-SEMANTICS.md.
     /// The answer pins the segment mappings it reads, so a later delete or compaction
     /// cannot pull bytes from under it (I6).
     /// With `partNumber`, serves that part of a multipart object (part 1 of any other
-    /// object is the whole object), as S3 does.
-    public func getObject(bucket: String, key: String, range: ByteRange? = nil, partNumber: Int? = nil,
-                          conditions: ObjectConditions = ObjectConditions()) throws(StoreError) -> ObjectRead {
+    /// object is the whole object), as S3 does. With `versionID`, that version.
+    public func getObject(bucket: String, key: String, versionID: String? = nil, range: ByteRange? = nil,
+                          partNumber: Int? = nil, conditions: ObjectConditions = ObjectConditions()) throws(StoreError) -> ObjectRead {
         let location = "\(bucket)/\(key)"
         // The mappings are pinned inside the read transaction, so compaction cannot unlink
         // a segment between this snapshot's extents and the pin (I6).
-        let (record, partSizes, served, chunks) = try read { txn -> (ObjectRecord, [UInt64], Range<UInt64>, [ChunkRead]) in
-            let record = try lookupRecord(txn, bucket: bucket, key: key, conditions: conditions)
+        let (info, record, partSizes, served, chunks) = try read {
+            txn -> (ObjectInfo, ObjectRecord, [UInt64], Range<UInt64>, [ChunkRead]) in
+            let (record, versioning) = try lookupRecord(txn, bucket: bucket, key: key, versionID: versionID, conditions: conditions)
             let (spans, partSizes) = try resolve(txn, blobID: record.blobID, location: location)
             var served = 0..<record.size
             if let partNumber {
@@ -145,30 +150,38 @@ extension ObjectStore {
                 }
                 served = resolved
             }
-            return (record, partSizes, served, try plan(spans, range: served, location: location))
+            return (record.info(key: key, versioning: versioning), record, partSizes, served,
+                    try plan(spans, range: served, location: location))
         }
-        return ObjectRead(info: record.info(key: key), range: served,
+        return ObjectRead(info: info, range: served,
                           isPartial: (range != nil && record.size > 0) || (partNumber != nil && !partSizes.isEmpty),
                           body: ObjectBody(chunks: chunks, verify: options.verifyReads, location: "\(bucket)/\(key)",
                                           logger: options.logger))
     }
 
-    func lookup(bucket: String, key: String, conditions: ObjectConditions) throws(StoreError) -> ObjectRecord {
-        try read { txn in try lookupRecord(txn, bucket: bucket, key: key, conditions: conditions) }
-    }
-
     /// 404s before any condition, then the conditions (S3-SEMANTICS.md, "Conditional reads").
-    private func lookupRecord(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String,
-                              conditions: ObjectConditions) throws -> ObjectRecord {
+    /// A key whose latest version is a delete marker is 404 with the marker attached; a
+    /// delete marker asked for by its version id is 405 (S3 has no object to show).
+    func lookupRecord(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String,
+                      versionID: String? = nil, conditions: ObjectConditions) throws -> (ObjectRecord, VersioningState) {
         try Validation.checkBucketName(bucket)
         try Validation.checkKey(key)
-        try index.requireBucket(txn, bucket)
-        guard let record = try index.object(txn, bucket: bucket, key: key) else {
-            throw StoreError(.noSuchKey, "The specified key does not exist.")
+        let versioning = try index.versioning(txn, bucket)
+        let record: ObjectRecord
+        if let versionID {
+            record = try index.requireVersion(txn, bucket: bucket, key: key, versionID: versionID, versioning: versioning)
+        } else if let current = try index.object(txn, bucket: bucket, key: key) {
+            record = current
+        } else {
+            var error = StoreError(.noSuchKey, "The specified key does not exist.")
+            if versioning != .never, let latest = try index.history(txn, bucket: bucket, key: key).first, latest.isDeleteMarker {
+                error.object = latest.markerInfo(key: key)
+            }
+            throw error
         }
         try index.checkNotQuarantined(txn, record.blobID, location: "\(bucket)/\(key)")
         try conditions.checkForRead(record, key: key, nowSeconds: Self.nowMilliseconds() / 1000)
-        return record
+        return (record, versioning)
     }
 
     /// A run of a data blob that an object's bytes are made of, in order.

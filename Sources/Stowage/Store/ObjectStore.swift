@@ -264,9 +264,16 @@ public final class ObjectStore: Sendable {
 // MARK: - Buckets
 
 extension ObjectStore {
-    public func createBucket(_ name: String) async throws(StoreError) {
+    /// CreateBucket; with `objectLock`, Object Lock is on from the start, and so is
+    /// versioning (which Object Lock needs).
+    public func createBucket(_ name: String, objectLock: Bool = false) async throws(StoreError) {
         try Validation.checkBucketName(name)
-        let record = BucketRecord(createdMilliseconds: Self.nowMilliseconds())
+        var created = BucketRecord(createdMilliseconds: Self.nowMilliseconds())
+        if objectLock {
+            created.objectLockEnabled = true
+            created.versioning = .enabled
+        }
+        let record = created
         try await mutate { [index] txn in
             guard try txn.put(index.buckets, Array(name.utf8), record.encoded(), noOverwrite: true) else {
                 throw StoreError(.bucketAlreadyExists, "Your previous request to create the named bucket succeeded and you already own it")
@@ -311,6 +318,10 @@ extension ObjectStore {
             guard empty else {
                 throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty")
             }
+            guard try !index.hasHistory(txn, bucket: name) else {
+                throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty. You must delete all versions in the bucket.")
+            }
+            _ = try txn.delete(index.meta, LifecycleRecord.key(bucket: name))
             try txn.delete(index.buckets, Array(name.utf8))
         }
     }

@@ -34,6 +34,9 @@ public struct PutRequest: Sendable {
     public var expectedChecksums: [S3ChecksumAlgorithm: String]
     /// Set for UploadPart: the bytes become a part of this upload, not an object.
     public var part: PartTarget?
+    /// Object Lock headers: a retention (mode with its date) and the legal hold. Nil: the
+    /// bucket's default retention, if any.
+    public var lock: ObjectLock?
 
     public init(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
                 conditions: WriteConditions = WriteConditions(), sizeHint: UInt64? = nil,
@@ -352,14 +355,18 @@ extension ObjectStore {
 
     func commitPut(_ request: PutRequest, object: ObjectRecord, blob: BlobRecord) async throws(StoreError) -> ObjectInfo {
         let reserved = try await reservedBlobID()
+        let versionID = VersionID.make()
+        let now = object.lastModifiedMilliseconds
         return try await mutate(durable: blob.containers) { [index] txn in
-            try index.requireBucket(txn, request.bucket)
+            let bucket = try index.bucketRecord(txn, request.bucket)
             let existing = try index.object(txn, bucket: request.bucket, key: request.key)
             try request.conditions.check(existing: existing)
             var record = object
             record.blobID = try index.insertBlob(txn, blob, reserved: reserved)
-            try index.replaceObject(txn, bucket: request.bucket, key: request.key, existing: existing, with: record)
-            return record.info(key: request.key)
+            record.versionID = versionID
+            return try index.writeVersion(txn, bucket: request.bucket, key: request.key, in: bucket, existing: existing,
+                                          with: record, lock: request.lock, now: now)
+                .info(key: request.key, versioning: bucket.versioning)
         }
     }
 }

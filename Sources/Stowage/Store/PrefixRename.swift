@@ -59,7 +59,7 @@ extension ObjectStore {
     public func renamePrefix(_ request: PrefixRenameRequest) async throws(StoreError) -> PrefixRenameOutcome {
         try Self.validate(request)
         let outcome = try await mutate { [index] txn in
-            try index.requireBucket(txn, request.bucket)
+            try Self.refuseVersioned(try index.versioning(txn, request.bucket), "Prefix rename")
             let sources = try Self.objects(txn, index, bucket: request.bucket, under: request.sourcePrefix)
             guard !sources.isEmpty else {
                 throw StoreError(.noSuchKey, "No object exists under the source prefix '\(request.sourcePrefix)'")

@@ -15,7 +15,7 @@ extension ObjectStore {
         let outcome: RenameOutcome
         do {
             outcome = try await mutate { [index] txn in
-                try index.requireBucket(txn, request.bucket)
+                try Self.refuseVersioned(try index.versioning(txn, request.bucket), "RenameObject")
                 if let token = request.clientToken,
                    let earlier = try txn.withValue(index.tokens, Array(token.utf8), { try TokenRecord(decoding: $0) }),
                    earlier.expiresMilliseconds > now {
@@ -48,6 +48,15 @@ extension ObjectStore {
         if !outcome.replayed { EngineMetrics.renamedObjects.increment() }
         if request.clientToken != nil { EngineMetrics.clientTokens(outcome.replayed ? "replayed" : "recorded").increment() }
         return outcome
+    }
+
+    /// RenameObject and prefix rename on a bucket whose versioning is, or ever was,
+    /// enabled: 501 (S3-SEMANTICS.md), nothing changed. A rename there would have to move
+    /// every version of the key, or leave its history behind under the old name.
+    static func refuseVersioned(_ versioning: VersioningState, _ operation: String) throws(StoreError) {
+        guard versioning == .never else {
+            throw StoreError(.notImplemented, "\(operation) is not available on a bucket whose versioning is or was enabled (this bucket's is \(versioning.status ?? "off"))")
+        }
     }
 
     /// Header and key rules, before anything is read (I8). Returns the source keys to try.

@@ -6,9 +6,11 @@ public struct BucketUsage: Sendable, Equatable, Codable {
     public var objects = 0
     /// Sum of the current objects' sizes.
     public var bytes: UInt64 = 0
-    /// Object versions, current and noncurrent: every object has exactly one version until
-    /// buckets can be versioned, so this equals `objects`.
+    /// Every version: current objects, noncurrent object versions and delete markers.
     public var versions = 0
+    public var deleteMarkers = 0
+    /// Sum of the noncurrent object versions' sizes (space kept for older versions).
+    public var noncurrentBytes: UInt64 = 0
     public var uploadsInProgress = 0
     public var uploadedParts = 0
     /// Sum of the uploaded parts' sizes (space the uploads hold until completed or aborted).
@@ -39,6 +41,10 @@ extension ObjectStore {
                 usage.bytes += size
             }
             usage.versions = usage.objects
+            try countHistories(txn, bucket: bucket) { entry in
+                usage.versions += 1
+                if entry.isDeleteMarker { usage.deleteMarkers += 1 } else { usage.noncurrentBytes += entry.record.size }
+            }
             try countUploads(txn) { uploadBucket, parts, bytes in
                 guard uploadBucket == bucket else { return }
                 usage.uploadsInProgress += 1
@@ -82,6 +88,16 @@ extension ObjectStore {
                 each(record.size)
                 return true
             }
+        }
+    }
+
+    private func countHistories(_ txn: borrowing some IndexReading & ~Copyable, bucket: String,
+                                _ each: (VersionEntry) -> Void) throws {
+        let prefix = IndexKey.objectPrefix(bucket: bucket)
+        try txn.scan(index.versions, from: prefix) { rawKey, value in
+            guard rawKey.starts(with: prefix) else { return false }
+            for entry in try VersionGroupRecord(decoding: value).entries { entry.history.forEach(each) }
+            return true
         }
     }
 

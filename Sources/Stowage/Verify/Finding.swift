@@ -27,6 +27,10 @@ public struct Finding: Sendable, Hashable, Encodable, CustomStringConvertible {
         // Multipart uploads
         /// A part record whose upload record is missing.
         case orphanedPart
+        // Versions
+        /// A key with no current object whose newest version is not a delete marker (V1),
+        /// or whose history repeats a version id (V3): GET would not find its latest version.
+        case inconsistentVersions
         // Segments and extents
         /// A segment file referenced by extents is missing.
         case missingSegmentFile
@@ -168,7 +172,13 @@ public struct Finding: Sendable, Hashable, Encodable, CustomStringConvertible {
 public struct ObjectName: Sendable, Hashable, Encodable, CustomStringConvertible {
     public var bucket: String
     public var key: String
-    public var description: String { "\(bucket)/\(key)" }
+    /// A noncurrent version's id (`null` for the null version); nil for a current object.
+    public var versionID: String?
+    public var description: String { "\(bucket)/\(key)" + (versionID.map { "?versionId=\($0)" } ?? "") }
+
+    public init(bucket: String, key: String, versionID: String? = nil) {
+        (self.bucket, self.key, self.versionID) = (bucket, key, versionID)
+    }
 }
 
 /// A byte range of a segment file.

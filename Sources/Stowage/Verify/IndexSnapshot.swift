@@ -2,10 +2,13 @@
 /// write transaction itself for repair). A record that does not decode becomes an
 /// `undecodableRecord` finding and the walk goes on.
 struct IndexSnapshot {
+    /// A current object, or a noncurrent object version (`name.versionID` set): each
+    /// holds a reference on its blob (V2). Delete markers hold none and are not listed.
     struct Object {
         let name: ObjectName
         let blobID: UInt64
         let size: UInt64
+        var isCurrent: Bool { name.versionID == nil }
     }
 
     struct Part {
@@ -16,6 +19,9 @@ struct IndexSnapshot {
 
     var buckets: Set<String> = []
     var objects: [Object] = []
+    /// Delete markers, and noncurrent object versions (also in `objects`).
+    var deleteMarkers = 0
+    var noncurrentVersions = 0
     var blobs: [UInt64: BlobRecord] = [:]
     var undecodableBlobs: Set<UInt64> = []
     var segments: [UInt64: SegmentRecord] = [:]
@@ -37,6 +43,7 @@ struct IndexSnapshot {
         try s.loadMeta(txn, index)
         try s.loadBuckets(txn, index)
         try s.loadObjects(txn, index)
+        try s.loadVersions(txn, index)
         try s.loadBlobs(txn, index)
         try s.loadSegments(txn, index)
         try s.loadUploads(txn, index)
@@ -102,6 +109,47 @@ struct IndexSnapshot {
                 }
             } catch {
                 undecodable("objects", error, bucket: bucket, key: Self.printable(rawKey[(separator + 1)...]))
+            }
+            return true
+        }
+    }
+
+    /// Walks the versions table: noncurrent object versions join `objects` (their blob
+    /// references count); a key without a current object must have a delete marker as its
+    /// newest version (V1), and no version id twice (V3).
+    private mutating func loadVersions(_ txn: borrowing some IndexReading & ~Copyable, _ index: Index) throws {
+        var current = Set<ObjectName>()
+        for object in objects { current.insert(object.name) }
+        try txn.scan(index.versions, from: []) { rawKey, value in
+            guard let separator = rawKey.firstIndex(of: 0) else {
+                undecodable("versions", RecordError(record: "versions", reason: "key without a bucket separator"),
+                            key: Self.printable(rawKey))
+                return true
+            }
+            let bucket = String(decoding: rawKey[..<separator], as: UTF8.self)
+            do {
+                for entry in try VersionGroupRecord(decoding: value).entries {
+                    let key = String(decoding: entry.key, as: UTF8.self)
+                    if !current.contains(ObjectName(bucket: bucket, key: key)), entry.history.first?.isDeleteMarker == false {
+                        findings.append(Finding(.inconsistentVersions, "the key has no current object but its newest version is not a delete marker",
+                                                bucket: bucket, key: key))
+                    }
+                    if Set(entry.history.map(\.versionID)).count != entry.history.count {
+                        findings.append(Finding(.inconsistentVersions, "the key's history has a version id twice",
+                                                bucket: bucket, key: key))
+                    }
+                    for version in entry.history {
+                        if version.isDeleteMarker {
+                            deleteMarkers += 1
+                            continue
+                        }
+                        noncurrentVersions += 1
+                        objects.append(Object(name: ObjectName(bucket: bucket, key: key, versionID: version.versionID),
+                                              blobID: version.record.blobID, size: version.record.size))
+                    }
+                }
+            } catch {
+                undecodable("versions", error, bucket: bucket, key: Self.printable(rawKey[(separator + 1)...]))
             }
             return true
         }

@@ -59,7 +59,10 @@ public struct VerificationReport: Sendable, Encodable {
 
 public struct VerificationStatistics: Sendable, Encodable {
     public var buckets = 0
+    /// Current objects; `noncurrentVersions` and `deleteMarkers` are the older versions.
     public var objects = 0
+    public var noncurrentVersions = 0
+    public var deleteMarkers = 0
     public var dataBlobs = 0
     public var compositeBlobs = 0
     public var uploads = 0
@@ -90,7 +93,7 @@ public struct VerificationStatistics: Sendable, Encodable {
     public var scanBytesPerSecond: Double { scanSeconds > 0 ? Double(bytesVerified) / scanSeconds : 0 }
 
     private enum CodingKeys: String, CodingKey {
-        case buckets, objects, dataBlobs, compositeBlobs, uploads, parts, tokens, expiredTokens, completions, quarantinedBlobs,
+        case buckets, objects, noncurrentVersions, deleteMarkers, dataBlobs, compositeBlobs, uploads, parts, tokens, expiredTokens, completions, quarantinedBlobs,
              segmentRecords, segmentFiles, liveBytes, deadBytes, orphanedBytes, strandedBytes,
              unknownSegmentBytes, bytesToVerify, bytesVerified, chunksVerified, indexSeconds, scanSeconds,
              scanBytesPerSecond
@@ -98,7 +101,8 @@ public struct VerificationStatistics: Sendable, Encodable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        for (value, key) in [(buckets, CodingKeys.buckets), (objects, .objects), (dataBlobs, .dataBlobs),
+        for (value, key) in [(buckets, CodingKeys.buckets), (objects, .objects), (noncurrentVersions, .noncurrentVersions),
+                             (deleteMarkers, .deleteMarkers), (dataBlobs, .dataBlobs),
                              (compositeBlobs, .compositeBlobs), (uploads, .uploads), (parts, .parts),
                              (tokens, .tokens), (expiredTokens, .expiredTokens), (completions, .completions), (quarantinedBlobs, .quarantinedBlobs),
                              (segmentRecords, .segmentRecords), (segmentFiles, .segmentFiles),

@@ -49,7 +49,9 @@ struct Verifier {
     private static func statistics(_ snapshot: IndexSnapshot, files: [UInt64: UInt64], space: SpaceCheck) -> VerificationStatistics {
         var s = VerificationStatistics()
         s.buckets = snapshot.buckets.count
-        s.objects = snapshot.objects.count
+        s.objects = snapshot.objects.count - snapshot.noncurrentVersions
+        s.noncurrentVersions = snapshot.noncurrentVersions
+        s.deleteMarkers = snapshot.deleteMarkers
         s.compositeBlobs = snapshot.blobs.values.filter(\.isComposite).count
         s.dataBlobs = snapshot.blobs.count - s.compositeBlobs
         s.uploads = snapshot.uploads.count

@@ -127,7 +127,8 @@ struct Handlers {
                               "The \(location) location constraint is incompatible for the region specific endpoint this request was sent to (\(region)).")
             }
         }
-        try await store.createBucket(bucket)
+        let objectLock = s3.header("x-amz-bucket-object-lock-enabled")?.lowercased() == "true"
+        try await store.createBucket(bucket, objectLock: objectLock)
         return Response(status: .ok, headers: [.location: "/" + bucket])
     }
 
@@ -154,11 +155,48 @@ struct Handlers {
         return xmlResponse(xml)
     }
 
-    /// Versioning is never on: renames need it off. An empty configuration says "never enabled".
+    /// GetBucketVersioning: an empty configuration until versioning was first set; then
+    /// its Status (and MfaDelete Disabled: MFA delete is not built).
     func bucketVersioning(_ bucket: String) async throws -> Response {
-        _ = try await store.offLoop { try $0.headBucket(bucket) }
+        let state = try await store.offLoop { try $0.bucketVersioning(bucket) }
         var xml = XMLWriter()
-        xml.emptyElement("VersioningConfiguration", namespace: XMLWriter.s3Namespace)
+        if let status = state.status {
+            xml.element("VersioningConfiguration", namespace: XMLWriter.s3Namespace) { xml in
+                xml.element("Status", status)
+                xml.element("MfaDelete", "Disabled")
+            }
+        } else {
+            xml.emptyElement("VersioningConfiguration", namespace: XMLWriter.s3Namespace)
+        }
         return xmlResponse(xml)
+    }
+
+    /// PutBucketVersioning: `<VersioningConfiguration><Status>Enabled|Suspended</Status>
+    /// [<MfaDelete>Disabled</MfaDelete>]</VersioningConfiguration>`. MFA delete is refused
+    /// (501): no MFA device can be checked here, and accepting it would promise a protection
+    /// not kept. A body without a Status changes nothing.
+    func putBucketVersioning(_ bucket: String, _ s3: S3Request, auth: SigV4Authentication, body: RequestBody) async throws -> Response {
+        guard let root = try await xmlBody(body, s3, auth: auth), root.name == "VersioningConfiguration" else {
+            throw S3Error.malformedXML("expected a VersioningConfiguration element")
+        }
+        if let mfa = root.child("MfaDelete")?.text.trimmingCharacters(in: .whitespaces) {
+            switch mfa {
+            case "Disabled": break
+            case "Enabled": throw S3Error.notImplemented("MFA delete (MfaDelete Enabled): no MFA device can be verified by this server")
+            default: throw S3Error.malformedXML("MfaDelete is Enabled or Disabled")
+            }
+        }
+        if s3.header("x-amz-mfa") != nil {
+            throw S3Error.notImplemented("x-amz-mfa: MFA delete is not built")
+        }
+        guard let status = root.child("Status")?.text.trimmingCharacters(in: .whitespaces) else {
+            _ = try await store.offLoop { try $0.headBucket(bucket) }
+            return Response(status: .ok)
+        }
+        guard status == "Enabled" || status == "Suspended" else {
+            throw S3Error.malformedXML("Status is Enabled or Suspended")
+        }
+        try await store.setBucketVersioning(bucket, enabled: status == "Enabled")
+        return Response(status: .ok)
     }
 }

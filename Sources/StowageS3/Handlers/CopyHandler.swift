@@ -7,12 +7,12 @@ import StowageChecksums
 extension Handlers {
     /// CopyObject: a new key on the same blob; answers CopyObjectResult.
     func copyObject(_ bucket: String, _ key: String, _ s3: S3Request, source: String) async throws -> Response {
-        let (sourceBucket, sourceKey) = try Self.copySource(source)
+        let (sourceBucket, sourceKey, sourceVersionID) = try Self.copySource(source)
         let directiveText = s3.header("x-amz-metadata-directive") ?? "COPY"
         guard let directive = CopyRequest.MetadataDirective(rawValue: directiveText) else {
             throw S3Error.invalidArgument("Unknown metadata directive \(directiveText)")
         }
-        let request = CopyRequest(sourceBucket: sourceBucket, sourceKey: sourceKey, bucket: bucket, key: key,
+        var request = CopyRequest(sourceBucket: sourceBucket, sourceKey: sourceKey, bucket: bucket, key: key,
                                   directive: directive, attributes: try Self.attributes(s3),
                                   sourceConditions: Self.copySourceConditions(s3), conditions: Self.writeConditions(s3),
                                   checksumAlgorithm: try s3.header("x-amz-checksum-algorithm").map { name in
@@ -21,25 +21,33 @@ extension Handlers {
                                       }
                                       return algorithm.wireName
                                   })
-        let info = try await store.copyObject(request)
+        request.sourceVersionID = sourceVersionID
+        request.lock = try Self.lockHeaders(s3)
+        let result = try await store.copyObject(request)
+        let info = result.object
         var xml = XMLWriter()
         xml.element("CopyObjectResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("ETag", info.quotedETag)
             xml.element("LastModified", HTTPDate.iso8601(milliseconds: info.lastModifiedMilliseconds))
             for (algorithm, value) in info.attributes.checksums { xml.element("Checksum" + algorithm, value) }
         }
-        return xmlResponse(xml)
+        var response = xmlResponse(xml)
+        if let versionID = info.versionID { response.headers[.xAmzVersionID] = versionID }
+        if let versionID = result.sourceVersionID { response.headers[.xAmzCopySourceVersionID] = versionID }
+        return response
     }
 
-    /// `x-amz-copy-source`: `bucket/key` or `/bucket/key`, URL-encoded; `?versionId=` is
-    /// accepted only as `null` (there are no versions).
-    static func copySource(_ header: String) throws -> (bucket: String, key: String) {
+    /// `x-amz-copy-source`: `bucket/key` or `/bucket/key`, URL-encoded, optionally with
+    /// `?versionId=ID` (that version of the source).
+    static func copySource(_ header: String) throws -> (bucket: String, key: String, versionID: String?) {
         var value = header
+        var versionID: String?
         if let question = value.firstIndex(of: "?") {
             let query = value[value.index(after: question)...]
-            guard query == "versionId=null" else {
-                throw S3Error.notImplemented("x-amz-copy-source with a versionId")
+            guard query.hasPrefix("versionId="), query.count > "versionId=".count else {
+                throw S3Error.invalidArgument("x-amz-copy-source takes only ?versionId=ID after the key")
             }
+            versionID = PercentDecoding.string(String(query.dropFirst("versionId=".count)))
             value = String(value[..<question])
         }
         let decoded = PercentDecoding.string(value) ?? value
@@ -48,7 +56,7 @@ extension Handlers {
               trimmed.index(after: slash) != trimmed.endIndex else {
             throw S3Error.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
         }
-        return (String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...]))
+        return (String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...]), versionID)
     }
 
     static func copySourceConditions(_ s3: S3Request) -> ObjectConditions {

@@ -65,47 +65,53 @@ extension Handlers {
 }
 
 extension Handlers {
-    /// ListObjectVersions. Versioning is never enabled here, so every object has exactly
-    /// one version, `null`, and it is the latest: the listing is the bucket's objects with
-    /// S3's version markers (`key-marker` starts after that key; a `version-id-marker`
-    /// needs a `key-marker`, and the only version id is `null`).
+    /// ListObjectVersions: every version of every key (newest first within a key), delete
+    /// markers among them, in key order; in a bucket never versioned, each object as its one
+    /// version `null`. A `version-id-marker` needs a `key-marker`.
     func listObjectVersions(_ bucket: String, _ s3: S3Request) async throws -> Response {
         let maxKeys = try Self.maxKeys(s3)
         let urlEncoded = try Self.urlEncoded(s3)
         let prefix = s3.parameter("prefix") ?? ""
         let delimiter = s3.parameter("delimiter").flatMap { $0.isEmpty ? nil : $0 }
         let keyMarker = s3.parameter("key-marker").flatMap { $0.isEmpty ? nil : $0 }
-        if let versionMarker = s3.parameter("version-id-marker"), !versionMarker.isEmpty {
+        let versionMarker = s3.parameter("version-id-marker").flatMap { $0.isEmpty ? nil : $0 }
+        if let versionMarker {
             guard keyMarker != nil else {
                 throw S3Error.invalidArgument("A version-id marker cannot be specified without a key marker.")
             }
-            guard versionMarker == "null" else { throw S3Error.invalidArgument("Invalid version id specified") }
+            guard VersionID.isWellFormed(versionMarker) else { throw S3Error.invalidArgument("Invalid version id specified") }
         }
         let page = try await store.offLoop { [keyMarker] in
-            try $0.listObjects(bucket: bucket, prefix: prefix, delimiter: delimiter, startAfter: keyMarker, maxKeys: maxKeys)
-        }.answeringZeroKeys(maxKeys)
+            try $0.listObjectVersions(bucket: bucket, prefix: prefix, delimiter: delimiter, keyMarker: keyMarker,
+                                      versionIDMarker: versionMarker, maxKeys: maxKeys)
+        }
         func encode(_ text: String) -> String { urlEncoded ? urlEncode(text) : text }
         var xml = XMLWriter()
         xml.element("ListVersionsResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Name", bucket)
             xml.element("Prefix", encode(prefix))
             xml.element("KeyMarker", encode(keyMarker ?? ""))
-            xml.element("VersionIdMarker", s3.parameter("version-id-marker") ?? "")
-            if page.isTruncated, let next = page.nextMarker {
+            xml.element("VersionIdMarker", versionMarker ?? "")
+            if page.isTruncated, let next = page.nextKeyMarker {
                 xml.element("NextKeyMarker", encode(next))
-                xml.element("NextVersionIdMarker", "null")
+                if let version = page.nextVersionIDMarker { xml.element("NextVersionIdMarker", version) }
             }
             if let delimiter { xml.element("Delimiter", encode(delimiter)) }
             xml.element("MaxKeys", String(maxKeys))
             if urlEncoded { xml.element("EncodingType", "url") }
             xml.element("IsTruncated", page.isTruncated ? "true" : "false")
-            for object in page.objects {
-                xml.element("Version") { xml in
+            for version in page.versions {
+                let object = version.info
+                xml.element(object.isDeleteMarker ? "DeleteMarker" : "Version") { xml in
                     xml.element("Key", encode(object.key))
-                    xml.element("VersionId", "null")
-                    xml.element("IsLatest", "true")
+                    xml.element("VersionId", object.versionID ?? VersionID.null)
+                    xml.element("IsLatest", version.isLatest ? "true" : "false")
                     xml.element("LastModified", HTTPDate.iso8601(milliseconds: object.lastModifiedMilliseconds))
-                    xml.listedObject(object, owner: true)
+                    if object.isDeleteMarker {
+                        xml.owner()
+                    } else {
+                        xml.listedObject(object, owner: true)
+                    }
                 }
             }
             for common in page.commonPrefixes {
@@ -155,11 +161,13 @@ extension XMLWriter {
         element("Size", String(object.size))
         element("StorageClass", object.attributes.storageClass ?? "STANDARD")
         for (algorithm, _) in object.attributes.checksums { element("ChecksumAlgorithm", algorithm) }
-        if owner {
-            element("Owner") { xml in
-                xml.element("ID", Handlers.owner.id)
-                xml.element("DisplayName", Handlers.owner.displayName)
-            }
+        if owner { self.owner() }
+    }
+
+    mutating func owner() {
+        element("Owner") { xml in
+            xml.element("ID", Handlers.owner.id)
+            xml.element("DisplayName", Handlers.owner.displayName)
         }
     }
 }

@@ -43,7 +43,7 @@ extension Handlers {
 
     func uploadPartCopy(_ bucket: String, _ key: String, _ s3: S3Request, source: String) async throws -> Response {
         let (uploadID, partNumber) = try Self.partTarget(s3)
-        let (sourceBucket, sourceKey) = try Self.copySource(source)
+        let (sourceBucket, sourceKey, sourceVersionID) = try Self.copySource(source)
         var range: ByteRange?
         if let text = s3.header("x-amz-copy-source-range") {
             guard let parsed = Self.parseRange(text), case .from(_, let last) = parsed, last != nil else {
@@ -52,7 +52,8 @@ extension Handlers {
             range = parsed
         }
         let part = try await store.uploadPartCopy(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber,
-                                                  sourceBucket: sourceBucket, sourceKey: sourceKey, range: range,
+                                                  sourceBucket: sourceBucket, sourceKey: sourceKey,
+                                                  sourceVersionID: sourceVersionID, range: range,
                                                   sourceConditions: Self.copySourceConditions(s3))
         var xml = XMLWriter()
         xml.element("CopyPartResult", namespace: XMLWriter.s3Namespace) { xml in
@@ -80,7 +81,9 @@ extension Handlers {
             xml.element("ETag", info.quotedETag)
             for (algorithm, value) in info.attributes.checksums { xml.element("Checksum" + algorithm, value) }
         }
-        return xmlResponse(xml)
+        var response = xmlResponse(xml)
+        if let versionID = info.versionID { response.headers[.xAmzVersionID] = versionID }
+        return response
     }
 
     func abortMultipartUpload(_ bucket: String, _ key: String, _ s3: S3Request) async throws -> Response {

@@ -19,6 +19,7 @@ extension Handlers {
                                  expectedMD5: try Self.contentMD5(s3),
                                  checksumAlgorithms: checksums.compute, expectedChecksums: checksums.expected)
         request.sizeHint = length
+        request.lock = try Self.lockHeaders(s3)
         let writer = try await store.offLoop { [request] in try $0.beginPut(request) }
         let (_, headers) = try await receive(body, into: writer, s3: s3, auth: auth, length: length)
         return Response(status: .ok, headers: headers)
@@ -37,6 +38,7 @@ extension Handlers {
             throw error
         }
         var headers: HTTPFields = [.eTag: info.quotedETag]
+        if let versionID = info.versionID { headers[.xAmzVersionID] = versionID }
         for (algorithm, value) in info.attributes.checksums {
             if let name = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[name] = value }
         }
@@ -52,16 +54,20 @@ extension Handlers {
         if partNumber != nil && range != nil {
             throw S3Error(.badRequest, "InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
         }
+        let versionID = s3.parameter("versionId")
         if isHead && partNumber == nil && range == nil {
             let conditions = Self.readConditions(s3)
-            let info = try await store.offLoop { try $0.headObject(bucket: bucket, key: key, conditions: conditions) }
+            let info = try await store.offLoop {
+                try $0.headObject(bucket: bucket, key: key, versionID: versionID, conditions: conditions)
+            }
             var headers = Self.objectHeaders(info, s3)
             headers[.contentLength] = String(info.size)
             return Response(status: .ok, headers: headers)
         }
         let conditions = Self.readConditions(s3)
         let read = try await store.offLoop {
-            try $0.getObject(bucket: bucket, key: key, range: range, partNumber: partNumber, conditions: conditions)
+            try $0.getObject(bucket: bucket, key: key, versionID: versionID, range: range, partNumber: partNumber,
+                             conditions: conditions)
         }
         var headers = Self.objectHeaders(read.info, s3, whole: !read.isPartial)
         let length = Int(read.range.count)
@@ -83,22 +89,30 @@ extension Handlers {
     }
 
     func deleteObject(_ bucket: String, _ key: String, _ s3: S3Request) async throws -> Response {
-        try await store.deleteObject(bucket: bucket, key: key, ifMatch: s3.headers[.ifMatch].map(ETagCondition.init(header:)))
-        return Response(status: .noContent)
+        let result = try await store.deleteObject(bucket: bucket, key: key, versionID: s3.parameter("versionId"),
+                                                  ifMatch: s3.headers[.ifMatch].map(ETagCondition.init(header:)),
+                                                  bypassGovernance: Self.bypassesGovernance(s3))
+        var headers: HTTPFields = [:]
+        if let versionID = result.versionID { headers[.xAmzVersionID] = versionID }
+        if result.isDeleteMarker { headers[.xAmzDeleteMarker] = "true" }
+        return Response(status: .noContent, headers: headers)
     }
 
     /// DeleteObjects: `<Delete><Quiet/><Object><Key/><VersionId/><ETag/></Object>…</Delete>`.
-    /// An object's only version is `null`; another version id is that key's error
-    /// (NoSuchVersion), as are the conditions not built (`LastModifiedTime`, `Size`), and
-    /// nothing is deleted for it.
+    /// A `VersionId` deletes that version for good; without one, a versioned bucket gets a
+    /// delete marker. The conditions not built (`LastModifiedTime`, `Size`) are that key's
+    /// error, and nothing is deleted for it.
     func deleteObjects(_ bucket: String, _ s3: S3Request, auth: SigV4Authentication, body: RequestBody) async throws -> Response {
-        let (quiet, entries) = try Self.deleteRequest(try await xmlBody(body, s3, auth: auth))
+        var (quiet, entries) = try Self.deleteRequest(try await xmlBody(body, s3, auth: auth))
+        let bypass = Self.bypassesGovernance(s3)
+        for i in entries.indices { entries[i].target.bypassGovernance = bypass }
         let accepted = entries.enumerated().filter { $0.element.refusal == nil }
         let done = try await store.deleteObjects(bucket: bucket, targets: accepted.map(\.element.target))
-        var outcomes: [(key: String, versionID: String?, error: S3Error?)] =
-            entries.map { ($0.target.key, $0.versionID, $0.refusal) }
+        var outcomes: [(key: String, versionID: String?, error: S3Error?, result: DeleteResult)] =
+            entries.map { ($0.target.key, $0.target.versionID, $0.refusal, DeleteResult()) }
         for ((position, _), outcome) in zip(accepted, done) {
             outcomes[position].error = outcome.error.map(S3Error.init)
+            outcomes[position].result = outcome.result
         }
         var xml = XMLWriter()
         xml.element("DeleteResult", namespace: XMLWriter.s3Namespace) { xml in
@@ -114,6 +128,10 @@ extension Handlers {
                     xml.element("Deleted") { xml in
                         xml.element("Key", outcome.key)
                         if let versionID = outcome.versionID { xml.element("VersionId", versionID) }
+                        if outcome.result.isDeleteMarker {
+                            xml.element("DeleteMarker", "true")
+                            if let markerID = outcome.result.versionID { xml.element("DeleteMarkerVersionId", markerID) }
+                        }
                     }
                 }
             }
@@ -123,7 +141,6 @@ extension Handlers {
 
     struct DeleteEntry {
         var target: DeleteTarget
-        var versionID: String?
         /// Why this key is not deleted, decided before the engine runs.
         var refusal: S3Error?
     }
@@ -135,14 +152,10 @@ extension Handlers {
         }
         let quiet = root.child("Quiet")?.text.trimmingCharacters(in: .whitespaces).lowercased() == "true"
         let entries = root.all("Object").map { object -> DeleteEntry in
-            let versionID = object.child("VersionId")?.text
             var entry = DeleteEntry(target: DeleteTarget(key: object.child("Key")?.text ?? "",
-                                                         ifMatch: object.child("ETag").map { ETagCondition(header: $0.text) }),
-                                    versionID: versionID)
-            if let versionID, versionID != "null" {
-                entry.refusal = S3Error(.notFound, "NoSuchVersion",
-                                        "The specified version does not exist: versioning is never enabled here, so the only version is null")
-            } else if let unbuilt = ["LastModifiedTime", "Size"].first(where: { object.child($0) != nil }) {
+                                                         versionID: object.child("VersionId")?.text,
+                                                         ifMatch: object.child("ETag").map { ETagCondition(header: $0.text) }))
+            if let unbuilt = ["LastModifiedTime", "Size"].first(where: { object.child($0) != nil }) {
                 entry.refusal = S3Error.notImplemented("DeleteObjects with a \(unbuilt) condition")
             }
             return entry
@@ -229,6 +242,8 @@ extension Handlers {
             .acceptRanges: "bytes",
             .contentType: s3.parameter("response-content-type") ?? info.attributes.contentType ?? "binary/octet-stream",
         ]
+        if let versionID = info.versionID { headers[.xAmzVersionID] = versionID }
+        lockResponseHeaders(info.lock, into: &headers)
         let a = info.attributes
         let overridable: [(HTTPField.Name, String?, String)] = [
             (.contentEncoding, a.contentEncoding, "response-content-encoding"),

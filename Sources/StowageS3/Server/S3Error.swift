@@ -69,10 +69,17 @@ extension S3Error {
     static func engineCode(_ code: StoreError.Code) -> (HTTPResponse.Status, String) {
         switch code {
         case .noSuchBucket: (.notFound, "NoSuchBucket")
+        case .invalidBucketState: (.conflict, "InvalidBucketState")
+        case .objectLockConfigurationNotFound: (.notFound, "ObjectLockConfigurationNotFoundError")
+        case .noSuchObjectLockConfiguration: (.notFound, "NoSuchObjectLockConfiguration")
+        case .noSuchLifecycleConfiguration: (.notFound, "NoSuchLifecycleConfiguration")
+        case .accessDenied: (.forbidden, "AccessDenied")
         case .bucketAlreadyExists: (.conflict, "BucketAlreadyOwnedByYou")
         case .bucketNotEmpty: (.conflict, "BucketNotEmpty")
         case .invalidBucketName: (.badRequest, "InvalidBucketName")
         case .noSuchKey: (.notFound, "NoSuchKey")
+        case .noSuchVersion: (.notFound, "NoSuchVersion")
+        case .methodNotAllowed: (.methodNotAllowed, "MethodNotAllowed")
         case .keyTooLong: (.badRequest, "KeyTooLongError")
         case .invalidKey: (.badRequest, "InvalidArgument")
         case .invalidArgument: (.badRequest, "InvalidArgument")
@@ -115,6 +122,15 @@ extension S3Error {
         if error.code == .notModified, let object = error.object {
             headers[.eTag] = object.quotedETag
             headers[.lastModified] = HTTPDate.format(milliseconds: object.lastModifiedMilliseconds)
+        }
+        // The latest version is a delete marker (404), or the version asked for is one (405).
+        if let marker = error.object, marker.isDeleteMarker {
+            headers[.xAmzDeleteMarker] = "true"
+            if let versionID = marker.versionID { headers[.xAmzVersionID] = versionID }
+            if error.code == .methodNotAllowed {
+                headers[.lastModified] = HTTPDate.format(milliseconds: marker.lastModifiedMilliseconds)
+                headers[.allow] = "DELETE"
+            }
         }
     }
 

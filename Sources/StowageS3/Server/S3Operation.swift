@@ -10,6 +10,16 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
     case deleteBucket = "DeleteBucket"
     case getBucketLocation = "GetBucketLocation"
     case getBucketVersioning = "GetBucketVersioning"
+    case putBucketVersioning = "PutBucketVersioning"
+    case getObjectLockConfiguration = "GetObjectLockConfiguration"
+    case putObjectLockConfiguration = "PutObjectLockConfiguration"
+    case getObjectRetention = "GetObjectRetention"
+    case putObjectRetention = "PutObjectRetention"
+    case getObjectLegalHold = "GetObjectLegalHold"
+    case putObjectLegalHold = "PutObjectLegalHold"
+    case getBucketLifecycleConfiguration = "GetBucketLifecycleConfiguration"
+    case putBucketLifecycleConfiguration = "PutBucketLifecycleConfiguration"
+    case deleteBucketLifecycle = "DeleteBucketLifecycle"
     case listObjects = "ListObjects"
     case listObjectsV2 = "ListObjectsV2"
     case listObjectVersions = "ListObjectVersions"
@@ -43,6 +53,12 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
             case (.delete, ""): return .deleteBucket
             case (.get, "location"): return .getBucketLocation
             case (.get, "versioning"): return .getBucketVersioning
+            case (.put, "versioning"): return .putBucketVersioning
+            case (.get, "object-lock"): return .getObjectLockConfiguration
+            case (.put, "object-lock"): return .putObjectLockConfiguration
+            case (.get, "lifecycle"): return .getBucketLifecycleConfiguration
+            case (.put, "lifecycle"): return .putBucketLifecycleConfiguration
+            case (.delete, "lifecycle"): return .deleteBucketLifecycle
             case (.get, ""): return s3.parameter("list-type") == "2" ? .listObjectsV2 : .listObjects
             case (.get, "versions"): return .listObjectVersions
             case (.get, "uploads"): return .listMultipartUploads
@@ -54,6 +70,10 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
         let copies = s3.header("x-amz-copy-source") != nil
         switch (s3.method, named) {
         case (.put, "renameObject"): return .renameObject
+        case (.get, "retention"): return .getObjectRetention
+        case (.put, "retention"): return .putObjectRetention
+        case (.get, "legal-hold"): return .getObjectLegalHold
+        case (.put, "legal-hold"): return .putObjectLegalHold
         case (.put, ""): return copies ? .copyObject : .putObject
         case (.put, "partNumber&uploadId"): return copies ? .uploadPartCopy : .uploadPart
         case (.post, "uploads"): return .createMultipartUpload

@@ -117,6 +117,16 @@ struct S3Responder: HTTPResponder {
         case .deleteBucket: return try await handlers.deleteBucket(bucket)
         case .getBucketLocation: return try await handlers.bucketLocation(bucket)
         case .getBucketVersioning: return try await handlers.bucketVersioning(bucket)
+        case .putBucketVersioning: return try await handlers.putBucketVersioning(bucket, s3, auth: auth, body: body)
+        case .getObjectLockConfiguration: return try await handlers.objectLockConfiguration(bucket)
+        case .getBucketLifecycleConfiguration: return try await handlers.lifecycleConfiguration(bucket)
+        case .putBucketLifecycleConfiguration: return try await handlers.putLifecycleConfiguration(bucket, s3, auth: auth, body: body)
+        case .deleteBucketLifecycle: return try await handlers.deleteLifecycleConfiguration(bucket)
+        case .putObjectLockConfiguration: return try await handlers.putObjectLockConfiguration(bucket, s3, auth: auth, body: body)
+        case .getObjectRetention: return try await handlers.objectRetention(bucket, key, s3)
+        case .putObjectRetention: return try await handlers.putObjectRetention(bucket, key, s3, auth: auth, body: body)
+        case .getObjectLegalHold: return try await handlers.objectLegalHold(bucket, key, s3)
+        case .putObjectLegalHold: return try await handlers.putObjectLegalHold(bucket, key, s3, auth: auth, body: body)
         case .listObjects, .listObjectsV2: return try await handlers.listObjects(bucket, s3)
         case .listObjectVersions: return try await handlers.listObjectVersions(bucket, s3)
         case .listMultipartUploads: return try await handlers.listMultipartUploads(bucket, s3)
@@ -153,6 +163,9 @@ extension String {
 extension HTTPField.Name {
     static let xAmzRequestID = HTTPField.Name("x-amz-request-id")!
     static let xAmzID2 = HTTPField.Name("x-amz-id-2")!
+    static let xAmzVersionID = HTTPField.Name("x-amz-version-id")!
+    static let xAmzDeleteMarker = HTTPField.Name("x-amz-delete-marker")!
+    static let xAmzCopySourceVersionID = HTTPField.Name("x-amz-copy-source-version-id")!
 }
 
 /// The one structured line each request logs (`--log-format json` prints it as a JSON

@@ -25,11 +25,6 @@ public enum WirePromises {
             Refusal(status: .notImplemented, code: "NotImplemented", message: "\(feature) is not implemented by this server")
         }
 
-        /// S3's answer to an object-lock header on a bucket without Object Lock (no bucket
-        /// here has it).
-        static let noObjectLock = Refusal(status: .badRequest, code: "InvalidRequest",
-                                          message: "Bucket is missing Object Lock Configuration")
-
         static let notOwner = Refusal(status: .forbidden, code: "AccessDenied", message: "Access Denied")
 
         func error(naming name: String, value: String) -> S3Error {
@@ -78,7 +73,16 @@ public enum WirePromises {
 
     private static let writes = S3Operation.objectWrites
     private static let bodies: Set<S3Operation> = [.putObject, .uploadPart]
-    private static let xmlBodies: Set<S3Operation> = [.createBucket, .deleteObjects, .renamePrefix]
+    private static let xmlBodies: Set<S3Operation> = [.createBucket, .deleteObjects, .renamePrefix, .putBucketVersioning,
+                                                      .putObjectLockConfiguration, .putObjectRetention, .putObjectLegalHold,
+                                                      .putBucketLifecycleConfiguration]
+    /// XML bodies whose model lets SDKs send a flexible checksum of them.
+    private static let checksummedXML: Set<S3Operation> = [.deleteObjects, .putBucketVersioning, .putObjectLockConfiguration,
+                                                           .putObjectRetention, .putObjectLegalHold,
+                                                           .putBucketLifecycleConfiguration]
+    /// Operations on one version's Object Lock state.
+    private static let versionLocks: Set<S3Operation> = [.getObjectRetention, .putObjectRetention, .getObjectLegalHold,
+                                                         .putObjectLegalHold]
     private static let reads: Set<S3Operation> = [.getObject, .headObject]
     private static let copies: Set<S3Operation> = [.copyObject, .uploadPartCopy]
     private static let deletes: Set<S3Operation> = [.deleteObject, .deleteObjects]
@@ -94,7 +98,7 @@ public enum WirePromises {
             header("content-length", nil, .honoured, "the body's length"),
             header("content-md5", bodies.union(xmlBodies).union([.completeMultipartUpload]), .honoured,
                    "the body's MD5, checked (BadDigest)"),
-            header("x-amz-sdk-checksum-algorithm", bodies.union([.deleteObjects]), .honoured,
+            header("x-amz-sdk-checksum-algorithm", bodies.union(checksummedXML), .honoured,
                    "the algorithm of the checksum header or trailer sent, which is checked"),
             // Content headers and metadata, stored and returned.
             header("cache-control", writes, .honoured, "stored, returned on GET/HEAD"),
@@ -116,7 +120,7 @@ public enum WirePromises {
             header("range", reads, .honoured, "a byte range"),
             header("x-amz-checksum-mode", reads, .honoured, "ENABLED returns the stored checksums"),
             // Copies.
-            header("x-amz-copy-source", copies, .honoured, "the source object (versionId=null only)"),
+            header("x-amz-copy-source", copies, .honoured, "the source object, or with ?versionId= that version of it"),
             header("x-amz-copy-source-if-match", copies, .honoured, "condition on the source"),
             header("x-amz-copy-source-if-none-match", copies, .honoured, "condition on the source"),
             header("x-amz-copy-source-if-modified-since", copies, .honoured, "condition on the source"),
@@ -145,8 +149,10 @@ public enum WirePromises {
             header("x-amz-request-payer", nil, .honoured, "nothing is charged"),
             header("x-amz-optional-object-attributes", lists, .honoured, "no object is archived, so there is no restore status"),
             // Waivers of protections no object has.
-            header("x-amz-bypass-governance-retention", deletes, .honoured, "no object has a retention to bypass"),
+            header("x-amz-bypass-governance-retention", deletes.union([.putObjectRetention]), .honoured,
+                   "true lets a version under GOVERNANCE retention be deleted, or its retention shortened or removed"),
             header("x-amz-mfa", deletes, .honoured, "no bucket has MFA delete"),
+            header("x-amz-mfa", [.putBucketVersioning], .refused(.notImplemented("MFA delete")), "refused: MFA delete is not built"),
             // ACLs: every bucket and object is private to its owner.
             header("x-amz-acl", writes.union([.createBucket]),
                    .honouredValues(["private", "bucket-owner-full-control"],
@@ -155,8 +161,12 @@ public enum WirePromises {
             header("x-amz-object-ownership", [.createBucket],
                    .honouredValues(["BucketOwnerEnforced"], otherwise: .notImplemented("Object ownership other than BucketOwnerEnforced")),
                    "BucketOwnerEnforced (the bucket owner owns every object)"),
-            header("x-amz-bucket-object-lock-enabled", [.createBucket],
-                   .honouredValues(["false"], otherwise: .notImplemented("Object Lock")), "false only"),
+            header("x-amz-bucket-object-lock-enabled", [.createBucket], .honoured,
+                   "true creates the bucket with Object Lock (and versioning) on"),
+            header("x-amz-transition-default-minimum-object-size", [.putBucketLifecycleConfiguration], .honoured,
+                   "accepted: it only shapes transitions, which are refused"),
+            header("x-amz-bucket-object-lock-token", [.putObjectLockConfiguration],
+                   .refused(.notImplemented("Object Lock tokens")), "refused: no token is needed here"),
             header("x-amz-tagging", writes, .honouredValues([""], otherwise: .notImplemented("Object tagging")),
                    "empty only (no tags)"),
             header("x-amz-tagging-directive", [.copyObject], .honoured, "COPY or REPLACE: no object has tags"),
@@ -168,18 +178,23 @@ public enum WirePromises {
             header("x-amz-server-side-encryption-bucket-key-enabled", nil, .refused(.notImplemented("SSE-KMS bucket keys")), "refused"),
             header("x-amz-website-redirect-location", nil, .refused(.notImplemented("Website redirects")), "refused"),
             header("x-amz-write-offset-bytes", nil, .refused(.notImplemented("Appending to an object")), "refused"),
-            header("x-amz-object-lock-mode", nil, .refused(.noObjectLock), "refused: no bucket has Object Lock"),
-            header("x-amz-object-lock-retain-until-date", nil, .refused(.noObjectLock), "refused: no bucket has Object Lock"),
-            header("x-amz-object-lock-legal-hold", nil, .refused(.noObjectLock), "refused: no bucket has Object Lock"),
+            header("x-amz-object-lock-mode", [.putObject, .copyObject], .honoured,
+                   "GOVERNANCE or COMPLIANCE retention of the new version (a bucket without Object Lock refuses it)"),
+            header("x-amz-object-lock-retain-until-date", [.putObject, .copyObject], .honoured, "the retention's end"),
+            header("x-amz-object-lock-legal-hold", [.putObject, .copyObject], .honoured, "ON puts the new version under a legal hold"),
+            header("x-amz-object-lock-mode", [.createMultipartUpload],
+                   .refused(.notImplemented("Object Lock headers on a multipart upload (the bucket's default retention applies)")), "refused"),
+            header("x-amz-object-lock-retain-until-date", [.createMultipartUpload],
+                   .refused(.notImplemented("Object Lock headers on a multipart upload (the bucket's default retention applies)")), "refused"),
+            header("x-amz-object-lock-legal-hold", [.createMultipartUpload],
+                   .refused(.notImplemented("Object Lock headers on a multipart upload (the bucket's default retention applies)")), "refused"),
             header("x-amz-if-match-last-modified-time", nil, .refused(.notImplemented("Delete conditions on time")), "refused"),
             header("x-amz-if-match-size", nil, .refused(.notImplemented("Delete conditions on size")), "refused"),
             header("x-amz-if-match-initiated-time", nil, .refused(.notImplemented("Abort conditions on time")), "refused"),
             header("x-amz-mp-object-size", nil, .refused(.notImplemented("x-amz-mp-object-size")), "refused"),
             // Query parameters with values that could make a promise.
-            query("versionId", [.getObject, .headObject, .deleteObject],
-                  .honouredValues(["null"], otherwise: Refusal(status: .badRequest, code: "InvalidArgument",
-                                                               message: "Invalid version id specified: versioning is never enabled here, so the only version is null")),
-                  "null only (the one version of an object in a bucket without versioning)"),
+            query("versionId", versionLocks.union([.getObject, .headObject, .deleteObject]), .honoured,
+                  "that version (null: the null version); NoSuchVersion when the key has no such version"),
             query("partNumber", [.getObject, .headObject, .uploadPart, .uploadPartCopy], .honoured, "the part"),
             query("uploadId", [.uploadPart, .uploadPartCopy, .completeMultipartUpload, .abortMultipartUpload, .listParts],
                   .honoured, "the upload"),
@@ -194,7 +209,7 @@ public enum WirePromises {
             query("start-after", [.listObjectsV2], .honoured, "page start"),
             query("fetch-owner", [.listObjectsV2], .honoured, "owners in the listing"),
             query("key-marker", [.listObjectVersions, .listMultipartUploads], .honoured, "page start"),
-            query("version-id-marker", [.listObjectVersions], .honoured, "page start (null is the only version)"),
+            query("version-id-marker", [.listObjectVersions], .honoured, "page start within the key-marker's versions"),
             query("upload-id-marker", [.listMultipartUploads], .honoured, "page start"),
             query("max-uploads", [.listMultipartUploads], .honoured, "page size"),
             query("max-buckets", [.listBuckets], .honoured, "page size, 1 to 10,000"),
@@ -212,7 +227,7 @@ public enum WirePromises {
             }
         }
         for algorithm in checksumAlgorithms {
-            rules.append(header("x-amz-checksum-" + algorithm, bodies.union([.deleteObjects]), .honoured,
+            rules.append(header("x-amz-checksum-" + algorithm, bodies.union(checksummedXML), .honoured,
                                 "checked against the body (BadDigest) and stored"))
             rules.append(header("x-amz-checksum-" + algorithm, [.completeMultipartUpload],
                                 .refused(.notImplemented("A whole-object checksum on CompleteMultipartUpload")), "refused"))
