@@ -124,6 +124,20 @@ def test_default_retention_applies_to_new_versions(s3, locked_bucket, s3_error):
     s3.delete_object(Bucket=locked_bucket, Key="d", VersionId=version, BypassGovernanceRetention=True)
 
 
+def test_a_multipart_upload_takes_its_lock_at_create(s3, locked_bucket, s3_error):
+    upload = s3.create_multipart_upload(Bucket=locked_bucket, Key="mp", ObjectLockMode="GOVERNANCE",
+                                        ObjectLockRetainUntilDate=now_plus(days=1), ObjectLockLegalHoldStatus="ON")["UploadId"]
+    part = s3.upload_part(Bucket=locked_bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"m" * 100)
+    version = s3.complete_multipart_upload(Bucket=locked_bucket, Key="mp", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})["VersionId"]
+    head = s3.head_object(Bucket=locked_bucket, Key="mp", VersionId=version)
+    assert (head["ObjectLockMode"], head["ObjectLockLegalHoldStatus"]) == ("GOVERNANCE", "ON")
+    with s3_error(403, "AccessDenied"):
+        s3.delete_object(Bucket=locked_bucket, Key="mp", VersionId=version, BypassGovernanceRetention=True)
+    release(s3, locked_bucket, "mp", version)
+    s3.delete_object(Bucket=locked_bucket, Key="mp", VersionId=version, BypassGovernanceRetention=True)
+
+
 def test_object_lock_needs_versioning_and_keeps_it_on(s3, bucket, s3_error):
     with s3_error(404, "ObjectLockConfigurationNotFoundError"):
         s3.get_object_lock_configuration(Bucket=bucket)

@@ -153,6 +153,7 @@ def test_copy_and_part_copy_from_a_version(s3, bucket, s3_error):
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
     part = s3.upload_part_copy(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1,
                                CopySource={"Bucket": bucket, "Key": "src", "VersionId": old})
+    assert part["CopySourceVersionId"] == old
     done = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]})
     assert len(done["VersionId"]) == 32
@@ -245,3 +246,31 @@ def test_conditional_writes_see_the_latest_version(s3, bucket, s3_error):
     # The latest version is a delete marker: the key does not exist for If-None-Match.
     s3.put_object(Bucket=bucket, Key="k", Body=b"3", IfNoneMatch="*")
     assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 2
+
+
+def test_get_object_attributes_of_a_version(s3, bucket, s3_error):
+    enable(s3, bucket)
+    old = s3.put_object(Bucket=bucket, Key="k", Body=b"12345", ChecksumAlgorithm="CRC32")["VersionId"]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    parts = [s3.upload_part(Bucket=bucket, Key="k", UploadId=upload, PartNumber=n, Body=bytes([n]) * size)["ETag"]
+             for n, size in [(1, 5 << 20), (2, 5 << 20), (3, 1000)]]
+    new = s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": n + 1, "ETag": etag} for n, etag in enumerate(parts)]})["VersionId"]
+    everything = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+    current = s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=everything, MaxParts=2)
+    assert current["VersionId"] == new and current["ObjectSize"] == (10 << 20) + 1000
+    assert current["ETag"].endswith("-3") and current["StorageClass"] == "STANDARD"
+    assert current["ObjectParts"]["TotalPartsCount"] == 3 and current["ObjectParts"]["IsTruncated"] is True
+    assert [p["Size"] for p in current["ObjectParts"]["Parts"]] == [5 << 20, 5 << 20]
+    rest = s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["ObjectParts"], PartNumberMarker=2)
+    assert [p["PartNumber"] for p in rest["ObjectParts"]["Parts"]] == [3]
+    older = s3.get_object_attributes(Bucket=bucket, Key="k", VersionId=old, ObjectAttributes=everything)
+    assert older["VersionId"] == old and older["ObjectSize"] == 5 and "ObjectParts" not in older
+    assert older["Checksum"]["ChecksumCRC32"] and older["Checksum"]["ChecksumType"] == "FULL_OBJECT"
+    with s3_error(400, "InvalidArgument"):
+        s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["Colour"])
+    marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]
+    with s3_error(404, "NoSuchKey"):
+        s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["ETag"])
+    with s3_error(405, "MethodNotAllowed"):
+        s3.get_object_attributes(Bucket=bucket, Key="k", VersionId=marker, ObjectAttributes=["ETag"])

@@ -541,7 +541,10 @@ extension RecordReader {
 
 /// `uploads`: upload id → a multipart upload in progress.
 struct UploadRecord: Equatable {
+    /// 1: as below without `lock`; 2: then the Object Lock headers of the Create: u8 mode
+    /// (0 none), i64 retain-until ms, u8 legal hold (0/1), u8 1 when a legal hold was given.
     static let version: UInt8 = 1
+    static let withLock: UInt8 = 2
     var bucket: String
     var key: String
     var initiatedMilliseconds: Int64
@@ -551,20 +554,28 @@ struct UploadRecord: Equatable {
     var checksumAlgorithm: String?
     /// The key's ETag when the upload began, if it existed (for the 409 rules of Complete).
     var etagAtStart: String?
+    /// Object Lock headers of the Create, applied to the completed version.
+    var lock: ObjectLock?
 
     func encoded() -> [UInt8] {
-        var w = RecordWriter(version: Self.version)
+        var w = RecordWriter(version: lock == nil ? Self.version : Self.withLock)
         w.string(bucket)
         w.string(key)
         w.i64(initiatedMilliseconds)
         w.attributes(attributes)
         w.optionalString(checksumAlgorithm)
         w.optionalString(etagAtStart)
+        if let lock {
+            w.u8(lock.mode?.rawValue ?? 0)
+            w.i64(lock.retainUntilMilliseconds)
+            w.u8(lock.legalHold ? 1 : 0)
+        }
         return w.bytes
     }
 
     init(bucket: String, key: String, initiatedMilliseconds: Int64, attributes: ObjectAttributes,
-         checksumAlgorithm: String?, etagAtStart: String?) {
+         checksumAlgorithm: String?, etagAtStart: String?, lock: ObjectLock? = nil) {
+        self.lock = lock
         self.bucket = bucket
         self.key = key
         self.initiatedMilliseconds = initiatedMilliseconds
@@ -574,13 +585,22 @@ struct UploadRecord: Equatable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "upload", expectedVersion: Self.version)
+        var r = try RecordReader(bytes, record: "upload", acceptedVersions: Self.version...Self.withLock)
         bucket = try r.string()
         key = try r.string()
         initiatedMilliseconds = try r.i64()
         attributes = try r.attributes()
         checksumAlgorithm = try r.optionalString()
         etagAtStart = try r.optionalString()
+        if r.version == Self.withLock {
+            let mode = try r.u8()
+            let until = try r.i64()
+            let hold = try r.u8()
+            guard mode == 0 || RetentionMode(rawValue: mode) != nil, hold <= 1 else {
+                throw RecordError(record: "upload", reason: "bad Object Lock fields")
+            }
+            lock = ObjectLock(mode: RetentionMode(rawValue: mode), retainUntilMilliseconds: until, legalHold: hold == 1)
+        }
         try r.finish()
     }
 }

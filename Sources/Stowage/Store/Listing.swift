@@ -38,7 +38,7 @@ extension ObjectStore {
 
     /// Where a cursor must start to see `key` and everything after it: a key longer than
     /// LMDB allows starts at its group slot, whose earlier members the page then skips.
-    private static func seekKey(_ key: [UInt8]) -> [UInt8] {
+    static func seekKey(_ key: [UInt8]) -> [UInt8] {
         key.count <= ObjectSlot.maxShortKeyBytes ? key : Array(key.prefix(ObjectSlot.maxShortKeyBytes)) + [0]
     }
 }
@@ -70,13 +70,13 @@ private struct ListPage {
         if let common = commonPrefix(of: key) {
             let passed = startAfter.map { !$0.lexicographicallyPrecedes(common) } ?? false
             if passed || common == lastCommonPrefix {
-                return successor(of: common).map { .seek($0) } ?? .stop
+                return ObjectStore.prefixSuccessor(common).map { .seek($0) } ?? .stop
             }
             guard count < limit else { return truncate() }
             result.commonPrefixes.append(String(decoding: common, as: UTF8.self))
             result.nextMarker = String(decoding: common, as: UTF8.self)
             lastCommonPrefix = common
-            return successor(of: common).map { .seek($0) } ?? .stop
+            return ObjectStore.prefixSuccessor(common).map { .seek($0) } ?? .stop
         }
         guard count < limit else { return truncate() }
         let name = String(decoding: key, as: UTF8.self)
@@ -105,16 +105,4 @@ private struct ListPage {
         return nil
     }
 
-    /// The smallest byte string greater than every string that starts with `bytes`.
-    private func successor(of bytes: [UInt8]) -> [UInt8]? {
-        var next = bytes
-        while let last = next.last {
-            if last < 0xFF {
-                next[next.count - 1] = last + 1
-                return next
-            }
-            next.removeLast()
-        }
-        return nil
-    }
 }

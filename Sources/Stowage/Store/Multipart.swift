@@ -19,6 +19,9 @@ public struct PartInfo: Sendable, Equatable {
     public var lastModifiedMilliseconds: Int64
     /// The part's checksum in the upload's algorithm: (wire name, base64).
     public var checksum: (algorithm: String, value: String)?
+    /// UploadPartCopy: the version id of the source (`x-amz-copy-source-version-id`), when
+    /// its bucket is versioned.
+    public var copySourceVersionID: String?
 
     public static func == (lhs: PartInfo, rhs: PartInfo) -> Bool {
         lhs.partNumber == rhs.partNumber && lhs.size == rhs.size && lhs.etag == rhs.etag
@@ -38,18 +41,24 @@ public struct UploadList: Sendable {
 /// the parts' extents"). Parts are data blobs held by part records; Complete makes one
 /// composite blob of their pieces in one transaction — no object byte is read or written.
 extension ObjectStore {
+    /// `lock`: the Create's Object Lock headers, applied to the completed version (checked
+    /// here: the bucket must have Object Lock).
     public func createMultipartUpload(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
-                                      checksumAlgorithm: S3ChecksumAlgorithm? = nil) async throws(StoreError) -> String {
+                                      checksumAlgorithm: S3ChecksumAlgorithm? = nil,
+                                      lock: ObjectLock? = nil) async throws(StoreError) -> String {
         try Validation.checkBucketName(bucket)
         try Validation.checkKey(key)
         try Validation.checkUserMetadata(attributes.userMetadata)
         let uploadID = Self.newUploadID()
         let now = Self.nowMilliseconds()
         try await mutate { [index] txn in
-            try index.requireBucket(txn, bucket)
+            let bucketRecord = try index.bucketRecord(txn, bucket)
+            if lock != nil, !bucketRecord.objectLockEnabled {
+                throw StoreError(.invalidRequest, "Bucket is missing Object Lock Configuration")
+            }
             let existing = try index.object(txn, bucket: bucket, key: key)
             let record = UploadRecord(bucket: bucket, key: key, initiatedMilliseconds: now, attributes: attributes,
-                                      checksumAlgorithm: checksumAlgorithm?.wireName, etagAtStart: existing?.etag)
+                                      checksumAlgorithm: checksumAlgorithm?.wireName, etagAtStart: existing?.etag, lock: lock)
             try txn.put(index.uploads, Array(uploadID.utf8), record.encoded(), noOverwrite: true)
         }
         return uploadID
@@ -100,12 +109,13 @@ extension ObjectStore {
                                sourceConditions: ObjectConditions = ObjectConditions()) async throws(StoreError) -> PartInfo {
         try Self.checkPartNumber(partNumber)
         let location = "\(sourceBucket)/\(sourceKey)"
-        let (source, spans, upload) = try await readOffLoop { [self] txn in
+        let (source, spans, upload, shownVersion) = try await readOffLoop { [self] txn in
             let upload = try requireUpload(txn, uploadID, bucket: bucket, key: key)
             let source = try copySource(txn, bucket: sourceBucket, key: sourceKey, versionID: sourceVersionID,
                                         conditions: sourceConditions)
             let (spans, _) = try resolve(txn, blobID: source.blobID, location: location)
-            return (source, spans, upload)
+            let shown = source.info(key: sourceKey, versioning: try index.versioning(txn, sourceBucket)).versionID
+            return (source, spans, upload, shown)
         }
         var served = 0..<source.size
         if let range {
@@ -137,7 +147,8 @@ extension ObjectStore {
             try replacePart(txn, PartTarget(uploadID: uploadID, partNumber: partNumber), with: record)
         }
         return PartInfo(partNumber: partNumber, size: record.size, etag: record.etag,
-                        lastModifiedMilliseconds: now, checksum: algorithm.map { ($0.wireName, base64(digests.checksum)) })
+                        lastModifiedMilliseconds: now, checksum: algorithm.map { ($0.wireName, base64(digests.checksum)) },
+                        copySourceVersionID: shownVersion)
     }
 
     /// CompleteMultipartUpload: validates the list (InvalidPartOrder, InvalidPart,
@@ -195,7 +206,8 @@ extension ObjectStore {
             var versioned = record
             versioned.versionID = versionID
             let info = try index.writeVersion(txn, bucket: bucket, key: key, in: bucketRecord, existing: existing,
-                                              with: versioned, now: now).info(key: key, versioning: bucketRecord.versioning)
+                                              with: versioned, lock: upload.lock, now: now)
+                .info(key: key, versioning: bucketRecord.versioning)
             let completion = CompletionRecord(info: info, bucket: bucket, parts: choices)
             let kept = TokenRecord(expiresMilliseconds: now + Limits.tokenLifetimeMilliseconds, fingerprint: completion.encoded())
             try txn.put(index.tokens, IndexKey.completion(uploadID: uploadID), kept.encoded())

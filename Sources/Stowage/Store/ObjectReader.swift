@@ -127,6 +127,17 @@ extension ObjectStore {
         return record.info(key: key, versioning: versioning)
     }
 
+    /// GetObjectAttributes: a version's description and the sizes of the parts it was
+    /// uploaded in (empty for a single-part object), without reading a byte of it.
+    public func objectAttributes(bucket: String, key: String, versionID: String? = nil) throws(StoreError) -> (info: ObjectInfo, partSizes: [UInt64]) {
+        try read { txn in
+            let (record, versioning) = try lookupRecord(txn, bucket: bucket, key: key, versionID: versionID,
+                                                        conditions: ObjectConditions())
+            let (_, partSizes) = try resolve(txn, blobID: record.blobID, location: "\(bucket)/\(key)")
+            return (record.info(key: key, versioning: versioning), partSizes)
+        }
+    }
+
     /// GetObject, whole or by range, with the GET/HEAD conditions of S3-SEMANTICS.md.
     /// The answer pins the segment mappings it reads, so a later delete or compaction
     /// cannot pull bytes from under it (I6).

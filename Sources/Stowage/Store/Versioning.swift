@@ -94,7 +94,7 @@ extension ObjectStore {
         let bucketPrefix = IndexKey.objectPrefix(bucket: bucket)
         var found: [(key: [UInt8], record: ObjectRecord)] = []
         var done = true
-        try txn.scan(index.objects, from: Self.slotSeek(bucketPrefix + from)) { rawKey, value in
+        try txn.scan(index.objects, from: Self.seekKey(bucketPrefix + from)) { rawKey, value in
             guard rawKey.starts(with: bucketPrefix) else { return false }
             return try Index.expand(rawKey, value, bucketPrefixCount: bucketPrefix.count) { key, record in
                 guard !key.lexicographicallyPrecedes(from) else { return true }
@@ -118,7 +118,7 @@ extension ObjectStore {
         let bucketPrefix = IndexKey.objectPrefix(bucket: bucket)
         var found: [(key: [UInt8], history: [VersionEntry])] = []
         var done = true
-        try txn.scan(index.versions, from: Self.slotSeek(bucketPrefix + from)) { rawKey, value in
+        try txn.scan(index.versions, from: Self.seekKey(bucketPrefix + from)) { rawKey, value in
             guard rawKey.starts(with: bucketPrefix) else { return false }
             for entry in try VersionGroupRecord(decoding: value).entries {
                 guard !entry.key.lexicographicallyPrecedes(from) else { continue }
@@ -135,11 +135,6 @@ extension ObjectStore {
             return true
         }
         return (found, done)
-    }
-
-    /// Where a cursor must start to see `key`: a key past LMDB's limit starts at its slot.
-    private static func slotSeek(_ key: [UInt8]) -> [UInt8] {
-        key.count <= ObjectSlot.maxShortKeyBytes ? key : Array(key.prefix(ObjectSlot.maxShortKeyBytes))
     }
 }
 

@@ -14,7 +14,7 @@ extension Handlers {
             algorithm = parsed
         }
         let uploadID = try await store.createMultipartUpload(bucket: bucket, key: key, attributes: try Self.attributes(s3),
-                                                             checksumAlgorithm: algorithm)
+                                                             checksumAlgorithm: algorithm, lock: try Self.lockHeaders(s3))
         var xml = XMLWriter()
         xml.element("InitiateMultipartUploadResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Bucket", bucket)
@@ -61,7 +61,9 @@ extension Handlers {
             xml.element("LastModified", HTTPDate.iso8601(milliseconds: part.lastModifiedMilliseconds))
             if let checksum = part.checksum { xml.element("Checksum" + checksum.algorithm, checksum.value) }
         }
-        return xmlResponse(xml)
+        var response = xmlResponse(xml)
+        if let versionID = part.copySourceVersionID { response.headers[.xAmzCopySourceVersionID] = versionID }
+        return response
     }
 
     /// `<CompleteMultipartUpload><Part><PartNumber/><ETag/></Part>…</CompleteMultipartUpload>`.

@@ -272,3 +272,63 @@ extension Handlers {
         return headers
     }
 }
+
+extension Handlers {
+    static let objectAttributeNames: Set<String> = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+
+    /// GetObjectAttributes (`GET /{bucket}/{key}?attributes`, `versionId` too): what
+    /// `x-amz-object-attributes` names, from the index alone. ObjectParts lists the parts'
+    /// sizes, paged by `x-amz-max-parts` and `x-amz-part-number-marker`; per-part checksums
+    /// are not kept after Complete, so a part shows its number and size only.
+    func objectAttributes(_ bucket: String, _ key: String, _ s3: S3Request) async throws -> Response {
+        let wanted = Set((s3.header("x-amz-object-attributes") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        guard !wanted.isEmpty else { throw S3Error.invalidArgument("x-amz-object-attributes names at least one attribute") }
+        if let unknown = wanted.subtracting(Self.objectAttributeNames).sorted().first {
+            throw S3Error.invalidArgument("Invalid attribute name specified: \(unknown)")
+        }
+        func count(_ header: String, _ fallback: Int) throws -> Int {
+            guard let text = s3.header(header) else { return fallback }
+            guard let value = Int(text), value >= 0 else { throw S3Error.invalidArgument("\(header) must be a non-negative integer") }
+            return value
+        }
+        let maxParts = min(try count("x-amz-max-parts", Limits.maxListParts), Limits.maxListParts)
+        let marker = try count("x-amz-part-number-marker", 0)
+        let versionID = s3.parameter("versionId")
+        let (info, partSizes) = try await store.offLoop { try $0.objectAttributes(bucket: bucket, key: key, versionID: versionID) }
+        var xml = XMLWriter()
+        xml.element("GetObjectAttributesResponse", namespace: XMLWriter.s3Namespace) { xml in
+            if wanted.contains("ETag") { xml.element("ETag", info.etag) }
+            if wanted.contains("Checksum"), !info.attributes.checksums.isEmpty {
+                xml.element("Checksum") { xml in
+                    for (algorithm, value) in info.attributes.checksums { xml.element("Checksum" + algorithm, value) }
+                    xml.element("ChecksumType", info.attributes.checksums[0].value.contains("-") ? "COMPOSITE" : "FULL_OBJECT")
+                }
+            }
+            if wanted.contains("ObjectParts"), !partSizes.isEmpty {
+                let page = partSizes.enumerated().map { (number: $0.offset + 1, size: $0.element) }
+                    .filter { $0.number > marker }.prefix(maxParts)
+                let truncated = (page.last?.number ?? marker) < partSizes.count
+                xml.element("ObjectParts") { xml in
+                    xml.element("PartsCount", String(partSizes.count))   // botocore: TotalPartsCount
+                    xml.element("PartNumberMarker", String(marker))
+                    xml.element("NextPartNumberMarker", String(page.last?.number ?? marker))
+                    xml.element("MaxParts", String(maxParts))
+                    xml.element("IsTruncated", truncated ? "true" : "false")
+                    for part in page {
+                        xml.element("Part") { xml in
+                            xml.element("PartNumber", String(part.number))
+                            xml.element("Size", String(part.size))
+                        }
+                    }
+                }
+            }
+            if wanted.contains("StorageClass") { xml.element("StorageClass", info.attributes.storageClass ?? "STANDARD") }
+            if wanted.contains("ObjectSize") { xml.element("ObjectSize", String(info.size)) }
+        }
+        var response = xmlResponse(xml)
+        response.headers[.lastModified] = HTTPDate.format(milliseconds: info.lastModifiedMilliseconds)
+        if let versionID = info.versionID { response.headers[.xAmzVersionID] = versionID }
+        return response
+    }
+}

@@ -17,6 +17,7 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
     case putObjectRetention = "PutObjectRetention"
     case getObjectLegalHold = "GetObjectLegalHold"
     case putObjectLegalHold = "PutObjectLegalHold"
+    case getObjectAttributes = "GetObjectAttributes"
     case getBucketLifecycleConfiguration = "GetBucketLifecycleConfiguration"
     case putBucketLifecycleConfiguration = "PutBucketLifecycleConfiguration"
     case deleteBucketLifecycle = "DeleteBucketLifecycle"
@@ -71,6 +72,7 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
         switch (s3.method, named) {
         case (.put, "renameObject"): return .renameObject
         case (.get, "retention"): return .getObjectRetention
+        case (.get, "attributes"): return .getObjectAttributes
         case (.put, "retention"): return .putObjectRetention
         case (.get, "legal-hold"): return .getObjectLegalHold
         case (.put, "legal-hold"): return .putObjectLegalHold

@@ -119,6 +119,7 @@ struct S3Responder: HTTPResponder {
         case .getBucketVersioning: return try await handlers.bucketVersioning(bucket)
         case .putBucketVersioning: return try await handlers.putBucketVersioning(bucket, s3, auth: auth, body: body)
         case .getObjectLockConfiguration: return try await handlers.objectLockConfiguration(bucket)
+        case .getObjectAttributes: return try await handlers.objectAttributes(bucket, key, s3)
         case .getBucketLifecycleConfiguration: return try await handlers.lifecycleConfiguration(bucket)
         case .putBucketLifecycleConfiguration: return try await handlers.putLifecycleConfiguration(bucket, s3, auth: auth, body: body)
         case .deleteBucketLifecycle: return try await handlers.deleteLifecycleConfiguration(bucket)

@@ -80,6 +80,9 @@ public enum WirePromises {
     private static let checksummedXML: Set<S3Operation> = [.deleteObjects, .putBucketVersioning, .putObjectLockConfiguration,
                                                            .putObjectRetention, .putObjectLegalHold,
                                                            .putBucketLifecycleConfiguration]
+    /// Writes that take Object Lock headers for the version they make (a multipart upload's
+    /// at Create, applied at Complete).
+    private static let lockedWrites: Set<S3Operation> = [.putObject, .copyObject, .createMultipartUpload]
     /// Operations on one version's Object Lock state.
     private static let versionLocks: Set<S3Operation> = [.getObjectRetention, .putObjectRetention, .getObjectLegalHold,
                                                          .putObjectLegalHold]
@@ -178,22 +181,20 @@ public enum WirePromises {
             header("x-amz-server-side-encryption-bucket-key-enabled", nil, .refused(.notImplemented("SSE-KMS bucket keys")), "refused"),
             header("x-amz-website-redirect-location", nil, .refused(.notImplemented("Website redirects")), "refused"),
             header("x-amz-write-offset-bytes", nil, .refused(.notImplemented("Appending to an object")), "refused"),
-            header("x-amz-object-lock-mode", [.putObject, .copyObject], .honoured,
+            header("x-amz-object-lock-mode", lockedWrites, .honoured,
                    "GOVERNANCE or COMPLIANCE retention of the new version (a bucket without Object Lock refuses it)"),
-            header("x-amz-object-lock-retain-until-date", [.putObject, .copyObject], .honoured, "the retention's end"),
-            header("x-amz-object-lock-legal-hold", [.putObject, .copyObject], .honoured, "ON puts the new version under a legal hold"),
-            header("x-amz-object-lock-mode", [.createMultipartUpload],
-                   .refused(.notImplemented("Object Lock headers on a multipart upload (the bucket's default retention applies)")), "refused"),
-            header("x-amz-object-lock-retain-until-date", [.createMultipartUpload],
-                   .refused(.notImplemented("Object Lock headers on a multipart upload (the bucket's default retention applies)")), "refused"),
-            header("x-amz-object-lock-legal-hold", [.createMultipartUpload],
-                   .refused(.notImplemented("Object Lock headers on a multipart upload (the bucket's default retention applies)")), "refused"),
+            header("x-amz-object-lock-retain-until-date", lockedWrites, .honoured, "the retention's end"),
+            header("x-amz-object-lock-legal-hold", lockedWrites, .honoured, "ON puts the new version under a legal hold"),
             header("x-amz-if-match-last-modified-time", nil, .refused(.notImplemented("Delete conditions on time")), "refused"),
             header("x-amz-if-match-size", nil, .refused(.notImplemented("Delete conditions on size")), "refused"),
             header("x-amz-if-match-initiated-time", nil, .refused(.notImplemented("Abort conditions on time")), "refused"),
             header("x-amz-mp-object-size", nil, .refused(.notImplemented("x-amz-mp-object-size")), "refused"),
             // Query parameters with values that could make a promise.
-            query("versionId", versionLocks.union([.getObject, .headObject, .deleteObject]), .honoured,
+            header("x-amz-object-attributes", [.getObjectAttributes], .honoured,
+                   "which of ETag, Checksum, ObjectParts, StorageClass, ObjectSize to answer"),
+            header("x-amz-max-parts", [.getObjectAttributes], .honoured, "page size of ObjectParts"),
+            header("x-amz-part-number-marker", [.getObjectAttributes], .honoured, "page start of ObjectParts"),
+            query("versionId", versionLocks.union([.getObject, .headObject, .deleteObject, .getObjectAttributes]), .honoured,
                   "that version (null: the null version); NoSuchVersion when the key has no such version"),
             query("partNumber", [.getObject, .headObject, .uploadPart, .uploadPartCopy], .honoured, "the part"),
             query("uploadId", [.uploadPart, .uploadPartCopy, .completeMultipartUpload, .abortMultipartUpload, .listParts],
