@@ -143,3 +143,18 @@ def test_expiration_in_a_versioned_bucket_adds_a_delete_marker(fast_days):
     listing = s3.list_object_versions(Bucket="marked")
     assert [v["VersionId"] for v in listing["Versions"]] == [version], "the expired version is kept, noncurrent"
     assert [m["IsLatest"] for m in listing["DeleteMarkers"]] == [True]
+
+
+def test_a_tag_filter_expires_only_tagged_objects(fast_days):
+    s3 = fast_days.client()
+    s3.create_bucket(Bucket="tagged")
+    s3.put_object(Bucket="tagged", Key="logs/scratch", Body=b"x", Tagging="kind=scratch&team=ml")
+    s3.put_object(Bucket="tagged", Key="logs/keep", Body=b"x", Tagging="kind=audit")
+    s3.put_object(Bucket="tagged", Key="logs/plain", Body=b"x")
+    s3.put_bucket_lifecycle_configuration(Bucket="tagged", LifecycleConfiguration={"Rules": [
+        {"ID": "scratch", "Status": "Enabled",
+         "Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "kind", "Value": "scratch"}]}},
+         "Expiration": {"Days": 1}}]})
+    wait_until(lambda: keys(s3, "tagged") == ["logs/keep", "logs/plain"], 4 * DAY_SECONDS, "expiring the tagged object")
+    time.sleep(DAY_SECONDS)
+    assert keys(s3, "tagged") == ["logs/keep", "logs/plain"]

@@ -371,16 +371,3 @@ def test_key_of_1024_bytes_is_allowed_and_1025_is_too_long(s3, s3_error, bucket)
     with s3_error(400, "KeyTooLongError"):
         s3.put_object(Bucket=bucket, Key="k" * 1025, Body=b"over")
 
-
-# --- not implemented ---
-
-
-def test_object_tagging_is_not_implemented(s3, s3_error, bucket):
-    s3.put_object(Bucket=bucket, Key="tagged", Body=b"x")
-    with s3_error(501, "NotImplemented"):
-        s3.put_object_tagging(
-            Bucket=bucket, Key="tagged", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}
-        )
-    with s3_error(501, "NotImplemented"):
-        s3.get_object_tagging(Bucket=bucket, Key="tagged")
-    assert s3.get_object(Bucket=bucket, Key="tagged")["Body"].read() == b"x"

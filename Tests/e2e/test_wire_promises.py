@@ -39,7 +39,8 @@ OPERATIONS = [
     "RenameObject", "PutBucketVersioning", "GetObjectLockConfiguration", "PutObjectLockConfiguration",
     "GetObjectRetention", "PutObjectRetention", "GetObjectLegalHold", "PutObjectLegalHold",
     "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration", "DeleteBucketLifecycle",
-    "GetObjectAttributes",
+    "GetObjectAttributes", "GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging",
+    "GetBucketTagging", "PutBucketTagging", "DeleteBucketTagging",
 ]
 
 
@@ -252,24 +253,6 @@ def test_private_acls_are_honoured(s3, bucket, bucket_name_factory):
     name = bucket_name_factory("private")
     s3.create_bucket(Bucket=name, ACL="private", ObjectOwnership="BucketOwnerEnforced")
     s3.head_bucket(Bucket=name)
-
-
-def test_tagging_is_refused(s3, s3_error, bucket):
-    with s3_error(501, "NotImplemented"):
-        s3.put_object(Bucket=bucket, Key="tagged", Body=b"x", Tagging="team=ml&stage=tmp")
-    assert_absent(s3, bucket, "tagged")
-    with s3_error(501, "NotImplemented"):
-        s3.create_multipart_upload(Bucket=bucket, Key="tagged", Tagging="team=ml")
-    s3.put_object(Bucket=bucket, Key="src", Body=b"x")
-    with s3_error(501, "NotImplemented"):
-        s3.copy_object(Bucket=bucket, Key="tagged", CopySource={"Bucket": bucket, "Key": "src"},
-                       TaggingDirective="REPLACE", Tagging="a=b")
-    assert_absent(s3, bucket, "tagged")
-    with s3_error(501, "NotImplemented"):
-        s3.get_object_tagging(Bucket=bucket, Key="src")
-    # No object has tags, so both directives without tags are kept as asked.
-    s3.copy_object(Bucket=bucket, Key="copied", CopySource={"Bucket": bucket, "Key": "src"}, TaggingDirective="COPY")
-    s3.copy_object(Bucket=bucket, Key="copied2", CopySource={"Bucket": bucket, "Key": "src"}, TaggingDirective="REPLACE")
 
 
 def test_expected_bucket_owner_is_checked(s3, s3_error, bucket):

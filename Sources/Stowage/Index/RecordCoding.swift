@@ -31,6 +31,17 @@ struct RecordWriter {
     mutating func string(_ value: String) { blob(Array(value.utf8)) }
 
     /// A presence byte (0 or 1), then the string when present.
+    /// Tags: nothing when there are none (the record's version says so), else u16 T and
+    /// T × (string key, string value).
+    mutating func tags(_ tags: [ObjectTag]) {
+        guard !tags.isEmpty else { return }
+        u16(UInt16(tags.count))
+        for tag in tags {
+            string(tag.key)
+            string(tag.value)
+        }
+    }
+
     mutating func optionalString(_ value: String?) {
         guard let value else { return u8(0) }
         u8(1)
@@ -100,6 +111,18 @@ struct RecordReader {
             throw RecordError(record: record, reason: "invalid UTF-8 at byte \(position)")
         }
         return text
+    }
+
+    /// `RecordWriter.tags`: 1 to 50 of them.
+    mutating func tags() throws(RecordError) -> [ObjectTag] {
+        let count = Int(try u16())
+        guard count > 0, count <= Limits.maxBucketTags else { throw RecordError(record: record, reason: "\(count) tags") }
+        var tags: [ObjectTag] = []
+        for _ in 0..<count {
+            let key = try string()
+            tags.append(ObjectTag(key: key, value: try string()))
+        }
+        return tags
     }
 
     mutating func optionalString() throws(RecordError) -> String? {

@@ -70,8 +70,10 @@ struct ObjectRecord: Equatable {
     /// 1: no version id (the `null` version) and no Object Lock; 2: the same fields, then
     /// the version id (optstring), the retention mode (u8: 0 none, 1 GOVERNANCE,
     /// 2 COMPLIANCE), retain-until (i64 ms) and the legal hold (u8 0/1).
+    /// 3: format 2's fields, then u16 T = tag count and T × (string key, string value).
     static let version: UInt8 = 1
     static let versionedFormat: UInt8 = 2
+    static let taggedFormat: UInt8 = 3
     var blobID: UInt64
     var size: UInt64
     var etag: String
@@ -84,10 +86,12 @@ struct ObjectRecord: Equatable {
     var versionID: String?
     /// Object Lock: retention and legal hold of this version.
     var lock = ObjectLock()
+    /// Tags (PutObjectTagging, `x-amz-tagging`), in the order given.
+    var tags: [ObjectTag] = []
 
     func encoded() -> [UInt8] {
-        let extended = versionID != nil || lock != ObjectLock()
-        var w = RecordWriter(version: extended ? Self.versionedFormat : Self.version)
+        let extended = versionID != nil || lock != ObjectLock() || !tags.isEmpty
+        var w = RecordWriter(version: !tags.isEmpty ? Self.taggedFormat : extended ? Self.versionedFormat : Self.version)
         w.u64(blobID)
         w.u64(size)
         w.string(etag)
@@ -100,6 +104,7 @@ struct ObjectRecord: Equatable {
             w.i64(lock.retainUntilMilliseconds)
             w.u8(lock.legalHold ? 1 : 0)
         }
+        w.tags(tags)
         return w.bytes
     }
 
@@ -115,14 +120,14 @@ struct ObjectRecord: Equatable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "object", acceptedVersions: Self.version...Self.versionedFormat)
+        var r = try RecordReader(bytes, record: "object", acceptedVersions: Self.version...Self.taggedFormat)
         blobID = try r.u64()
         size = try r.u64()
         etag = try r.string()
         lastModifiedMilliseconds = try r.i64()
         partCount = try r.u32()
         attributes = try r.attributes()
-        if r.version == Self.versionedFormat {
+        if r.version >= Self.versionedFormat {
             versionID = try r.optionalString()
             let mode = try r.u8()
             guard mode == 0 || RetentionMode(rawValue: mode) != nil else {
@@ -134,13 +139,14 @@ struct ObjectRecord: Equatable {
             guard hold <= 1 else { throw RecordError(record: "object", reason: "bad legal hold \(hold)") }
             lock.legalHold = hold == 1
         }
+        if r.version == Self.taggedFormat { tags = try r.tags() }
         try r.finish()
     }
 
     func info(key: String) -> ObjectInfo {
         ObjectInfo(key: key, size: size, etag: etag, lastModifiedMilliseconds: lastModifiedMilliseconds,
                    attributes: attributes, partCount: partCount == 0 ? nil : Int(partCount),
-                   lock: lock == ObjectLock() ? nil : lock)
+                   lock: lock == ObjectLock() ? nil : lock, tags: tags)
     }
 
     /// As `info`, with the version id S3 shows for it: none in a bucket never versioned,
@@ -543,8 +549,11 @@ extension RecordReader {
 struct UploadRecord: Equatable {
     /// 1: as below without `lock`; 2: then the Object Lock headers of the Create: u8 mode
     /// (0 none), i64 retain-until ms, u8 legal hold (0/1), u8 1 when a legal hold was given.
+    /// 3: format 2's fields (its lock fields all 0 when none was given), then u16 T and
+    /// T × (string, string): the tags of the Create.
     static let version: UInt8 = 1
     static let withLock: UInt8 = 2
+    static let withTags: UInt8 = 3
     var bucket: String
     var key: String
     var initiatedMilliseconds: Int64
@@ -556,26 +565,31 @@ struct UploadRecord: Equatable {
     var etagAtStart: String?
     /// Object Lock headers of the Create, applied to the completed version.
     var lock: ObjectLock?
+    /// `x-amz-tagging` of the Create: the completed version's tags.
+    var tags: [ObjectTag] = []
 
     func encoded() -> [UInt8] {
-        var w = RecordWriter(version: lock == nil ? Self.version : Self.withLock)
+        var w = RecordWriter(version: !tags.isEmpty ? Self.withTags : lock == nil ? Self.version : Self.withLock)
         w.string(bucket)
         w.string(key)
         w.i64(initiatedMilliseconds)
         w.attributes(attributes)
         w.optionalString(checksumAlgorithm)
         w.optionalString(etagAtStart)
-        if let lock {
+        if lock != nil || !tags.isEmpty {
+            let lock = lock ?? ObjectLock()
             w.u8(lock.mode?.rawValue ?? 0)
             w.i64(lock.retainUntilMilliseconds)
             w.u8(lock.legalHold ? 1 : 0)
         }
+        w.tags(tags)
         return w.bytes
     }
 
     init(bucket: String, key: String, initiatedMilliseconds: Int64, attributes: ObjectAttributes,
-         checksumAlgorithm: String?, etagAtStart: String?, lock: ObjectLock? = nil) {
+         checksumAlgorithm: String?, etagAtStart: String?, lock: ObjectLock? = nil, tags: [ObjectTag] = []) {
         self.lock = lock
+        self.tags = tags
         self.bucket = bucket
         self.key = key
         self.initiatedMilliseconds = initiatedMilliseconds
@@ -585,22 +599,24 @@ struct UploadRecord: Equatable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "upload", acceptedVersions: Self.version...Self.withLock)
+        var r = try RecordReader(bytes, record: "upload", acceptedVersions: Self.version...Self.withTags)
         bucket = try r.string()
         key = try r.string()
         initiatedMilliseconds = try r.i64()
         attributes = try r.attributes()
         checksumAlgorithm = try r.optionalString()
         etagAtStart = try r.optionalString()
-        if r.version == Self.withLock {
+        if r.version >= Self.withLock {
             let mode = try r.u8()
             let until = try r.i64()
             let hold = try r.u8()
             guard mode == 0 || RetentionMode(rawValue: mode) != nil, hold <= 1 else {
                 throw RecordError(record: "upload", reason: "bad Object Lock fields")
             }
-            lock = ObjectLock(mode: RetentionMode(rawValue: mode), retainUntilMilliseconds: until, legalHold: hold == 1)
+            let given = ObjectLock(mode: RetentionMode(rawValue: mode), retainUntilMilliseconds: until, legalHold: hold == 1)
+            lock = r.version == Self.withLock || given != ObjectLock() ? given : nil
         }
+        if r.version == Self.withTags { tags = try r.tags() }
         try r.finish()
     }
 }

@@ -11,8 +11,7 @@ public struct LifecycleRule: Sendable, Equatable {
     public var enabled: Bool
     // The filter: every condition given must hold (S3's `And`).
     public var prefix: String
-    /// Objects carry no tags in this store (tagging is refused), so a rule with a tag
-    /// filter matches no object; it is kept, and would apply once objects have tags.
+    /// Every one of these must be among the object version's tags.
     public var tags: [Tag]
     public var sizeGreaterThan: UInt64?
     public var sizeLessThan: UInt64?
@@ -44,15 +43,17 @@ public struct LifecycleRule: Sendable, Equatable {
         self.abortIncompleteUploadDays = abortIncompleteUploadDays
     }
 
-    /// Whether an object version (key, size; no tags) passes the filter.
-    func matches(key: String, size: UInt64) -> Bool {
-        guard tags.isEmpty, key.utf8.starts(with: prefix.utf8) else { return false }
+    /// Whether an object version passes the filter: the prefix, every tag of the rule
+    /// among the version's, the sizes.
+    func matches(key: String, size: UInt64, tags objectTags: [ObjectTag]) -> Bool {
+        guard key.utf8.starts(with: prefix.utf8),
+              tags.allSatisfy({ tag in objectTags.contains { $0.key == tag.key && $0.value == tag.value } }) else { return false }
         if let limit = sizeGreaterThan, size <= limit { return false }
         if let limit = sizeLessThan, size >= limit { return false }
         return true
     }
 
-    /// Whether a key can match at all (for uploads and delete markers: prefix and tags).
+    /// For uploads and delete markers, which have no tags: the prefix, and no tag filter.
     func matches(key: String) -> Bool {
         tags.isEmpty && key.utf8.starts(with: prefix.utf8)
     }

@@ -9,6 +9,9 @@ public enum Limits {
     public static let maxListKeys = 1000
     /// Rules in one lifecycle configuration (S3's limit).
     public static let maxLifecycleRules = 1000
+    /// Tags on one object version, and on one bucket (S3's limits).
+    public static let maxObjectTags = 10
+    public static let maxBucketTags = 50
     /// Largest ListBuckets page (`max-buckets`), as S3's.
     public static let maxListBuckets = 10_000
     /// DeleteObjects takes at most this many keys.

@@ -66,6 +66,8 @@ public struct ObjectInfo: Sendable, Equatable {
     public var isDeleteMarker = false
     /// Object Lock retention and legal hold, when the version has either.
     public var lock: ObjectLock?
+    /// The version's tags (GET and HEAD show their count in `x-amz-tagging-count`).
+    public var tags: [ObjectTag] = []
 
     public var lastModified: Date {
         Date(timeIntervalSince1970: Double(lastModifiedMilliseconds) / 1000)

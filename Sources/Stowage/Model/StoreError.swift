@@ -14,6 +14,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case objectLockConfigurationNotFound = "ObjectLockConfigurationNotFoundError"
         case noSuchObjectLockConfiguration = "NoSuchObjectLockConfiguration"
         case noSuchLifecycleConfiguration = "NoSuchLifecycleConfiguration"
+        case invalidTag = "InvalidTag"
+        /// GetBucketTagging of a bucket without tags.
+        case noSuchTagSet = "NoSuchTagSet"
         /// Refused by Object Lock: a version under retention or legal hold.
         case accessDenied = "AccessDenied"
         case bucketAlreadyExists = "BucketAlreadyOwnedByYou"

@@ -19,6 +19,8 @@ public struct CopyRequest: Sendable {
     public var conditions: WriteConditions
     /// Object Lock headers for the new version (the source's lock is not copied).
     public var lock: ObjectLock?
+    /// `x-amz-tagging-directive: REPLACE`: these tags; nil (COPY) keeps the source's.
+    public var tags: [ObjectTag]?
     /// The checksum algorithm the copy must carry (wire name, `x-amz-checksum-algorithm`):
     /// a copy moves no bytes, so it carries the source's checksum in that algorithm, and a
     /// source without one is refused (NotImplemented) rather than copied without it.
@@ -52,6 +54,7 @@ extension ObjectStore {
         for bucket in [request.sourceBucket, request.bucket] { try Validation.checkBucketName(bucket) }
         for key in [request.sourceKey, request.key] { try Validation.checkKey(key) }
         try Validation.checkUserMetadata(request.attributes.userMetadata)
+        if let tags = request.tags { try Validation.checkTags(tags, limit: Limits.maxObjectTags) }
         try request.conditions.validate()
         let now = Self.nowMilliseconds()
         let versionID = VersionID.make()
@@ -76,6 +79,7 @@ extension ObjectStore {
             record.lastModifiedMilliseconds = now
             record.attributes = Self.copiedAttributes(source.attributes, request)
             record.versionID = versionID
+            if let tags = request.tags { record.tags = tags }
             try index.retainBlob(txn, source.blobID)
             let stored = try index.writeVersion(txn, bucket: request.bucket, key: request.key, in: destination,
                                                 existing: existing, with: record, lock: request.lock, now: now)

@@ -141,7 +141,7 @@ extension ObjectStore {
                     return try Index.expand(rawKey, value, bucketPrefixCount: prefix.count) { keyBytes, object in
                         let key = String(decoding: keyBytes, as: UTF8.self)
                         let expired = expiring.contains { rule in
-                            guard rule.matches(key: key, size: object.size) else { return false }
+                            guard rule.matches(key: key, size: object.size, tags: object.tags) else { return false }
                             if let days = rule.expirationDays { return now - object.lastModifiedMilliseconds >= Int64(days) * day }
                             return now >= rule.expirationDateMilliseconds!
                         }
@@ -167,7 +167,7 @@ extension ObjectStore {
                             newer += 1
                             let since = successorWritten ?? version.record.lastModifiedMilliseconds
                             let expired = noncurrent.contains { rule in
-                                guard rule.matches(key: key, size: version.record.size) else { return false }
+                                guard rule.matches(key: key, size: version.record.size, tags: version.record.tags) else { return false }
                                 if let keep = rule.newerNoncurrentVersions, newer <= keep { return false }
                                 return now - since >= Int64(rule.noncurrentDays!) * day
                             }

@@ -45,8 +45,9 @@ extension ObjectStore {
     /// here: the bucket must have Object Lock).
     public func createMultipartUpload(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
                                       checksumAlgorithm: S3ChecksumAlgorithm? = nil,
-                                      lock: ObjectLock? = nil) async throws(StoreError) -> String {
+                                      lock: ObjectLock? = nil, tags: [ObjectTag] = []) async throws(StoreError) -> String {
         try Validation.checkBucketName(bucket)
+        try Validation.checkTags(tags, limit: Limits.maxObjectTags)
         try Validation.checkKey(key)
         try Validation.checkUserMetadata(attributes.userMetadata)
         let uploadID = Self.newUploadID()
@@ -58,7 +59,8 @@ extension ObjectStore {
             }
             let existing = try index.object(txn, bucket: bucket, key: key)
             let record = UploadRecord(bucket: bucket, key: key, initiatedMilliseconds: now, attributes: attributes,
-                                      checksumAlgorithm: checksumAlgorithm?.wireName, etagAtStart: existing?.etag, lock: lock)
+                                      checksumAlgorithm: checksumAlgorithm?.wireName, etagAtStart: existing?.etag, lock: lock,
+                                      tags: tags)
             try txn.put(index.uploads, Array(uploadID.utf8), record.encoded(), noOverwrite: true)
         }
         return uploadID
@@ -205,6 +207,7 @@ extension ObjectStore {
             let bucketRecord = try index.bucketRecord(txn, bucket)
             var versioned = record
             versioned.versionID = versionID
+            versioned.tags = upload.tags
             let info = try index.writeVersion(txn, bucket: bucket, key: key, in: bucketRecord, existing: existing,
                                               with: versioned, lock: upload.lock, now: now)
                 .info(key: key, versioning: bucketRecord.versioning)

@@ -322,6 +322,7 @@ extension ObjectStore {
                 throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty. You must delete all versions in the bucket.")
             }
             _ = try txn.delete(index.meta, LifecycleRecord.key(bucket: name))
+            _ = try txn.delete(index.meta, Self.bucketTaggingKey(name))
             try txn.delete(index.buckets, Array(name.utf8))
         }
     }

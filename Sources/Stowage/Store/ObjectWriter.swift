@@ -37,6 +37,8 @@ public struct PutRequest: Sendable {
     /// Object Lock headers: a retention (mode with its date) and the legal hold. Nil: the
     /// bucket's default retention, if any.
     public var lock: ObjectLock?
+    /// `x-amz-tagging`: the new version's tags.
+    public var tags: [ObjectTag] = []
 
     public init(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
                 conditions: WriteConditions = WriteConditions(), sizeHint: UInt64? = nil,
@@ -305,6 +307,7 @@ extension ObjectStore {
         try Validation.checkBucketName(request.bucket)
         try Validation.checkKey(request.key)
         try Validation.checkUserMetadata(request.attributes.userMetadata)
+        try Validation.checkTags(request.tags, limit: Limits.maxObjectTags)
         try request.conditions.validate()
         if let hint = request.sizeHint, hint > Limits.maxPutObjectBytes {
             throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed object size")
@@ -364,6 +367,7 @@ extension ObjectStore {
             var record = object
             record.blobID = try index.insertBlob(txn, blob, reserved: reserved)
             record.versionID = versionID
+            record.tags = request.tags
             return try index.writeVersion(txn, bucket: request.bucket, key: request.key, in: bucket, existing: existing,
                                           with: record, lock: request.lock, now: now)
                 .info(key: request.key, versioning: bucket.versioning)

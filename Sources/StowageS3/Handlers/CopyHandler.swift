@@ -23,6 +23,11 @@ extension Handlers {
                                   })
         request.sourceVersionID = sourceVersionID
         request.lock = try Self.lockHeaders(s3)
+        switch s3.header("x-amz-tagging-directive") ?? "COPY" {
+        case "COPY": request.tags = nil
+        case "REPLACE": request.tags = try Self.taggingHeader(s3) ?? []
+        case let other: throw S3Error.invalidArgument("Unknown tagging directive \(other)")
+        }
         let result = try await store.copyObject(request)
         let info = result.object
         var xml = XMLWriter()

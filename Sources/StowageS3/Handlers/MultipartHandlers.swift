@@ -14,7 +14,8 @@ extension Handlers {
             algorithm = parsed
         }
         let uploadID = try await store.createMultipartUpload(bucket: bucket, key: key, attributes: try Self.attributes(s3),
-                                                             checksumAlgorithm: algorithm, lock: try Self.lockHeaders(s3))
+                                                             checksumAlgorithm: algorithm, lock: try Self.lockHeaders(s3),
+                                                             tags: try Self.taggingHeader(s3) ?? [])
         var xml = XMLWriter()
         xml.element("InitiateMultipartUploadResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Bucket", bucket)

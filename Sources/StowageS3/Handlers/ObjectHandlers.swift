@@ -20,6 +20,7 @@ extension Handlers {
                                  checksumAlgorithms: checksums.compute, expectedChecksums: checksums.expected)
         request.sizeHint = length
         request.lock = try Self.lockHeaders(s3)
+        request.tags = try Self.taggingHeader(s3) ?? []
         let writer = try await store.offLoop { [request] in try $0.beginPut(request) }
         let (_, headers) = try await receive(body, into: writer, s3: s3, auth: auth, length: length)
         return Response(status: .ok, headers: headers)
@@ -244,6 +245,7 @@ extension Handlers {
         ]
         if let versionID = info.versionID { headers[.xAmzVersionID] = versionID }
         lockResponseHeaders(info.lock, into: &headers)
+        if !info.tags.isEmpty { headers[.init("x-amz-tagging-count")!] = String(info.tags.count) }
         let a = info.attributes
         let overridable: [(HTTPField.Name, String?, String)] = [
             (.contentEncoding, a.contentEncoding, "response-content-encoding"),

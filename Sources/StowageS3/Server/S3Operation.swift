@@ -18,6 +18,12 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
     case getObjectLegalHold = "GetObjectLegalHold"
     case putObjectLegalHold = "PutObjectLegalHold"
     case getObjectAttributes = "GetObjectAttributes"
+    case getObjectTagging = "GetObjectTagging"
+    case putObjectTagging = "PutObjectTagging"
+    case deleteObjectTagging = "DeleteObjectTagging"
+    case getBucketTagging = "GetBucketTagging"
+    case putBucketTagging = "PutBucketTagging"
+    case deleteBucketTagging = "DeleteBucketTagging"
     case getBucketLifecycleConfiguration = "GetBucketLifecycleConfiguration"
     case putBucketLifecycleConfiguration = "PutBucketLifecycleConfiguration"
     case deleteBucketLifecycle = "DeleteBucketLifecycle"
@@ -60,6 +66,9 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
             case (.get, "lifecycle"): return .getBucketLifecycleConfiguration
             case (.put, "lifecycle"): return .putBucketLifecycleConfiguration
             case (.delete, "lifecycle"): return .deleteBucketLifecycle
+            case (.get, "tagging"): return .getBucketTagging
+            case (.put, "tagging"): return .putBucketTagging
+            case (.delete, "tagging"): return .deleteBucketTagging
             case (.get, ""): return s3.parameter("list-type") == "2" ? .listObjectsV2 : .listObjects
             case (.get, "versions"): return .listObjectVersions
             case (.get, "uploads"): return .listMultipartUploads
@@ -73,6 +82,9 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
         case (.put, "renameObject"): return .renameObject
         case (.get, "retention"): return .getObjectRetention
         case (.get, "attributes"): return .getObjectAttributes
+        case (.get, "tagging"): return .getObjectTagging
+        case (.put, "tagging"): return .putObjectTagging
+        case (.delete, "tagging"): return .deleteObjectTagging
         case (.put, "retention"): return .putObjectRetention
         case (.get, "legal-hold"): return .getObjectLegalHold
         case (.put, "legal-hold"): return .putObjectLegalHold

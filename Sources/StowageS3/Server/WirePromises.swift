@@ -75,17 +75,18 @@ public enum WirePromises {
     private static let bodies: Set<S3Operation> = [.putObject, .uploadPart]
     private static let xmlBodies: Set<S3Operation> = [.createBucket, .deleteObjects, .renamePrefix, .putBucketVersioning,
                                                       .putObjectLockConfiguration, .putObjectRetention, .putObjectLegalHold,
-                                                      .putBucketLifecycleConfiguration]
+                                                      .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging]
     /// XML bodies whose model lets SDKs send a flexible checksum of them.
     private static let checksummedXML: Set<S3Operation> = [.deleteObjects, .putBucketVersioning, .putObjectLockConfiguration,
                                                            .putObjectRetention, .putObjectLegalHold,
-                                                           .putBucketLifecycleConfiguration]
+                                                           .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging]
     /// Writes that take Object Lock headers for the version they make (a multipart upload's
     /// at Create, applied at Complete).
     private static let lockedWrites: Set<S3Operation> = [.putObject, .copyObject, .createMultipartUpload]
     /// Operations on one version's Object Lock state.
     private static let versionLocks: Set<S3Operation> = [.getObjectRetention, .putObjectRetention, .getObjectLegalHold,
-                                                         .putObjectLegalHold]
+                                                         .putObjectLegalHold, .getObjectTagging, .putObjectTagging,
+                                                         .deleteObjectTagging]
     private static let reads: Set<S3Operation> = [.getObject, .headObject]
     private static let copies: Set<S3Operation> = [.copyObject, .uploadPartCopy]
     private static let deletes: Set<S3Operation> = [.deleteObject, .deleteObjects]
@@ -170,9 +171,8 @@ public enum WirePromises {
                    "accepted: it only shapes transitions, which are refused"),
             header("x-amz-bucket-object-lock-token", [.putObjectLockConfiguration],
                    .refused(.notImplemented("Object Lock tokens")), "refused: no token is needed here"),
-            header("x-amz-tagging", writes, .honouredValues([""], otherwise: .notImplemented("Object tagging")),
-                   "empty only (no tags)"),
-            header("x-amz-tagging-directive", [.copyObject], .honoured, "COPY or REPLACE: no object has tags"),
+            header("x-amz-tagging", writes, .honoured, "the new version's tags (URL query form), at most 10"),
+            header("x-amz-tagging-directive", [.copyObject], .honoured, "COPY keeps the source's tags, REPLACE takes x-amz-tagging's"),
             // Not built: refused wherever they are sent.
             header("x-amz-bucket-namespace", nil, .refused(.notImplemented("Bucket namespaces")), "refused"),
             header("x-amz-server-side-encryption", nil, .refused(.notImplemented("Server-side encryption")), "refused"),

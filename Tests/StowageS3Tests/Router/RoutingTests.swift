@@ -164,7 +164,6 @@ import Testing
         }
     }
 
-    static let tagging = "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>"
 
     static let unsupported: [Unsupported] = [
         // Without `?renameObject` this would be a PutObject that overwrites with an empty body.
@@ -174,9 +173,9 @@ import Testing
                     headers: [("x-amz-rename-source", "source")], body: ""),
         Unsupported("x-amz-rename-source with x-amz-copy-source", .put, "/plain/existing",
                     headers: [("x-amz-rename-source", "source"), ("x-amz-copy-source", "/plain/source")], body: ""),
-        Unsupported("PutObjectTagging", .put, "/plain/existing", query: [("tagging", nil)], body: tagging),
-        Unsupported("GetObjectTagging", .get, "/plain/existing", query: [("tagging", nil)]),
-        Unsupported("DeleteObjectTagging", .delete, "/plain/existing", query: [("tagging", nil)]),
+        Unsupported("PutBucketCors", .put, "/plain", query: [("cors", nil)], body: "<CORSConfiguration/>"),
+        Unsupported("GetBucketCors", .get, "/plain", query: [("cors", nil)]),
+        Unsupported("DeleteBucketEncryption", .delete, "/plain", query: [("encryption", nil)]),
         Unsupported("PutObjectAcl", .put, "/plain/existing", query: [("acl", nil)], body: ""),
         Unsupported("GetObjectAcl", .get, "/plain/existing", query: [("acl", nil)]),
         Unsupported("GetBucketAcl", .get, "/plain", query: [("acl", nil)]),
