@@ -80,26 +80,14 @@ extension ObjectStore {
     }
 
     /// The object version a retention or legal-hold request names, in a bucket with
-    /// Object Lock (400 otherwise); a delete marker is 405, as S3 answers.
+    /// Object Lock (400 otherwise).
     private func lockedVersion(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String,
                                versionID: String?) throws -> (Index.VersionLocation, ObjectRecord) {
         try Validation.checkBucketName(bucket)
-        try Validation.checkKey(key)
-        let bucketRecord = try index.bucketRecord(txn, bucket)
-        guard bucketRecord.objectLockEnabled else {
+        guard try index.bucketRecord(txn, bucket).objectLockEnabled else {
             throw StoreError(.invalidRequest, "Bucket is missing Object Lock Configuration")
         }
-        if let versionID {
-            let record = try index.requireVersion(txn, bucket: bucket, key: key, versionID: versionID,
-                                                  versioning: bucketRecord.versioning)
-            guard let location = try index.findVersion(txn, bucket: bucket, key: key, versionID: versionID) else {
-                throw StoreError(.noSuchVersion, "The specified version does not exist.")
-            }
-            return (location, record)
-        }
-        guard let current = try index.object(txn, bucket: bucket, key: key) else {
-            throw StoreError(.noSuchKey, "The specified key does not exist.")
-        }
-        return (.current(current), current)
+        let (location, record, _) = try namedVersion(txn, bucket: bucket, key: key, versionID: versionID)
+        return (location, record)
     }
 }

@@ -8,7 +8,7 @@ extension ObjectStore {
     /// GetObjectTagging: the tags and the version id S3 shows (nil when never versioned).
     public func objectTagging(bucket: String, key: String, versionID: String? = nil) throws(StoreError) -> (tags: [ObjectTag], versionID: String?) {
         try read { txn in
-            let (_, record, versioning) = try taggedVersion(txn, bucket: bucket, key: key, versionID: versionID)
+            let (_, record, versioning) = try namedVersion(txn, bucket: bucket, key: key, versionID: versionID)
             return (record.tags, record.info(key: key, versioning: versioning).versionID)
         }
     }
@@ -19,7 +19,7 @@ extension ObjectStore {
                                  tags: [ObjectTag]) async throws(StoreError) -> String? {
         try Validation.checkTags(tags, limit: Limits.maxObjectTags)
         return try await mutate { [index, self] txn in
-            let (location, record, versioning) = try taggedVersion(txn, bucket: bucket, key: key, versionID: versionID)
+            let (location, record, versioning) = try namedVersion(txn, bucket: bucket, key: key, versionID: versionID)
             var updated = record
             updated.tags = tags
             try index.replaceVersionRecord(txn, bucket: bucket, key: key, at: location, with: updated)
@@ -27,9 +27,9 @@ extension ObjectStore {
         }
     }
 
-    /// The object version a tagging request names (the current one without an id); a
-    /// delete marker is 405, as S3 answers.
-    private func taggedVersion(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String,
+    /// The object version a tagging, retention or legal-hold request names (the current one
+    /// without an id); a delete marker is 405, as S3 answers.
+    func namedVersion(_ txn: borrowing some IndexReading & ~Copyable, bucket: String, key: String,
                                versionID: String?) throws -> (Index.VersionLocation, ObjectRecord, VersioningState) {
         try Validation.checkBucketName(bucket)
         try Validation.checkKey(key)
