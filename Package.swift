@@ -41,6 +41,8 @@ let package = Package(
         // (Cluster/: the etcd index over etcd's JSON gateway, RADOS bytes). No S3 in here.
         .target(name: "Stowage",
                 dependencies: ["CLMDB", "CRados", "StowageChecksums", .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "_CryptoExtras", package: "swift-crypto"),
                                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                .product(name: "Metrics", package: "swift-metrics"),
                                .product(name: "NIOCore", package: "swift-nio"),

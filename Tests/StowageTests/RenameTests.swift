@@ -25,9 +25,11 @@ import Testing
             let attributes = ObjectAttributes(contentType: "text/plain", contentEncoding: "gzip", contentDisposition: "inline",
                                               contentLanguage: "de", cacheControl: "max-age=1", expires: "0",
                                               userMetadata: [("a", "1")], storageClass: "GLACIER_IR",
-                                              serverSideEncryption: "aws:kms", checksums: [("SHA256", "abc=")])
+                                              checksums: [("SHA256", "abc=")])
             let body = testBytes(150_000)
-            let before = try await store.put("bkt", "tmp/step-1000/shard-0", body, attributes: attributes)
+            let before = try await store.put("bkt", "tmp/step-1000/shard-0", body, attributes: attributes,
+                                             encryption: .kms(keyID: KeyStore.defaultKeyID))
+            #expect(before.attributes.serverSideEncryption == "aws:kms stowage-default")
             try await Task.sleep(for: .milliseconds(1100))
             try await store.renameObject(RenameRequest(bucket: "bkt", source: "tmp/step-1000/shard-0", destination: "final/step-1000/shard-0"))
             var after = try store.headObject(bucket: "bkt", key: "final/step-1000/shard-0")

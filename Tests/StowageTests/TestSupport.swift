@@ -60,8 +60,12 @@ func testOptions(_ durability: Durability = .relaxed, _ segmentCapacityBytes: UI
     options.reservationRunBytes = 1 << 20
     options.indexMapSizeBytes = 1 << 30
     options.minPartSizeBytes = 100_000
+    options.masterKey = testMasterKey
     return options
 }
+
+/// Every test store's master key (SSE-S3, SSE-KMS).
+let testMasterKey = MasterKey(bytes: [UInt8](repeating: 0x5A, count: 32))
 
 /// Deterministic pseudo-random bytes (a xorshift stream), so failures reproduce.
 func testBytes(_ count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [UInt8] {
@@ -80,8 +84,10 @@ func testBytes(_ count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [UInt8] {
 extension ObjectStore {
     @discardableResult
     func put(_ bucket: String, _ key: String, _ bytes: [UInt8], attributes: ObjectAttributes = ObjectAttributes(),
-             conditions: WriteConditions = WriteConditions()) async throws -> ObjectInfo {
-        try await putObject(PutRequest(bucket: bucket, key: key, attributes: attributes, conditions: conditions), bytes: bytes)
+             conditions: WriteConditions = WriteConditions(), encryption: ServerSideEncryption? = nil) async throws -> ObjectInfo {
+        var request = PutRequest(bucket: bucket, key: key, attributes: attributes, conditions: conditions)
+        request.encryption = encryption
+        return try await putObject(request, bytes: bytes)
     }
 
     func bytes(_ bucket: String, _ key: String, range: ByteRange? = nil) async throws -> [UInt8] {

@@ -182,7 +182,10 @@ struct BlobPiece: Equatable, Sendable {
 /// the sizes of the parts it was made of. Either way, `referenceCount` counts the keys
 /// (and, for data blobs, the composite pieces and upload parts) that point at it.
 struct BlobRecord: Equatable {
+    /// 1: plain; 2: version 1's fields, then the sealed data key of an encrypted data blob
+    /// (`u8` scheme, `string` key id, `bytes` salt, `bytes` sealed key).
     static let version: UInt8 = 1
+    static let encryptedFormat: UInt8 = 2
     var referenceCount: UInt32
     var size: UInt64
     /// Data blobs: bytes per XXH3 chunk, and the extents. Empty for a composite.
@@ -191,6 +194,8 @@ struct BlobRecord: Equatable {
     /// Composite blobs: the pieces, in order, and the part sizes. Empty for a data blob.
     var pieces: [BlobPiece] = []
     var partSizes: [UInt64] = []
+    /// An encrypted data blob's own key, sealed (SSE-S3, SSE-KMS, SSE-C); nil: plain bytes.
+    var dataKey: SealedDataKey?
 
     var isComposite: Bool { !pieces.isEmpty }
 
@@ -198,7 +203,7 @@ struct BlobRecord: Equatable {
     var containers: Set<UInt64> { Set(extents.map(\.segmentID)) }
 
     func encoded() -> [UInt8] {
-        var w = RecordWriter(version: Self.version)
+        var w = RecordWriter(version: dataKey == nil ? Self.version : Self.encryptedFormat)
         w.u32(referenceCount)
         w.u64(size)
         w.u32(chunkSizeBytes)
@@ -213,6 +218,12 @@ struct BlobRecord: Equatable {
         w.pieces(pieces)
         w.u32(UInt32(partSizes.count))
         for part in partSizes { w.u64(part) }
+        if let dataKey {
+            w.u8(dataKey.scheme.rawValue)
+            w.string(dataKey.keyID)
+            w.blob(dataKey.salt)
+            w.blob(dataKey.sealed)
+        }
         return w.bytes
     }
 
@@ -233,7 +244,7 @@ struct BlobRecord: Equatable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "blob", expectedVersion: Self.version)
+        var r = try RecordReader(bytes, record: "blob", acceptedVersions: Self.version...Self.encryptedFormat)
         referenceCount = try r.u32()
         size = try r.u64()
         chunkSizeBytes = try r.u32()
@@ -243,7 +254,21 @@ struct BlobRecord: Equatable {
         pieces = try r.pieces()
         let partCount = Int(try r.u32())
         for _ in 0..<partCount { partSizes.append(try r.u64()) }
+        if r.version == Self.encryptedFormat {
+            let scheme = try r.u8()
+            let keyID = try r.string()
+            let salt = try r.blob()
+            let sealed = try r.blob()
+            guard let scheme = SealedDataKey.Scheme(rawValue: scheme), salt.count == SealedDataKey.saltBytes,
+                  sealed.count == SealedDataKey.sealedBytes else {
+                throw RecordError(record: "blob", reason: "bad sealed data key")
+            }
+            dataKey = SealedDataKey(scheme: scheme, keyID: keyID, salt: salt, sealed: sealed)
+        }
         try r.finish()
+        guard dataKey == nil || pieces.isEmpty else {
+            throw RecordError(record: "blob", reason: "a composite blob with a data key")
+        }
         guard extents.isEmpty || pieces.isEmpty else {
             throw RecordError(record: "blob", reason: "both extents and pieces")
         }

@@ -14,6 +14,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case objectLockConfigurationNotFound = "ObjectLockConfigurationNotFoundError"
         case noSuchObjectLockConfiguration = "NoSuchObjectLockConfiguration"
         case noSuchLifecycleConfiguration = "NoSuchLifecycleConfiguration"
+        /// GetBucketEncryption of a bucket without default encryption.
+        case noSuchEncryptionConfiguration = "ServerSideEncryptionConfigurationNotFoundError"
+        /// SSE-KMS with a key id the key store does not have.
+        case kmsKeyNotFound = "KMS.NotFoundException"
         case invalidTag = "InvalidTag"
         /// GetBucketTagging of a bucket without tags.
         case noSuchTagSet = "NoSuchTagSet"

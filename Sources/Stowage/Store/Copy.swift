@@ -1,5 +1,9 @@
+import StowageChecksums
+
 /// CopyObject as a metadata-only clone: the new key references the same blob (one more
-/// reference), so a 10 GiB copy costs what a 1 KiB one does.
+/// reference), so a 10 GiB copy costs what a 1 KiB one does. Only a copy that changes how
+/// the bytes are encrypted (another SSE-C key, SSE-C to none, plain to SSE-S3, …) reads
+/// and writes them: decrypted from the source, encrypted anew (`copyBytes`).
 public struct CopyRequest: Sendable {
     public enum MetadataDirective: String, Sendable { case copy = "COPY", replace = "REPLACE" }
 
@@ -25,6 +29,13 @@ public struct CopyRequest: Sendable {
     /// a copy moves no bytes, so it carries the source's checksum in that algorithm, and a
     /// source without one is refused (NotImplemented) rather than copied without it.
     public var checksumAlgorithm: String?
+    /// The destination's encryption as the request asks for it (SSE headers); nil: the
+    /// destination bucket's default, else the source's own unless it is SSE-C.
+    public var encryption: ServerSideEncryption?
+    /// SSE-C keys: of the destination (`x-amz-server-side-encryption-customer-*`) and of
+    /// the source (`x-amz-copy-source-server-side-encryption-customer-*`).
+    public var customerKey: CustomerKey?
+    public var sourceCustomerKey: CustomerKey?
 
     public init(sourceBucket: String, sourceKey: String, bucket: String, key: String,
                 directive: MetadataDirective = .copy, attributes: ObjectAttributes = ObjectAttributes(),
@@ -58,9 +69,24 @@ extension ObjectStore {
         try request.conditions.validate()
         let now = Self.nowMilliseconds()
         let versionID = VersionID.make()
+        // Whether the copy can share the source's bytes: they must already be encrypted as
+        // the destination is to be. Decided on a snapshot; the mutation below checks again.
+        let plan = try await readOffLoop { [self] txn in
+            let source = try copySource(txn, bucket: request.sourceBucket, key: request.sourceKey,
+                                        versionID: request.sourceVersionID, conditions: request.sourceConditions)
+            try Self.checkCustomerKey(source, request.sourceCustomerKey, copySource: true)
+            return try copyEncryption(txn, request, source: source)
+        }
+        if plan.source != plan.destination {
+            return try await copyBytes(request, destination: plan.destination)
+        }
         return try await mutate { [index, self] txn in
             let source = try copySource(txn, bucket: request.sourceBucket, key: request.sourceKey,
                                         versionID: request.sourceVersionID, conditions: request.sourceConditions)
+            let encryption = try copyEncryption(txn, request, source: source)
+            guard encryption.source == encryption.destination else {
+                throw StoreError(.conditionalRequestConflict, "The copy source or the bucket's encryption changed during the copy; retry")
+            }
             let sourceVersioning = try index.versioning(txn, request.sourceBucket)
             let destination = try index.bucketRecord(txn, request.bucket)
             if let algorithm = request.checksumAlgorithm,
@@ -70,7 +96,7 @@ extension ObjectStore {
             let sameObject = request.sourceBucket == request.bucket && Self.sameKey(request.sourceKey, request.key)
                 && request.sourceVersionID == nil
             if sameObject && request.directive == .copy && request.attributes.storageClass == nil
-                && request.attributes.serverSideEncryption == nil {
+                && request.encryption == nil {
                 throw StoreError(.invalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
             }
             let existing = try index.object(txn, bucket: request.bucket, key: request.key)
@@ -78,6 +104,7 @@ extension ObjectStore {
             var record = source
             record.lastModifiedMilliseconds = now
             record.attributes = Self.copiedAttributes(source.attributes, request)
+            record.attributes.serverSideEncryption = encryption.destination?.stored
             record.versionID = versionID
             if let tags = request.tags { record.tags = tags }
             try index.retainBlob(txn, source.blobID)
@@ -94,9 +121,60 @@ extension ObjectStore {
         attributes.checksums = source.checksums
         if request.directive == .copy {
             attributes.storageClass = request.attributes.storageClass ?? source.storageClass
-            attributes.serverSideEncryption = request.attributes.serverSideEncryption ?? source.serverSideEncryption
         }
         return attributes
+    }
+
+    /// The source's encryption and the destination's: the request's, else the destination
+    /// bucket's default, else the source's own when its keys are the server's (a copy never
+    /// silently decrypts an SSE-S3 or SSE-KMS object), else none.
+    func copyEncryption(_ txn: borrowing some IndexReading & ~Copyable, _ request: CopyRequest,
+                        source: ObjectRecord) throws -> (source: ServerSideEncryption?, destination: ServerSideEncryption?) {
+        let sourceEncryption = ServerSideEncryption(stored: source.attributes.serverSideEncryption)
+        try index.requireBucket(txn, request.bucket)
+        var destination = request.encryption
+        if destination == nil { destination = try defaultEncryption(txn, request.bucket)?.encryption }
+        if destination == nil, let inherited = sourceEncryption, !inherited.isCustomer { destination = inherited }
+        if let destination { try checkUsable(txn, destination) }
+        return (sourceEncryption, destination)
+    }
+
+    /// A copy that re-encrypts: the source's bytes read (verified, decrypted) and written
+    /// as a new object, as a PUT would, with the copy's metadata, tags and conditions.
+    func copyBytes(_ request: CopyRequest, destination: ServerSideEncryption?) async throws(StoreError) -> CopyResult {
+        let location = "\(request.sourceBucket)/\(request.sourceKey)"
+        let (source, sourceVersionID, body) = try read { txn -> (ObjectRecord, String?, ObjectBody) in
+            let source = try copySource(txn, bucket: request.sourceBucket, key: request.sourceKey,
+                                        versionID: request.sourceVersionID, conditions: request.sourceConditions)
+            try Self.checkCustomerKey(source, request.sourceCustomerKey, copySource: true)
+            let (spans, _) = try resolve(txn, blobID: source.blobID, location: location, reading: true,
+                                         customerKey: request.sourceCustomerKey)
+            let shown = source.info(key: request.sourceKey, versioning: try index.versioning(txn, request.sourceBucket)).versionID
+            return (source, shown, ObjectBody(chunks: try plan(spans, range: 0..<source.size, location: location),
+                                              verify: options.verifyReads, location: location, logger: options.logger))
+        }
+        var attributes = Self.copiedAttributes(source.attributes, request)
+        attributes.checksums = []
+        var algorithms = source.attributes.checksums.filter { !$0.value.contains("-") }
+            .compactMap { S3ChecksumAlgorithm(wireName: $0.algorithm) }
+        if let wire = request.checksumAlgorithm, let algorithm = S3ChecksumAlgorithm(wireName: wire), !algorithms.contains(algorithm) {
+            algorithms.append(algorithm)
+        }
+        var put = PutRequest(bucket: request.bucket, key: request.key, attributes: attributes, conditions: request.conditions,
+                             sizeHint: source.size, checksumAlgorithms: algorithms)
+        put.lock = request.lock
+        put.tags = request.tags ?? source.tags
+        put.encryption = destination
+        put.customerKey = request.customerKey
+        let writer = try beginPut(put)
+        do {
+            for try await piece in body { try await writer.write(piece) }
+            let stored = try await writer.finish()
+            return CopyResult(object: stored, sourceVersionID: sourceVersionID)
+        } catch {
+            await writer.abort()
+            throw StoreError.wrapping(error, "copying \(location)")
+        }
     }
 
     /// The copy source with `x-amz-copy-source-if-*` applied (S3-SEMANTICS.md, CopyObject row):

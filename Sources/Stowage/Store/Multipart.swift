@@ -45,25 +45,43 @@ extension ObjectStore {
     /// here: the bucket must have Object Lock).
     public func createMultipartUpload(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
                                       checksumAlgorithm: S3ChecksumAlgorithm? = nil,
-                                      lock: ObjectLock? = nil, tags: [ObjectTag] = []) async throws(StoreError) -> String {
+                                      lock: ObjectLock? = nil, tags: [ObjectTag] = [],
+                                      encryption: ServerSideEncryption? = nil) async throws(StoreError) -> String {
+        try await beginMultipartUpload(bucket: bucket, key: key, attributes: attributes, checksumAlgorithm: checksumAlgorithm,
+                                       lock: lock, tags: tags, encryption: encryption).uploadID
+    }
+
+    /// CreateMultipartUpload, answering also the encryption the parts will have (the
+    /// request's, else the bucket's default).
+    public func beginMultipartUpload(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
+                                     checksumAlgorithm: S3ChecksumAlgorithm? = nil,
+                                     lock: ObjectLock? = nil, tags: [ObjectTag] = [],
+                                     encryption: ServerSideEncryption? = nil) async throws(StoreError)
+        -> (uploadID: String, encryption: ServerSideEncryption?) {
         try Validation.checkBucketName(bucket)
         try Validation.checkTags(tags, limit: Limits.maxObjectTags)
         try Validation.checkKey(key)
         try Validation.checkUserMetadata(attributes.userMetadata)
         let uploadID = Self.newUploadID()
         let now = Self.nowMilliseconds()
-        try await mutate { [index] txn in
+        let applied = try await mutate { [index, self] txn -> ServerSideEncryption? in
             let bucketRecord = try index.bucketRecord(txn, bucket)
             if lock != nil, !bucketRecord.objectLockEnabled {
                 throw StoreError(.invalidRequest, "Bucket is missing Object Lock Configuration")
             }
             let existing = try index.object(txn, bucket: bucket, key: key)
+            // The parts are encrypted as the upload asks, else as the bucket's default says.
+            var attributes = attributes
+            let encryption = try encryption ?? defaultEncryption(txn, bucket)?.encryption
+            if let encryption { try checkUsable(txn, encryption) }
+            attributes.serverSideEncryption = encryption?.stored
             let record = UploadRecord(bucket: bucket, key: key, initiatedMilliseconds: now, attributes: attributes,
                                       checksumAlgorithm: checksumAlgorithm?.wireName, etagAtStart: existing?.etag, lock: lock,
                                       tags: tags)
             try txn.put(index.uploads, Array(uploadID.utf8), record.encoded(), noOverwrite: true)
+            return encryption
         }
-        return uploadID
+        return (uploadID, applied)
     }
 
     /// Starts an UploadPart: the writer's `finish` stores the part (replacing an earlier
@@ -71,13 +89,15 @@ extension ObjectStore {
     public func beginUploadPart(bucket: String, key: String, uploadID: String, partNumber: Int,
                                 sizeHint: UInt64? = nil, expectedMD5: [UInt8]? = nil,
                                 checksumAlgorithms: [S3ChecksumAlgorithm] = [],
-                                expectedChecksums: [S3ChecksumAlgorithm: String] = [:]) throws(StoreError) -> ObjectWriter {
+                                expectedChecksums: [S3ChecksumAlgorithm: String] = [:],
+                                customerKey: CustomerKey? = nil) throws(StoreError) -> ObjectWriter {
         if let sizeHint, sizeHint > Limits.maxPartBytes {
             throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed part size")
         }
         var request = PutRequest(bucket: bucket, key: key, sizeHint: sizeHint, expectedMD5: expectedMD5,
                                  checksumAlgorithms: checksumAlgorithms, expectedChecksums: expectedChecksums)
         request.part = PartTarget(uploadID: uploadID, partNumber: partNumber)
+        request.customerKey = customerKey
         return try beginPut(request)
     }
 
@@ -98,7 +118,8 @@ extension ObjectStore {
         }
         return ObjectInfo(key: request.key, size: stored.size, etag: stored.etag,
                           lastModifiedMilliseconds: stored.lastModifiedMilliseconds,
-                          attributes: ObjectAttributes(checksums: checksums), partCount: nil)
+                          attributes: ObjectAttributes(serverSideEncryption: request.attributes.serverSideEncryption,
+                                                       checksums: checksums), partCount: nil)
     }
 
     /// UploadPartCopy: the part references a byte range of an existing object's blobs (one
@@ -108,14 +129,18 @@ extension ObjectStore {
     public func uploadPartCopy(bucket: String, key: String, uploadID: String, partNumber: Int,
                                sourceBucket: String, sourceKey: String, sourceVersionID: String? = nil,
                                range: ByteRange? = nil,
-                               sourceConditions: ObjectConditions = ObjectConditions()) async throws(StoreError) -> PartInfo {
+                               sourceConditions: ObjectConditions = ObjectConditions(),
+                               customerKey: CustomerKey? = nil, sourceCustomerKey: CustomerKey? = nil) async throws(StoreError) -> PartInfo {
         try Self.checkPartNumber(partNumber)
         let location = "\(sourceBucket)/\(sourceKey)"
         let (source, spans, upload, shownVersion) = try await readOffLoop { [self] txn in
             let upload = try requireUpload(txn, uploadID, bucket: bucket, key: key)
+            try Self.checkPartKey(ServerSideEncryption(stored: upload.attributes.serverSideEncryption), customerKey)
             let source = try copySource(txn, bucket: sourceBucket, key: sourceKey, versionID: sourceVersionID,
                                         conditions: sourceConditions)
-            let (spans, _) = try resolve(txn, blobID: source.blobID, location: location)
+            try Self.checkCustomerKey(source, sourceCustomerKey, copySource: true)
+            let (spans, _) = try resolve(txn, blobID: source.blobID, location: location, reading: true,
+                                         customerKey: sourceCustomerKey)
             let shown = source.info(key: sourceKey, versioning: try index.versioning(txn, sourceBucket)).versionID
             return (source, spans, upload, shown)
         }
@@ -128,6 +153,28 @@ extension ObjectStore {
         }
         guard UInt64(served.count) <= Limits.maxPartBytes else {
             throw StoreError(.entityTooLarge, "A part is at most 5 GiB")
+        }
+        // The part can share the source's bytes only if they are encrypted as the upload's
+        // parts are; otherwise they are read, decrypted and written as an UploadPart's.
+        if ServerSideEncryption(stored: source.attributes.serverSideEncryption)
+            != ServerSideEncryption(stored: upload.attributes.serverSideEncryption) {
+            let body = ObjectBody(chunks: try plan(spans, range: served, location: location), verify: options.verifyReads,
+                                  location: location, logger: options.logger)
+            var request = PutRequest(bucket: bucket, key: key, sizeHint: UInt64(served.count))
+            request.part = PartTarget(uploadID: uploadID, partNumber: partNumber)
+            request.customerKey = customerKey
+            let writer = try beginPut(request)
+            do {
+                for try await piece in body { try await writer.write(piece) }
+                let stored = try await writer.finish()
+                return PartInfo(partNumber: partNumber, size: stored.size, etag: stored.etag,
+                                lastModifiedMilliseconds: stored.lastModifiedMilliseconds,
+                                checksum: stored.attributes.checksums.first.map { ($0.algorithm, $0.value) },
+                                copySourceVersionID: shownVersion)
+            } catch {
+                await writer.abort()
+                throw StoreError.wrapping(error, "copying \(location)")
+            }
         }
         let pieces = Self.pieces(of: spans, range: served)
         let algorithm = upload.checksumAlgorithm.flatMap(S3ChecksumAlgorithm.init(wireName:))

@@ -1,14 +1,29 @@
+import Foundation
 import Logging
 import StowageChecksums
 
-/// A verified run of object bytes, lent by the blob backend without a copy (from a
-/// segment's mapping, embedded). Holding it keeps the bytes alive (I6).
+/// A verified run of object bytes: lent by the blob backend without a copy (from a
+/// segment's mapping, embedded; holding it keeps the bytes alive, I6), or, for an
+/// encrypted blob, the decrypted bytes of the slice asked for.
 public struct ObjectBytes: ByteChunk {
-    let bytes: BlobBytes
-    public var count: Int { bytes.count }
+    enum Storage {
+        case lent(BlobBytes)
+        case decrypted(Data)
+    }
+    let storage: Storage
+
+    public var count: Int {
+        switch storage {
+        case .lent(let bytes): bytes.count
+        case .decrypted(let data): data.count
+        }
+    }
 
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(bytes.buffer)
+        switch storage {
+        case .lent(let bytes): try body(bytes.buffer)
+        case .decrypted(let data): try data.withUnsafeBytes(body)
+        }
     }
 }
 
@@ -20,6 +35,10 @@ struct ChunkRead: Sendable {
     let chunkLength: Int
     let expectedHash: UInt64
     let slice: Range<Int>
+    /// An encrypted blob's cipher, and where the chunk starts in that blob (the CTR
+    /// position of its first byte).
+    let cipher: BlobCipher?
+    let blobOffset: UInt64
 }
 
 /// A GET's answer: the object's description, the byte range served, and its bytes.
@@ -48,7 +67,7 @@ public struct ObjectBody: AsyncSequence, Sendable {
         /// Loads started ahead of the consumer, for pins whose loads wait on the network
         /// (`BlobPin.readAhead`): chunk `position + i` is `ahead[i]`. Memory: the window's
         /// chunks, whatever the object's size.
-        var ahead: [Task<BlobBytes, Error>] = []
+        var ahead: [Task<ObjectBytes, Error>] = []
 
         public mutating func next() async throws -> ObjectBytes? {
             // The consumer is done with the previous chunk's pages in this process.
@@ -66,15 +85,15 @@ public struct ObjectBody: AsyncSequence, Sendable {
                 var next = position + ahead.count
                 while ahead.count < window, next < body.chunks.count {
                     let later = body.chunks[next]
-                    ahead.append(Task { try await BlockingIO.run(lane) { try ObjectBody.load(later, verify: verify, location: location) } })
+                    ahead.append(Task { try await BlockingIO.run(lane) { try ObjectBody.serve(later, verify: verify, location: location) } })
                     next += 1
                 }
             }
             position += 1
-            let loaded: BlobBytes
+            let loaded: ObjectBytes
             do {
                 if ahead.isEmpty {
-                    loaded = try await BlockingIO.run(lane) { try ObjectBody.load(chunk, verify: verify, location: location) }
+                    loaded = try await BlockingIO.run(lane) { try ObjectBody.serve(chunk, verify: verify, location: location) }
                 } else {
                     loaded = try await ahead.removeFirst().value
                 }
@@ -83,11 +102,19 @@ public struct ObjectBody: AsyncSequence, Sendable {
                 logger.error("\(error)")
                 throw error
             }
-            return ObjectBytes(bytes: loaded.slice(chunk.slice))
+            return loaded
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
+
+    /// The slice of the chunk that is served: verified (`load`), then decrypted when the
+    /// blob is encrypted — only the slice, never the rest of the chunk.
+    static func serve(_ chunk: ChunkRead, verify: Bool, location: String) throws(StoreError) -> ObjectBytes {
+        let slice = try load(chunk, verify: verify, location: location).slice(chunk.slice)
+        guard let cipher = chunk.cipher else { return ObjectBytes(storage: .lent(slice)) }
+        return ObjectBytes(storage: .decrypted(cipher.apply(slice.buffer, at: chunk.blobOffset + UInt64(chunk.slice.lowerBound))))
+    }
 
     /// The whole chunk from its container, checked against its XXH3 (when `verify`).
     static func load(_ chunk: ChunkRead, verify: Bool, location: String) throws(StoreError) -> BlobBytes {
@@ -119,20 +146,25 @@ public struct ObjectBody: AsyncSequence, Sendable {
 extension ObjectStore {
     /// HeadObject with the GET/HEAD conditions of S3-SEMANTICS.md; `versionID` reads that
     /// version (`null` included) instead of the current one.
+    /// `customerKey`: SSE-C's key, required for (and only for) a version stored under one.
     public func headObject(bucket: String, key: String, versionID: String? = nil,
-                           conditions: ObjectConditions = ObjectConditions()) throws(StoreError) -> ObjectInfo {
+                           conditions: ObjectConditions = ObjectConditions(),
+                           customerKey: CustomerKey? = nil) throws(StoreError) -> ObjectInfo {
         let (record, versioning) = try read { txn in
             try lookupRecord(txn, bucket: bucket, key: key, versionID: versionID, conditions: conditions)
         }
+        try Self.checkCustomerKey(record, customerKey)
         return record.info(key: key, versioning: versioning)
     }
 
     /// GetObjectAttributes: a version's description and the sizes of the parts it was
     /// uploaded in (empty for a single-part object), without reading a byte of it.
-    public func objectAttributes(bucket: String, key: String, versionID: String? = nil) throws(StoreError) -> (info: ObjectInfo, partSizes: [UInt64]) {
+    public func objectAttributes(bucket: String, key: String, versionID: String? = nil,
+                                 customerKey: CustomerKey? = nil) throws(StoreError) -> (info: ObjectInfo, partSizes: [UInt64]) {
         try read { txn in
             let (record, versioning) = try lookupRecord(txn, bucket: bucket, key: key, versionID: versionID,
                                                         conditions: ObjectConditions())
+            try Self.checkCustomerKey(record, customerKey)
             let (_, partSizes) = try resolve(txn, blobID: record.blobID, location: "\(bucket)/\(key)")
             return (record.info(key: key, versioning: versioning), partSizes)
         }
@@ -144,14 +176,17 @@ extension ObjectStore {
     /// With `partNumber`, serves that part of a multipart object (part 1 of any other
     /// object is the whole object), as S3 does. With `versionID`, that version.
     public func getObject(bucket: String, key: String, versionID: String? = nil, range: ByteRange? = nil,
-                          partNumber: Int? = nil, conditions: ObjectConditions = ObjectConditions()) throws(StoreError) -> ObjectRead {
+                          partNumber: Int? = nil, conditions: ObjectConditions = ObjectConditions(),
+                          customerKey: CustomerKey? = nil) throws(StoreError) -> ObjectRead {
         let location = "\(bucket)/\(key)"
         // The mappings are pinned inside the read transaction, so compaction cannot unlink
         // a segment between this snapshot's extents and the pin (I6).
         let (info, record, partSizes, served, chunks) = try read {
             txn -> (ObjectInfo, ObjectRecord, [UInt64], Range<UInt64>, [ChunkRead]) in
             let (record, versioning) = try lookupRecord(txn, bucket: bucket, key: key, versionID: versionID, conditions: conditions)
-            let (spans, partSizes) = try resolve(txn, blobID: record.blobID, location: location)
+            try Self.checkCustomerKey(record, customerKey)
+            let (spans, partSizes) = try resolve(txn, blobID: record.blobID, location: location,
+                                                 reading: true, customerKey: customerKey)
             var served = 0..<record.size
             if let partNumber {
                 served = try Self.partRange(partNumber, partSizes: partSizes, size: record.size)
@@ -201,21 +236,35 @@ extension ObjectStore {
         let blob: BlobRecord
         let offsetBytes: UInt64
         let lengthBytes: UInt64
+        /// The data blob's cipher, when it is encrypted and the spans are for reading.
+        var cipher: BlobCipher?
     }
 
     /// The data spans of a blob: itself, or a composite's pieces; and its part sizes.
-    func resolve(_ txn: borrowing some IndexReading & ~Copyable, blobID: UInt64, location: String) throws -> ([Span], [UInt64]) {
+    /// `reading`: the spans' bytes will be read, so each encrypted data blob's key is
+    /// opened (with the master key, the key store's or `customerKey`).
+    func resolve(_ txn: borrowing some IndexReading & ~Copyable, blobID: UInt64, location: String,
+                 reading: Bool = false, customerKey: CustomerKey? = nil) throws -> ([Span], [UInt64]) {
         guard blobID != 0 else { return ([], []) }
         guard let blob = try index.blob(txn, blobID) else {
             throw StoreError(.corrupt, "\(location): blob \(blobID) is missing from the index")
         }
-        guard blob.isComposite else { return ([Span(blobID: blobID, blob: blob, offsetBytes: 0, lengthBytes: blob.size)], []) }
-        let spans = try blob.pieces.map { piece in
-            guard let data = try index.blob(txn, piece.blobID), !data.isComposite,
-                  piece.offsetBytes + piece.lengthBytes <= data.size else {
-                throw StoreError(.corrupt, "\(location): piece blob \(piece.blobID) is missing or not a data blob")
+        var spans: [Span]
+        if blob.isComposite {
+            spans = try blob.pieces.map { piece in
+                guard let data = try index.blob(txn, piece.blobID), !data.isComposite,
+                      piece.offsetBytes + piece.lengthBytes <= data.size else {
+                    throw StoreError(.corrupt, "\(location): piece blob \(piece.blobID) is missing or not a data blob")
+                }
+                return Span(blobID: piece.blobID, blob: data, offsetBytes: piece.offsetBytes, lengthBytes: piece.lengthBytes)
             }
-            return Span(blobID: piece.blobID, blob: data, offsetBytes: piece.offsetBytes, lengthBytes: piece.lengthBytes)
+        } else {
+            spans = [Span(blobID: blobID, blob: blob, offsetBytes: 0, lengthBytes: blob.size)]
+        }
+        if reading {
+            for i in spans.indices where spans[i].blob.dataKey != nil {
+                spans[i].cipher = try cipher(txn, for: spans[i].blob, customerKey: customerKey, location: location)
+            }
         }
         return (spans, blob.partSizes)
     }
@@ -239,13 +288,16 @@ extension ObjectStore {
             let lower = max(range.lowerBound, position), upper = min(range.upperBound, position + span.lengthBytes)
             guard lower < upper else { continue }
             let inBlob = (span.offsetBytes + lower - position)..<(span.offsetBytes + upper - position)
-            chunks += try plan(span.blob, range: inBlob, location: location)
+            guard span.blob.dataKey == nil || span.cipher != nil else {
+                throw StoreError(.corrupt, "\(location): an encrypted blob was planned for reading without its key")
+            }
+            chunks += try plan(span.blob, range: inBlob, cipher: span.cipher, location: location)
         }
         return chunks
     }
 
     /// The chunks of a data blob covering `range`, with their containers pinned.
-    private func plan(_ blob: BlobRecord, range: Range<UInt64>, location: String) throws(StoreError) -> [ChunkRead] {
+    private func plan(_ blob: BlobRecord, range: Range<UInt64>, cipher: BlobCipher?, location: String) throws(StoreError) -> [ChunkRead] {
         var chunks: [ChunkRead] = []
         var position: UInt64 = 0
         let chunkSize = UInt64(blob.chunkSizeBytes)
@@ -261,7 +313,7 @@ extension ObjectStore {
                 chunks.append(ChunkRead(pin: pin, segmentID: extent.segmentID,
                                         chunkOffset: extent.offsetBytes + UInt64(index) * chunkSize,
                                         chunkLength: Int(length), expectedHash: hash,
-                                        slice: Int(lower - start)..<Int(upper - start)))
+                                        slice: Int(lower - start)..<Int(upper - start), cipher: cipher, blobOffset: start))
             }
         }
         return chunks

@@ -29,6 +29,9 @@ public struct StoreOptions: Sendable {
     public var minPartSizeBytes: UInt64 = Limits.minPartBytes
     /// Verify every chunk served against its XXH3 (I4). Operators may turn it off.
     public var verifyReads: Bool = true
+    /// Seals SSE-S3 data keys and the key store's keys; nil: SSE-S3 and SSE-KMS are
+    /// refused (NotImplemented). Never written anywhere by the engine.
+    public var masterKey: MasterKey?
     public var logger: Logger = Logger(label: "stowage.engine")
 
     public init() {}

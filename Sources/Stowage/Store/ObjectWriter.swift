@@ -39,6 +39,12 @@ public struct PutRequest: Sendable {
     public var lock: ObjectLock?
     /// `x-amz-tagging`: the new version's tags.
     public var tags: [ObjectTag] = []
+    /// Server-side encryption asked for (nil: the bucket's default, if any). Ignored for a
+    /// part, which is encrypted as its upload is.
+    public var encryption: ServerSideEncryption?
+    /// SSE-C: the customer's key (for `encryption == .customer`, and for every part of an
+    /// SSE-C upload).
+    public var customerKey: CustomerKey?
 
     public init(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
                 conditions: WriteConditions = WriteConditions(), sizeHint: UInt64? = nil,
@@ -85,11 +91,16 @@ public final class ObjectWriter: @unchecked Sendable {
     /// until this writer's commit is answered or it is abandoned.
     private var pinnedContainers: [UInt64] = []
     private var done = false
+    /// Encrypted blobs: the blob's cipher and its sealed data key (BlobRecord v2).
+    private let cipher: BlobCipher?
+    private let dataKey: SealedDataKey?
 
-    init(store: ObjectStore, request: PutRequest) {
+    init(store: ObjectStore, request: PutRequest, encryption: (BlobCipher, SealedDataKey)? = nil) {
         self.store = store
         self.blobs = store.blobs
         self.request = request
+        cipher = encryption?.0
+        dataKey = encryption?.1
         chunkBytes = Int(store.options.chunkSizeBytes)
         let algorithms = Set(request.checksumAlgorithms).union(request.expectedChecksums.keys)
         checksummers = S3ChecksumAlgorithm.allCases.filter(algorithms.contains).map(S3Checksummer.init)
@@ -142,7 +153,10 @@ public final class ObjectWriter: @unchecked Sendable {
         // the chunk's task must not read `writtenBytes`, which the caller moves on.
         let wanted = reservationWanted(for: UInt64(count))
         let lane = store.blockingLane
-        inFlight = Task { [self] in try await BlockingIO.run(lane) { try self.process(buffer: index, count: count, wanted: wanted) } }
+        let offset = writtenBytes
+        inFlight = Task { [self] in
+            try await BlockingIO.run(lane) { try self.process(buffer: index, count: count, at: offset, wanted: wanted) }
+        }
         current ^= 1
         writtenBytes += UInt64(count)
         stagedBytes = 0
@@ -156,8 +170,10 @@ public final class ObjectWriter: @unchecked Sendable {
     }
 
     /// On a Dispatch thread: reserve (may create a segment, which blocks), then MD5 and the
-    /// S3 checksums on one core while the write and the XXH3 run on the other.
-    private func process(buffer index: Int, count: Int, wanted: UInt64) throws {
+    /// S3 checksums on one core while the write and the XXH3 run on the other. An encrypted
+    /// blob's chunk is encrypted on the write's core; MD5 and the checksums are of the
+    /// plain bytes (what the client sent), the XXH3 of the stored ones.
+    private func process(buffer index: Int, count: Int, at offset: UInt64, wanted: UInt64) throws {
         let target = try place(UInt64(count), wanted: wanted)
         let outcome = ChunkOutcome()
         DispatchQueue.concurrentPerform(iterations: 2) { lane in
@@ -167,8 +183,15 @@ public final class ObjectWriter: @unchecked Sendable {
                 for i in checksummers.indices { checksummers[i].update(bytes) }
             } else {
                 do {
-                    try blobs.write(bytes, container: target.container, at: target.offset)
-                    outcome.hash = XXH3.hash(bytes)
+                    if let cipher {
+                        try cipher.apply(bytes, at: offset).withUnsafeBytes { sealed in
+                            try blobs.write(sealed, container: target.container, at: target.offset)
+                            outcome.hash = XXH3.hash(sealed)
+                        }
+                    } else {
+                        try blobs.write(bytes, container: target.container, at: target.offset)
+                        outcome.hash = XXH3.hash(bytes)
+                    }
                 } catch {
                     outcome.error = error
                 }
@@ -248,8 +271,9 @@ public final class ObjectWriter: @unchecked Sendable {
         }
         var attributes = request.attributes
         attributes.checksums = try verifiedChecksums(request.expectedChecksums.merging(trailingChecksums) { $1 })
-        let blob = BlobRecord(referenceCount: 1, size: writtenBytes,
+        var blob = BlobRecord(referenceCount: 1, size: writtenBytes,
                               chunkSizeBytes: UInt32(chunkBytes), extents: extents)
+        blob.dataKey = dataKey
         if let part = request.part {
             let record = PartRecord(size: writtenBytes, etag: digest.hexString,
                                     lastModifiedMilliseconds: ObjectStore.nowMilliseconds(), pieces: [], checksum: [])
@@ -313,8 +337,9 @@ extension ObjectStore {
             throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed object size")
         }
         var request = request
-        try read { txn in
+        let encryption = try read { txn -> (BlobCipher, SealedDataKey)? in
             try index.requireBucket(txn, request.bucket)
+            var encryption = request.encryption
             if let part = request.part {
                 let upload = try requireUpload(txn, part.uploadID, bucket: request.bucket, key: request.key)
                 try Self.checkPartNumber(part.partNumber)
@@ -322,11 +347,19 @@ extension ObjectStore {
                 if let wire = upload.checksumAlgorithm, let algorithm = S3ChecksumAlgorithm(wireName: wire) {
                     request.checksumAlgorithms.append(algorithm)
                 }
+                // Every part is encrypted as its upload (an SSE-C upload: under the same key).
+                encryption = ServerSideEncryption(stored: upload.attributes.serverSideEncryption)
+                try Self.checkPartKey(encryption, request.customerKey)
+                request.attributes.serverSideEncryption = encryption?.stored
             } else {
                 try request.conditions.check(existing: try index.object(txn, bucket: request.bucket, key: request.key))
+                if encryption == nil { encryption = try defaultEncryption(txn, request.bucket)?.encryption }
+                request.attributes.serverSideEncryption = encryption?.stored
             }
+            guard let encryption else { return nil }
+            return try newDataKey(txn, encryption, customerKey: request.customerKey)
         }
-        return ObjectWriter(store: self, request: request)
+        return ObjectWriter(store: self, request: request, encryption: encryption)
     }
 
     /// PutObject from any stream of byte chunks.

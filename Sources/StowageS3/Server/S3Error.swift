@@ -73,6 +73,8 @@ extension S3Error {
         case .objectLockConfigurationNotFound: (.notFound, "ObjectLockConfigurationNotFoundError")
         case .noSuchObjectLockConfiguration: (.notFound, "NoSuchObjectLockConfiguration")
         case .noSuchLifecycleConfiguration: (.notFound, "NoSuchLifecycleConfiguration")
+        case .noSuchEncryptionConfiguration: (.notFound, "ServerSideEncryptionConfigurationNotFoundError")
+        case .kmsKeyNotFound: (.badRequest, "KMS.NotFoundException")
         case .invalidTag: (.badRequest, "InvalidTag")
         case .noSuchTagSet: (.notFound, "NoSuchTagSet")
         case .accessDenied: (.forbidden, "AccessDenied")
