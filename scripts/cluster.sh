@@ -76,6 +76,7 @@ start_gateway() {   # gateway n (1-based)
   setsid sh -c 'echo $$ > "$0"; exec "$@"' "$DIR/pids/gateway$n" \
     "$BIN" serve --etcd "$(etcd_endpoints)" --etcd-max-txn-ops "$MAX_TXN_OPS" --ceph-conf "$CONF" --rados-pool "$POOL" \
       --address 127.0.0.1 --port "$port" --access-key "$ACCESS" --secret-key "$SECRET" --deletion-grace "$DELETION_GRACE" \
+      --master-key-file "$DIR/master.key" \
       >>"$DIR/logs/gateway$n.log" 2>&1 < /dev/null &
   for _ in $(seq 300); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/-/ready" && return 0   # readiness: etcd and RADOS answered
@@ -187,6 +188,8 @@ CONF
   timeout 120 rados -c "$CONF" -p "$POOL" put _probe "$DIR/probe"
   rados -c "$CONF" -p "$POOL" rm _probe
 
+  # Every gateway seals SSE-S3 and SSE-KMS data keys with the same master key.
+  [ -s "$DIR/master.key" ] || (umask 077; openssl rand -hex 32 > "$DIR/master.key")
   local urls=""
   for n in $(seq "$GATEWAYS"); do start_gateway "$n"; urls+="${urls:+,}http://127.0.0.1:$((BASE + 30 + n))"; done
   cat > "$DIR/cluster.env" <<ENV

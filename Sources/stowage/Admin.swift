@@ -7,7 +7,7 @@ struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask a running server about itself and its buckets (signed admin API).",
         discussion: "Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the endpoint from --endpoint or AWS_ENDPOINT_URL.",
-        subcommands: [Info.self, Bucket.self])
+        subcommands: [Info.self, Bucket.self, KMS.self])
 
     struct Connection: ParsableArguments {
         @Option(help: "The server's URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or http://127.0.0.1:9000).")
@@ -19,11 +19,13 @@ struct Admin: AsyncParsableCommand {
         @Flag(help: "Print the server's JSON as it came.")
         var json = false
 
-        func fetch(_ view: String) async throws -> [String: Any] {
+        func fetch(_ view: String, method: String = "GET", query: [(String, String?)] = []) async throws -> [String: Any] {
             let environment = ProcessInfo.processInfo.environment
             let url = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] ?? "http://127.0.0.1:9000"
             let data: Data
-            do { data = try await makeS3Client(endpoint: url, region: region).admin(view) } catch let error as S3ClientError {
+            do {
+                data = try await makeS3Client(endpoint: url, region: region).admin(view, method: method, query: query)
+            } catch let error as S3ClientError {
                 throw AdminError("\(url): \(error)")
             }
             if json { FileHandle.standardOutput.write(data) }
@@ -84,6 +86,45 @@ struct Admin: AsyncParsableCommand {
                     versions  \(Int(number(usage["versions"]))) (\(Int(number(usage["deleteMarkers"]))) delete markers; noncurrent: \(bytes(number(usage["noncurrentBytes"]))))
                     uploads   \(Int(number(usage["uploadsInProgress"]))) in progress: \(Int(number(usage["uploadedParts"]))) parts, \(bytes(number(usage["uploadedPartBytes"])))
                     """)
+            }
+        }
+    }
+}
+
+extension Admin {
+    /// `stowage admin kms create|list`: the key store behind SSE-KMS.
+    struct KMS: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "kms", abstract: "The SSE-KMS key store: its keys are sealed by the server's master key.",
+            subcommands: [Create.self, List.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Make a key; prints its id (x-amz-server-side-encryption-aws-kms-key-id).")
+
+            @Option(help: "The key's id: 1 to 64 letters, digits, '-' or '_' (default: a new UUID).")
+            var id: String?
+
+            @OptionGroup var connection: Connection
+
+            func run() async throws {
+                let key = try await connection.fetch("kms-keys", method: "POST", query: id.map { [("id", $0)] } ?? [])
+                guard !connection.json else { return }
+                print(key["keyID"] as? String ?? "?")
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The keys, the built-in one first.")
+
+            @OptionGroup var connection: Connection
+
+            func run() async throws {
+                let answer = try await connection.fetch("kms-keys")
+                guard !connection.json else { return }
+                for key in answer["keys"] as? [[String: Any]] ?? [] {
+                    let builtIn = key["builtIn"] as? Bool ?? false
+                    print("\(key["keyID"] as? String ?? "?")\t\(builtIn ? "built in (derived from the master key)" : key["created"] as? String ?? "")")
+                }
             }
         }
     }

@@ -61,6 +61,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM private key of --tls-cert.")
     var tlsKey: String?
 
+    @Option(help: "File holding the 32-byte master key (raw, 64 hex digits or base64) that seals SSE-S3 data keys and the SSE-KMS key store; without one (nor --master-key), SSE-S3 and SSE-KMS are refused.")
+    var masterKeyFile: String?
+
+    @Option(help: "The master key itself, as 64 hex digits or base64 (or STOWAGE_MASTER_KEY); prefer --master-key-file.")
+    var masterKey: String?
+
     @Option(help: "Bearer token a scrape of /metrics must send (or STOWAGE_METRICS_TOKEN); without one, only loopback peers may scrape.")
     var metricsToken: String?
 
@@ -106,6 +112,7 @@ struct Serve: AsyncParsableCommand {
         var options = StoreOptions()
         options.durability = settings.durability
         options.logger = logger
+        options.masterKey = settings.masterKey
         let store: ObjectStore
         let served: String
         if let cluster = settings.cluster {

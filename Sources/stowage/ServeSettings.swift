@@ -19,6 +19,7 @@ struct ServeSettings {
     var logFormat = "text"
     var slowRequestMs = 1000
     var tls: ReloadableTLS?
+    var masterKey: MasterKey?
     var metricsToken: String?
     var shutdownDelay = 0
     var compaction = CompactionOptions()
@@ -59,6 +60,7 @@ struct ServeSettings {
             layers.require(!token.isEmpty && !token.contains(where: \.isWhitespace), "metrics-token", "must be non-empty, without spaces")
         }
         tls = Self.loadTLS(&layers, serve)
+        masterKey = Self.loadMasterKey(&layers, serve)
         (credentials, isDevelopment) = Self.loadCredentials(&layers, serve)
         compaction = serve.compaction.options(&layers)
         compactionInterval = layers.value("compaction-interval", flag: serve.compactionInterval, default: compactionInterval)
@@ -83,6 +85,35 @@ struct ServeSettings {
             }
         }
         self.layers = layers
+    }
+
+    /// `master-key-file` or `master-key` (not both): 32 bytes, raw, hex or base64.
+    private static func loadMasterKey(_ layers: inout Settings, _ serve: Serve) -> MasterKey? {
+        let path = layers.value("master-key-file", flag: serve.masterKeyFile)
+        let text = layers.value("master-key", flag: serve.masterKey)
+        switch (path, text) {
+        case (nil, nil):
+            return nil
+        case (_?, _?):
+            layers.problem("master-key", "give master-key-file or master-key, not both")
+            return nil
+        case (let path?, nil):
+            guard let bytes = FileManager.default.contents(atPath: path) else {
+                layers.problem("master-key-file", "cannot read \(path)")
+                return nil
+            }
+            guard let key = MasterKey(text: Array(bytes)) else {
+                layers.problem("master-key-file", "\(path) must hold 32 bytes: raw, as 64 hex digits or as base64")
+                return nil
+            }
+            return key
+        case (nil, let text?):
+            guard let key = MasterKey(text: Array(text.utf8)) else {
+                layers.problem("master-key", "must be 32 bytes as 64 hex digits or as base64")
+                return nil
+            }
+            return key
+        }
     }
 
     private static func loadTLS(_ layers: inout Settings, _ serve: Serve) -> ReloadableTLS? {

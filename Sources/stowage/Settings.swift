@@ -27,7 +27,7 @@ struct Settings {
         "data": .path, "address": .text, "port": .integer, "access-key": .text, "secret-key": .secret,
         "credentials": .credentialList, "credentials-file": .path, "region": .text, "domain": .text,
         "durability": .text, "log-level": .text, "log-format": .text, "slow-request-ms": .integer,
-        "tls-cert": .path, "tls-key": .path, "metrics-token": .secret, "shutdown-delay": .integer,
+        "tls-cert": .path, "tls-key": .path, "master-key-file": .path, "master-key": .secret, "metrics-token": .secret, "shutdown-delay": .integer,
         "compaction-threshold": .number, "compaction-rate": .integer, "compaction-interval": .integer,
         "segment-size": .integer, "lifecycle-interval": .integer, "lifecycle-day-seconds": .integer, "etcd": .textList, "etcd-prefix": .text, "etcd-max-txn-ops": .integer,
         "etcd-timeout-ms": .integer, "ceph-conf": .path, "rados-pool": .text, "deletion-grace": .integer,

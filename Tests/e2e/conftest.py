@@ -210,7 +210,10 @@ def s3_endpoint():
             pytrace=False,
         )
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="stowage-e2e-"))
-    server = StowageProcess(binary, workdir)
+    # A master key, so that SSE-S3 and SSE-KMS are served (test_encryption.py).
+    master_key = workdir / "master.key"
+    master_key.write_text(os.urandom(32).hex())
+    server = StowageProcess(binary, workdir, ["--master-key-file", str(master_key)])
     server.start()
     server.wait_ready()
     try:

@@ -56,9 +56,12 @@ def test_every_serve_flag_is_a_setting_of_the_file(tmp_path):
         "metrics-token": "scrape-token", "shutdown-delay": 5, "compaction-threshold": 0.25, "compaction-rate": 64,
         "compaction-interval": 30, "segment-size": 64, "lifecycle-interval": 60, "lifecycle-day-seconds": 86400, "etcd": ["http://10.0.0.1:2379", "http://10.0.0.2:2379"],
         "etcd-prefix": "prod/", "etcd-max-txn-ops": 1024, "etcd-timeout-ms": 3000, "ceph-conf": "ceph.conf",
-        "rados-pool": "objects", "deletion-grace": 120,
+        "rados-pool": "objects", "deletion-grace": 120, "master-key-file": "master.key", "master-key": None,
     }
     assert serve_flags() == set(values), "a serve flag has no configuration setting in this test (or the reverse)"
+    # One master key at a time: the inline form is checked below.
+    del values["master-key"]
+    (tmp_path / "master.key").write_text("ab" * 32 + "\n")
     # TLS files are checked by loading them: make a real pair.
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     made = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -78,13 +81,33 @@ def test_every_serve_flag_is_a_setting_of_the_file(tmp_path):
         assert source.startswith(f"{config} line "), (name, source)
         if name in ("secret-key", "metrics-token"):
             assert shown == f"(secret, {len(value)} characters)", "a secret was printed"
-        elif name in ("credentials-file", "tls-cert", "tls-key", "ceph-conf"):
+        elif name in ("credentials-file", "tls-cert", "tls-key", "ceph-conf", "master-key-file"):
             assert shown == str(tmp_path / value), "a relative path is relative to the file's directory"
         elif name == "etcd":
             assert shown == ",".join(value)
         elif name != "data":   # unused in cluster mode, still resolved
             assert shown == str(value), name
     assert found["credentials"][0] == "1 pair(s)"
+
+
+def test_master_key_settings(tmp_path):
+    """The master key (SSE-S3, SSE-KMS): a file or the value, never printed, never both."""
+    key = os.urandom(32).hex()
+    done = run_stowage("serve", "--data", tmp_path / "data", "--check-config", env={"STOWAGE_MASTER_KEY": key})
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown, source = effective(done.stdout)["master-key"]
+    assert shown == "(secret, 64 characters)" and "STOWAGE_MASTER_KEY" in source
+    assert key not in done.stdout + done.stderr
+    (tmp_path / "short.key").write_text("abcd")
+    done = run_stowage("serve", "--data", tmp_path / "data", "--check-config", "--master-key-file", tmp_path / "short.key",
+                       "--master-key", key)
+    assert done.returncode == 2
+    assert "not both" in done.stdout + done.stderr
+    done = run_stowage("serve", "--data", tmp_path / "data", "--check-config", "--master-key-file", tmp_path / "short.key")
+    assert done.returncode == 2 and "32 bytes" in done.stdout + done.stderr
+    done = run_stowage("serve", "--data", tmp_path / "data", "--check-config", "--master-key-file", tmp_path / "missing.key")
+    assert done.returncode == 2 and "cannot read" in done.stdout + done.stderr
+    assert not (tmp_path / "data").exists(), "a refused configuration created nothing"
 
 
 def test_flags_override_the_environment_which_overrides_the_file(tmp_path):

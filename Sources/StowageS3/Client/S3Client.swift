@@ -100,8 +100,8 @@ public struct S3Client: Sendable {
     }
 
     /// A view of Stowage's signed admin API (`GET /-/admin/VIEW`): its JSON.
-    public func admin(_ view: String) async throws -> Data {
-        let reply = try await send("GET", bucket: "-", key: "admin/" + view)
+    public func admin(_ view: String, method: String = "GET", query: [(String, String?)] = []) async throws -> Data {
+        let reply = try await send(method, bucket: "-", key: "admin/" + view, query: query)
         guard reply.status == 200 else { throw S3ClientError(reply) }
         return reply.body
     }

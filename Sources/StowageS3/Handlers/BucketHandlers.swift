@@ -10,6 +10,8 @@ struct Handlers {
     let store: ObjectStore
     let region: String
     let logger: Logger
+    /// The request came over TLS.
+    var secure = false
 
     /// Largest XML request body read into memory (DeleteObjects with 1000 long keys fits).
     static let maxXMLBodyBytes = 2 << 20

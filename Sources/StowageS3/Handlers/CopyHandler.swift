@@ -23,6 +23,8 @@ extension Handlers {
                                   })
         request.sourceVersionID = sourceVersionID
         request.lock = try Self.lockHeaders(s3)
+        (request.encryption, request.customerKey) = try writeEncryption(s3)
+        request.sourceCustomerKey = try customerKey(s3, prefix: Self.copySourceCustomerPrefix)
         switch s3.header("x-amz-tagging-directive") ?? "COPY" {
         case "COPY": request.tags = nil
         case "REPLACE": request.tags = try Self.taggingHeader(s3) ?? []
@@ -39,6 +41,7 @@ extension Handlers {
         var response = xmlResponse(xml)
         if let versionID = info.versionID { response.headers[.xAmzVersionID] = versionID }
         if let versionID = result.sourceVersionID { response.headers[.xAmzCopySourceVersionID] = versionID }
+        Self.encryptionHeaders(info.attributes.serverSideEncryption, into: &response.headers)
         return response
     }
 

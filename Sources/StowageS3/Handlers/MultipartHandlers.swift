@@ -13,9 +13,10 @@ extension Handlers {
             }
             algorithm = parsed
         }
-        let uploadID = try await store.createMultipartUpload(bucket: bucket, key: key, attributes: try Self.attributes(s3),
-                                                             checksumAlgorithm: algorithm, lock: try Self.lockHeaders(s3),
-                                                             tags: try Self.taggingHeader(s3) ?? [])
+        let (encryption, _) = try writeEncryption(s3)
+        let (uploadID, applied) = try await store.beginMultipartUpload(
+            bucket: bucket, key: key, attributes: try Self.attributes(s3), checksumAlgorithm: algorithm,
+            lock: try Self.lockHeaders(s3), tags: try Self.taggingHeader(s3) ?? [], encryption: encryption)
         var xml = XMLWriter()
         xml.element("InitiateMultipartUploadResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Bucket", bucket)
@@ -24,6 +25,7 @@ extension Handlers {
         }
         var response = xmlResponse(xml)
         if let algorithm { response.headers[.init("x-amz-checksum-algorithm")!] = algorithm.wireName }
+        Self.encryptionHeaders(applied?.stored, into: &response.headers)
         return response
     }
 
@@ -33,10 +35,11 @@ extension Handlers {
         let length = try UploadBody.decodedLength(s3, auth)
         let checksums = try UploadBody.checksums(s3)
         let md5 = try Self.contentMD5(s3)
+        let customerKey = try customerKey(s3, prefix: Self.customerPrefix)
         let writer = try await store.offLoop {
             try $0.beginUploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber,
                                    sizeHint: length, expectedMD5: md5, checksumAlgorithms: checksums.compute,
-                                   expectedChecksums: checksums.expected)
+                                   expectedChecksums: checksums.expected, customerKey: customerKey)
         }
         let (_, headers) = try await receive(body, into: writer, s3: s3, auth: auth, length: length)
         return Response(status: .ok, headers: headers)
@@ -55,7 +58,9 @@ extension Handlers {
         let part = try await store.uploadPartCopy(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber,
                                                   sourceBucket: sourceBucket, sourceKey: sourceKey,
                                                   sourceVersionID: sourceVersionID, range: range,
-                                                  sourceConditions: Self.copySourceConditions(s3))
+                                                  sourceConditions: Self.copySourceConditions(s3),
+                                                  customerKey: try customerKey(s3, prefix: Self.customerPrefix),
+                                                  sourceCustomerKey: try customerKey(s3, prefix: Self.copySourceCustomerPrefix))
         var xml = XMLWriter()
         xml.element("CopyPartResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("ETag", "\"\(part.etag)\"")
@@ -86,6 +91,7 @@ extension Handlers {
         }
         var response = xmlResponse(xml)
         if let versionID = info.versionID { response.headers[.xAmzVersionID] = versionID }
+        Self.encryptionHeaders(info.attributes.serverSideEncryption, into: &response.headers)
         return response
     }
 

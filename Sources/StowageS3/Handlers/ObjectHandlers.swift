@@ -21,6 +21,7 @@ extension Handlers {
         request.sizeHint = length
         request.lock = try Self.lockHeaders(s3)
         request.tags = try Self.taggingHeader(s3) ?? []
+        (request.encryption, request.customerKey) = try writeEncryption(s3)
         let writer = try await store.offLoop { [request] in try $0.beginPut(request) }
         let (_, headers) = try await receive(body, into: writer, s3: s3, auth: auth, length: length)
         return Response(status: .ok, headers: headers)
@@ -40,6 +41,7 @@ extension Handlers {
         }
         var headers: HTTPFields = [.eTag: info.quotedETag]
         if let versionID = info.versionID { headers[.xAmzVersionID] = versionID }
+        Self.encryptionHeaders(info.attributes.serverSideEncryption, into: &headers)
         for (algorithm, value) in info.attributes.checksums {
             if let name = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[name] = value }
         }
@@ -56,10 +58,11 @@ extension Handlers {
             throw S3Error(.badRequest, "InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
         }
         let versionID = s3.parameter("versionId")
+        let customerKey = try customerKey(s3, prefix: Self.customerPrefix)
         if isHead && partNumber == nil && range == nil {
             let conditions = Self.readConditions(s3)
             let info = try await store.offLoop {
-                try $0.headObject(bucket: bucket, key: key, versionID: versionID, conditions: conditions)
+                try $0.headObject(bucket: bucket, key: key, versionID: versionID, conditions: conditions, customerKey: customerKey)
             }
             var headers = Self.objectHeaders(info, s3)
             headers[.contentLength] = String(info.size)
@@ -68,7 +71,7 @@ extension Handlers {
         let conditions = Self.readConditions(s3)
         let read = try await store.offLoop {
             try $0.getObject(bucket: bucket, key: key, versionID: versionID, range: range, partNumber: partNumber,
-                             conditions: conditions)
+                             conditions: conditions, customerKey: customerKey)
         }
         var headers = Self.objectHeaders(read.info, s3, whole: !read.isPartial)
         let length = Int(read.range.count)
@@ -244,6 +247,7 @@ extension Handlers {
             .contentType: s3.parameter("response-content-type") ?? info.attributes.contentType ?? "binary/octet-stream",
         ]
         if let versionID = info.versionID { headers[.xAmzVersionID] = versionID }
+        encryptionHeaders(info.attributes.serverSideEncryption, into: &headers)
         lockResponseHeaders(info.lock, into: &headers)
         if !info.tags.isEmpty { headers[.init("x-amz-tagging-count")!] = String(info.tags.count) }
         let a = info.attributes
@@ -297,7 +301,10 @@ extension Handlers {
         let maxParts = min(try count("x-amz-max-parts", Limits.maxListParts), Limits.maxListParts)
         let marker = try count("x-amz-part-number-marker", 0)
         let versionID = s3.parameter("versionId")
-        let (info, partSizes) = try await store.offLoop { try $0.objectAttributes(bucket: bucket, key: key, versionID: versionID) }
+        let customerKey = try customerKey(s3, prefix: Self.customerPrefix)
+        let (info, partSizes) = try await store.offLoop {
+            try $0.objectAttributes(bucket: bucket, key: key, versionID: versionID, customerKey: customerKey)
+        }
         var xml = XMLWriter()
         xml.element("GetObjectAttributesResponse", namespace: XMLWriter.s3Namespace) { xml in
             if wanted.contains("ETag") { xml.element("ETag", info.etag) }

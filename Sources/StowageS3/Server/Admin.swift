@@ -77,6 +77,8 @@ struct CountedChannel<Base: ServerChildChannel>: ServerChildChannel {
 /// - `GET /-/admin/info`: version, uptime, mode, buckets, objects, bytes, space,
 ///   compaction, connections.
 /// - `GET /-/admin/buckets/NAME`: one bucket's objects, bytes, versions, uploads.
+/// - `GET /-/admin/kms-keys`: the SSE-KMS key store's keys; `POST /-/admin/kms-keys[?id=ID]`
+///   makes one (its material never leaves the server).
 ///
 /// Counting objects walks the index (`ObjectStore.usage`), off the event loop.
 enum AdminRoute {
@@ -87,10 +89,19 @@ enum AdminRoute {
     }
 
     static func answer(_ request: Request, store: ObjectStore, state: ServerState, served: String) async throws -> Response {
-        guard request.method == .get else {
-            throw S3Error(.methodNotAllowed, "MethodNotAllowed", "The admin API answers GET only")
-        }
         let path = request.uri.path.dropFirst(prefix.count)
+        if path == "kms-keys" && request.method == .post {
+            let id = S3Request.parseQuery(request.uri.query ?? "").first { $0.name == "id" }?.value
+            let key = try await store.createKMSKey(id: id)
+            return try json(KMSKey(key))
+        }
+        guard request.method == .get else {
+            throw S3Error(.methodNotAllowed, "MethodNotAllowed", "The admin API answers GET, and POST to kms-keys")
+        }
+        if path == "kms-keys" {
+            let keys = try await store.offLoopAlways { try $0.kmsKeys() }
+            return try json(KMSKeys(keys: keys.map(KMSKey.init)))
+        }
         if path == "info" {
             return try json(await info(store: store, state: state, served: served))
         }
@@ -101,7 +112,23 @@ enum AdminRoute {
             }
             return try json(BucketStats(bucket: name, created: isoDate(milliseconds: created), usage: usage))
         }
-        throw S3Error(.notFound, "NoSuchAdminView", "No admin view at \(request.uri.path): there are /-/admin/info and /-/admin/buckets/NAME")
+        throw S3Error(.notFound, "NoSuchAdminView", "No admin view at \(request.uri.path): there are /-/admin/info, /-/admin/buckets/NAME and /-/admin/kms-keys")
+    }
+
+    struct KMSKey: Codable {
+        var keyID: String
+        var created: String?
+        var builtIn: Bool
+
+        init(_ key: KMSKeyInfo) {
+            keyID = key.keyID
+            created = key.isDefault ? nil : AdminRoute.isoDate(milliseconds: key.createdMilliseconds)
+            builtIn = key.isDefault
+        }
+    }
+
+    struct KMSKeys: Codable {
+        var keys: [KMSKey]
     }
 
     struct Info: Codable {

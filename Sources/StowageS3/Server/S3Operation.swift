@@ -27,6 +27,9 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
     case getBucketLifecycleConfiguration = "GetBucketLifecycleConfiguration"
     case putBucketLifecycleConfiguration = "PutBucketLifecycleConfiguration"
     case deleteBucketLifecycle = "DeleteBucketLifecycle"
+    case getBucketEncryption = "GetBucketEncryption"
+    case putBucketEncryption = "PutBucketEncryption"
+    case deleteBucketEncryption = "DeleteBucketEncryption"
     case listObjects = "ListObjects"
     case listObjectsV2 = "ListObjectsV2"
     case listObjectVersions = "ListObjectVersions"
@@ -67,6 +70,9 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
             case (.put, "lifecycle"): return .putBucketLifecycleConfiguration
             case (.delete, "lifecycle"): return .deleteBucketLifecycle
             case (.get, "tagging"): return .getBucketTagging
+            case (.get, "encryption"): return .getBucketEncryption
+            case (.put, "encryption"): return .putBucketEncryption
+            case (.delete, "encryption"): return .deleteBucketEncryption
             case (.put, "tagging"): return .putBucketTagging
             case (.delete, "tagging"): return .deleteBucketTagging
             case (.get, ""): return s3.parameter("list-type") == "2" ? .listObjectsV2 : .listObjects

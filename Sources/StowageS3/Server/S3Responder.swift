@@ -20,6 +20,8 @@ struct S3Responder: HTTPResponder {
     /// A request whose response head took longer is logged `slow` (at notice level).
     let slowRequest: Duration
     let metrics: MetricsExport?
+    /// Served over TLS: SSE-C keys may travel (S3 refuses them over plain HTTP).
+    let secure: Bool
 
     func respond(to request: Request, context: S3RequestContext) async throws -> Response {
         var response = try await answer(request, context: context)
@@ -107,7 +109,7 @@ struct S3Responder: HTTPResponder {
             throw S3Error.notImplemented("\(s3.method) on \(target)\(named.isEmpty ? "" : " with ?" + named)")
         }
         try WirePromises.check(operation, s3)
-        let handlers = Handlers(store: store, region: region, logger: logger)
+        let handlers = Handlers(store: store, region: region, logger: logger, secure: secure)
         let bucket = s3.bucket ?? ""
         let key = s3.key ?? ""
         switch operation {
@@ -129,6 +131,9 @@ struct S3Responder: HTTPResponder {
         case .getBucketLifecycleConfiguration: return try await handlers.lifecycleConfiguration(bucket)
         case .putBucketLifecycleConfiguration: return try await handlers.putLifecycleConfiguration(bucket, s3, auth: auth, body: body)
         case .deleteBucketLifecycle: return try await handlers.deleteLifecycleConfiguration(bucket)
+        case .getBucketEncryption: return try await handlers.bucketEncryption(bucket)
+        case .putBucketEncryption: return try await handlers.putBucketEncryption(bucket, s3, auth: auth, body: body)
+        case .deleteBucketEncryption: return try await handlers.deleteBucketEncryption(bucket)
         case .putObjectLockConfiguration: return try await handlers.putObjectLockConfiguration(bucket, s3, auth: auth, body: body)
         case .getObjectRetention: return try await handlers.objectRetention(bucket, key, s3)
         case .putObjectRetention: return try await handlers.putObjectRetention(bucket, key, s3, auth: auth, body: body)

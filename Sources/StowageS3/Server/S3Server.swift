@@ -47,7 +47,7 @@ public enum S3Server {
                                     region: configuration.credentials.region,
                                     hostID: Data(S3Responder.makeRequestID().utf8).base64EncodedString(),
                                     state: state, served: configuration.served, slowRequest: configuration.slowRequest,
-                                    metrics: configuration.metrics)
+                                    metrics: configuration.metrics, secure: configuration.tls != nil)
         let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [ExpectContinueHandler()],
                                                idleTimeout: .seconds(S3ServerConfiguration.idleTimeoutSeconds))
         let server: HTTPServerBuilder

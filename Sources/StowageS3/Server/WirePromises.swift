@@ -72,14 +72,22 @@ public enum WirePromises {
     }
 
     private static let writes = S3Operation.objectWrites
+    /// The writes that choose an encryption (UploadPart follows its upload's).
+    private static let encryptedWrites: Set<S3Operation> = [.putObject, .copyObject, .createMultipartUpload]
+    /// The requests that carry an SSE-C key.
+    private static let customerKeyed: Set<S3Operation> = [.putObject, .copyObject, .createMultipartUpload, .uploadPart,
+                                                          .uploadPartCopy, .completeMultipartUpload, .getObject,
+                                                          .headObject, .getObjectAttributes, .listParts]
     private static let bodies: Set<S3Operation> = [.putObject, .uploadPart]
     private static let xmlBodies: Set<S3Operation> = [.createBucket, .deleteObjects, .renamePrefix, .putBucketVersioning,
                                                       .putObjectLockConfiguration, .putObjectRetention, .putObjectLegalHold,
-                                                      .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging]
+                                                      .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging,
+                                                      .putBucketEncryption]
     /// XML bodies whose model lets SDKs send a flexible checksum of them.
     private static let checksummedXML: Set<S3Operation> = [.deleteObjects, .putBucketVersioning, .putObjectLockConfiguration,
                                                            .putObjectRetention, .putObjectLegalHold,
-                                                           .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging]
+                                                           .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging,
+                                                           .putBucketEncryption]
     /// Writes that take Object Lock headers for the version they make (a multipart upload's
     /// at Create, applied at Complete).
     private static let lockedWrites: Set<S3Operation> = [.putObject, .copyObject, .createMultipartUpload]
@@ -175,10 +183,13 @@ public enum WirePromises {
             header("x-amz-tagging-directive", [.copyObject], .honoured, "COPY keeps the source's tags, REPLACE takes x-amz-tagging's"),
             // Not built: refused wherever they are sent.
             header("x-amz-bucket-namespace", nil, .refused(.notImplemented("Bucket namespaces")), "refused"),
-            header("x-amz-server-side-encryption", nil, .refused(.notImplemented("Server-side encryption")), "refused"),
-            header("x-amz-server-side-encryption-aws-kms-key-id", nil, .refused(.notImplemented("SSE-KMS")), "refused"),
-            header("x-amz-server-side-encryption-context", nil, .refused(.notImplemented("SSE-KMS")), "refused"),
-            header("x-amz-server-side-encryption-bucket-key-enabled", nil, .refused(.notImplemented("SSE-KMS bucket keys")), "refused"),
+            header("x-amz-server-side-encryption", encryptedWrites, .honoured,
+                   "AES256 (SSE-S3) or aws:kms (SSE-KMS): the bytes are encrypted at rest under a data key of their own"),
+            header("x-amz-server-side-encryption-aws-kms-key-id", encryptedWrites, .honoured,
+                   "the key store's key that seals the data key (default: stowage-default)"),
+            header("x-amz-server-side-encryption-context", nil, .refused(.notImplemented("An SSE-KMS encryption context")), "refused"),
+            header("x-amz-server-side-encryption-bucket-key-enabled", encryptedWrites, .honoured,
+                   "accepted: the key store is local, so there is no KMS traffic for a bucket key to save"),
             header("x-amz-website-redirect-location", nil, .refused(.notImplemented("Website redirects")), "refused"),
             header("x-amz-write-offset-bytes", nil, .refused(.notImplemented("Appending to an object")), "refused"),
             header("x-amz-object-lock-mode", lockedWrites, .honoured,
@@ -222,10 +233,11 @@ public enum WirePromises {
         for suffix in ["full-control", "read", "read-acp", "write", "write-acp"] {
             rules.append(header("x-amz-grant-" + suffix, nil, .refused(.notImplemented("ACL grants")), "refused"))
         }
-        for prefix in ["x-amz-server-side-encryption-customer-", "x-amz-copy-source-server-side-encryption-customer-"] {
-            for suffix in ["algorithm", "key", "key-md5"] {
-                rules.append(header(prefix + suffix, nil, .refused(.notImplemented("SSE-C")), "refused"))
-            }
+        for suffix in ["algorithm", "key", "key-md5"] {
+            rules.append(header("x-amz-server-side-encryption-customer-" + suffix, customerKeyed, .honoured,
+                                "SSE-C: the customer's AES-256 key (over TLS only); only its MD5 is kept"))
+            rules.append(header("x-amz-copy-source-server-side-encryption-customer-" + suffix, [.copyObject, .uploadPartCopy],
+                                .honoured, "SSE-C: the copy source's key"))
         }
         for algorithm in checksumAlgorithms {
             rules.append(header("x-amz-checksum-" + algorithm, bodies.union(checksummedXML), .honoured,

@@ -175,7 +175,7 @@ import Testing
                     headers: [("x-amz-rename-source", "source"), ("x-amz-copy-source", "/plain/source")], body: ""),
         Unsupported("PutBucketCors", .put, "/plain", query: [("cors", nil)], body: "<CORSConfiguration/>"),
         Unsupported("GetBucketCors", .get, "/plain", query: [("cors", nil)]),
-        Unsupported("DeleteBucketEncryption", .delete, "/plain", query: [("encryption", nil)]),
+        Unsupported("GetBucketWebsite", .get, "/plain", query: [("website", nil)]),
         Unsupported("PutObjectAcl", .put, "/plain/existing", query: [("acl", nil)], body: ""),
         Unsupported("GetObjectAcl", .get, "/plain/existing", query: [("acl", nil)]),
         Unsupported("GetBucketAcl", .get, "/plain", query: [("acl", nil)]),
