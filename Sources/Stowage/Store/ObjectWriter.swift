@@ -319,9 +319,7 @@ extension ObjectStore {
                 let upload = try requireUpload(txn, part.uploadID, bucket: request.bucket, key: request.key)
                 try Self.checkPartNumber(part.partNumber)
                 // Every part carries the upload's checksum; Complete combines them.
-                if let wire = upload.checksumAlgorithm, let algorithm = S3ChecksumAlgorithm(wireName: wire) {
-                    request.checksumAlgorithms.append(algorithm)
-                }
+                try Self.addUploadChecksum(upload, to: &request)
             } else {
                 try request.conditions.check(existing: try index.object(txn, bucket: request.bucket, key: request.key))
             }
