@@ -219,17 +219,102 @@ import StowageChecksums
         }
     }
 
+    /// Uploads `parts` to upload `id`, each with its checksum in `algorithm` sent (or none).
+    func uploadChecked(_ store: ObjectStore, _ id: String, _ parts: [[UInt8]], from first: Int = 1,
+                       sending algorithm: S3ChecksumAlgorithm?) async throws -> [(partNumber: Int, etag: String, checksum: String)] {
+        var result: [(partNumber: Int, etag: String, checksum: String)] = []
+        for (i, bytes) in parts.enumerated() {
+            let expected = algorithm.map { [$0: Data(S3Checksummer.digest($0, of: bytes)).base64EncodedString()] } ?? [:]
+            let writer = try store.beginUploadPart(bucket: "bkt", key: "k", uploadID: id, partNumber: first + i,
+                                                   sizeHint: UInt64(bytes.count), expectedChecksums: expected)
+            try await writer.write(bytes)
+            let info = try await writer.finish()
+            result.append((first + i, info.etag, info.attributes.checksums.first?.value ?? ""))
+        }
+        return result
+    }
+
     @Test func compositeChecksum() async throws {
         try await withTemporaryStore { store, _ in
             try await store.createBucket("bkt")
             let id = try await store.createMultipartUpload(bucket: "bkt", key: "k", checksumAlgorithm: .crc32)
             let parts = [testBytes(120_000, seed: 1), testBytes(10, seed: 2)]
-            let (_, infos) = try await upload(store, "k", parts: parts, uploadID: id)
+            let uploaded = try await uploadChecked(store, id, parts, sending: .crc32)
+            let listed = CompletionChecksums(parts: Dictionary(uniqueKeysWithValues: uploaded.map { ($0.partNumber, [.crc32: $0.checksum]) }),
+                                             type: .composite)
             let info = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id,
-                                                               parts: infos.map { ($0.partNumber, $0.etag) })
+                                                               parts: uploaded.map { ($0.partNumber, $0.etag) }, checksums: listed)
             let partDigests = parts.flatMap { S3Checksummer.digest(.crc32, of: $0) }
             let expected = Data(S3Checksummer.digest(.crc32, of: partDigests)).base64EncodedString() + "-2"
             #expect(info.attributes.checksums.map(\.value) == [expected])
+        }
+    }
+
+    /// FULL_OBJECT: the object's checksum is the CRC of all its bytes, combined at Complete
+    /// from the parts' CRCs (an empty last part too); parts may leave it to the server.
+    @Test(arguments: [S3ChecksumAlgorithm.crc32, .crc32c, .crc64nvme])
+    func fullObjectChecksum(_ algorithm: S3ChecksumAlgorithm) async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            let id = try await store.createMultipartUpload(bucket: "bkt", key: "k", checksumAlgorithm: algorithm,
+                                                           checksumType: .fullObject)
+            let parts = [testBytes(120_000, seed: 3), testBytes(100_001, seed: 4), []]
+            let uploaded = try await uploadChecked(store, id, Array(parts.prefix(2)), sending: algorithm)
+                + uploadChecked(store, id, [parts[2]], from: 3, sending: nil)
+            let whole = Data(S3Checksummer.digest(algorithm, of: parts.flatMap { $0 })).base64EncodedString()
+            await expectStoreError(.badDigest) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: uploaded.map { ($0.partNumber, $0.etag) },
+                                                            checksums: CompletionChecksums(object: [algorithm: Data(S3Checksummer.digest(algorithm, of: [1])).base64EncodedString()]))
+            }
+            await expectStoreError(.badDigest) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id, parts: uploaded.map { ($0.partNumber, $0.etag) },
+                                                            checksums: CompletionChecksums(type: .composite))
+            }
+            let info = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: id,
+                                                               parts: uploaded.map { ($0.partNumber, $0.etag) },
+                                                               checksums: CompletionChecksums(type: .fullObject, object: [algorithm: whole]))
+            #expect(info.attributes.checksums.map(\.algorithm) == [algorithm.wireName])
+            #expect(info.attributes.checksums.map(\.value) == [whole])
+        }
+    }
+
+    /// S3's rules for the algorithm and type announced at Create.
+    @Test func checksumRules() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            for (algorithm, type) in [(S3ChecksumAlgorithm.sha1, S3ChecksumType.fullObject), (.sha256, .fullObject), (.crc64nvme, .composite)] {
+                await expectStoreError(.invalidRequest) {
+                    _ = try await store.createMultipartUpload(bucket: "bkt", key: "k", checksumAlgorithm: algorithm, checksumType: type)
+                }
+            }
+            await expectStoreError(.invalidRequest) {
+                _ = try await store.createMultipartUpload(bucket: "bkt", key: "k", checksumType: .composite)
+            }
+            let composite = try await store.createMultipartUpload(bucket: "bkt", key: "k", checksumAlgorithm: .sha256)
+            // A part in another algorithm, or (COMPOSITE) without one, is refused.
+            await expectStoreError(.invalidRequest) { _ = try await self.uploadChecked(store, composite, [[1]], sending: .crc32) }
+            await expectStoreError(.invalidRequest) { _ = try await self.uploadChecked(store, composite, [[1]], sending: nil) }
+            let uploaded = try await uploadChecked(store, composite, [[1, 2, 3]], sending: .sha256)
+            let choice = uploaded.map { ($0.partNumber, $0.etag) }
+            // Complete must list each part's checksum, and the right one.
+            await expectStoreError(.invalidRequest) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: composite, parts: choice)
+            }
+            let wrong = Data(S3Checksummer.digest(.sha256, of: [9])).base64EncodedString()
+            await expectStoreError(.invalidPart) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: composite, parts: choice,
+                                                            checksums: CompletionChecksums(parts: [1: [.sha256: wrong]]))
+            }
+            await expectStoreError(.invalidPart) {
+                _ = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: composite, parts: choice,
+                                                            checksums: CompletionChecksums(parts: [1: [.sha256: uploaded[0].checksum, .crc32: "AAAAAA=="]]))
+            }
+            let info = try await store.completeMultipartUpload(bucket: "bkt", key: "k", uploadID: composite, parts: choice,
+                                                               checksums: CompletionChecksums(parts: [1: [.sha256: uploaded[0].checksum]]))
+            #expect(info.attributes.checksums.first?.value.hasSuffix("-1") == true)
+            // CRC64NVME defaults to FULL_OBJECT.
+            let nvme = try await store.createMultipartUpload(bucket: "bkt", key: "n", checksumAlgorithm: .crc64nvme)
+            #expect(try store.listParts(bucket: "bkt", key: "n", uploadID: nvme).upload.checksumType == .fullObject)
         }
     }
 }

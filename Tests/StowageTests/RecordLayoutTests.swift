@@ -1,5 +1,6 @@
 import Testing
 @testable import Stowage
+import StowageChecksums
 
 /// The on-disk layouts of docs/ARCHITECTURE.md, pinned by size and round trip.
 @Suite struct RecordLayoutTests {
@@ -32,6 +33,36 @@ import Testing
         #expect(try composite.encoded().withUnsafeBytes { try BlobRecord(decoding: $0) } == composite)
         let segment = SegmentRecord(capacityBytes: 1, highWaterBytes: 2, liveBytes: 3, deadBytes: 4, state: .sealed)
         #expect(try segment.encoded().withUnsafeBytes { try SegmentRecord(decoding: $0) } == segment)
+    }
+
+    /// UploadRecord's formats: 1 to 3 still decode; 4 carries the checksum type (with or
+    /// without a lock and tags) and round-trips byte for byte.
+    @Test func uploadRecordFormats() throws {
+        func decode(_ bytes: [UInt8]) throws -> UploadRecord { try bytes.withUnsafeBytes { try UploadRecord(decoding: $0) } }
+        let plain = UploadRecord(bucket: "b", key: "k", initiatedMilliseconds: 1, attributes: ObjectAttributes(),
+                                 checksumAlgorithm: "CRC32", etagAtStart: nil)
+        #expect(plain.encoded().first == UploadRecord.version)
+        #expect(try decode(plain.encoded()).checksumType == nil)
+        #expect(try decode(plain.encoded()).effectiveChecksumType == .composite)
+        let tagged = UploadRecord(bucket: "b", key: "k", initiatedMilliseconds: 1, attributes: ObjectAttributes(),
+                                  checksumAlgorithm: nil, etagAtStart: "e", tags: [ObjectTag(key: "t", value: "v")])
+        #expect(tagged.encoded().first == UploadRecord.withTags)
+        #expect(try decode(tagged.encoded()) == tagged)
+        for tags in [[], [ObjectTag(key: "t", value: "v")]] {
+            for type in S3ChecksumType.allCases {
+                let typed = UploadRecord(bucket: "b", key: "k", initiatedMilliseconds: 1, attributes: ObjectAttributes(),
+                                         checksumAlgorithm: "CRC32C", etagAtStart: nil, tags: tags, checksumType: type)
+                #expect(typed.encoded().first == UploadRecord.withChecksumType)
+                #expect(try decode(typed.encoded()) == typed)
+                #expect(try decode(typed.encoded()).encoded() == typed.encoded())
+                // Without tags the type byte ends the record.
+                if tags.isEmpty { #expect(typed.encoded().last == (type == .composite ? 1 : 2)) }
+            }
+        }
+        var unknownType = UploadRecord(bucket: "b", key: "k", initiatedMilliseconds: 1, attributes: ObjectAttributes(),
+                                       checksumAlgorithm: "CRC32", etagAtStart: nil, checksumType: .fullObject).encoded()
+        unknownType[unknownType.count - 1] = 3
+        #expect(throws: RecordError.self) { try decode(unknownType) }
     }
 
     /// Damaged records are errors, never guesses: every truncation, a wrong version,

@@ -1,3 +1,5 @@
+import StowageChecksums
+
 /// The records stored in the index tables. Layouts are documented byte by byte in
 /// docs/ARCHITECTURE.md; `RecordLayoutTests` pins their sizes.
 
@@ -576,9 +578,13 @@ struct UploadRecord: Equatable {
     /// (0 none), i64 retain-until ms, u8 legal hold (0/1), u8 1 when a legal hold was given.
     /// 3: format 2's fields (its lock fields all 0 when none was given), then u16 T and
     /// T × (string, string): the tags of the Create.
+    /// 4 (written when the upload has a checksum type): format 2's fields, then u8 checksum
+    /// type (1 COMPOSITE, 2 FULL_OBJECT), then the tags as in 3 when there are any (none:
+    /// the record ends).
     static let version: UInt8 = 1
     static let withLock: UInt8 = 2
     static let withTags: UInt8 = 3
+    static let withChecksumType: UInt8 = 4
     var bucket: String
     var key: String
     var initiatedMilliseconds: Int64
@@ -592,29 +598,37 @@ struct UploadRecord: Equatable {
     var lock: ObjectLock?
     /// `x-amz-tagging` of the Create: the completed version's tags.
     var tags: [ObjectTag] = []
+    /// How Complete makes the object's checksum (format 4; nil in older records, whose
+    /// uploads are all COMPOSITE).
+    var checksumType: S3ChecksumType?
 
     func encoded() -> [UInt8] {
-        var w = RecordWriter(version: !tags.isEmpty ? Self.withTags : lock == nil ? Self.version : Self.withLock)
+        let version = checksumType != nil ? Self.withChecksumType
+            : !tags.isEmpty ? Self.withTags : lock == nil ? Self.version : Self.withLock
+        var w = RecordWriter(version: version)
         w.string(bucket)
         w.string(key)
         w.i64(initiatedMilliseconds)
         w.attributes(attributes)
         w.optionalString(checksumAlgorithm)
         w.optionalString(etagAtStart)
-        if lock != nil || !tags.isEmpty {
+        if version >= Self.withLock {
             let lock = lock ?? ObjectLock()
             w.u8(lock.mode?.rawValue ?? 0)
             w.i64(lock.retainUntilMilliseconds)
             w.u8(lock.legalHold ? 1 : 0)
         }
+        if let checksumType { w.u8(checksumType == .composite ? 1 : 2) }
         w.tags(tags)
         return w.bytes
     }
 
     init(bucket: String, key: String, initiatedMilliseconds: Int64, attributes: ObjectAttributes,
-         checksumAlgorithm: String?, etagAtStart: String?, lock: ObjectLock? = nil, tags: [ObjectTag] = []) {
+         checksumAlgorithm: String?, etagAtStart: String?, lock: ObjectLock? = nil, tags: [ObjectTag] = [],
+         checksumType: S3ChecksumType? = nil) {
         self.lock = lock
         self.tags = tags
+        self.checksumType = checksumType
         self.bucket = bucket
         self.key = key
         self.initiatedMilliseconds = initiatedMilliseconds
@@ -624,7 +638,7 @@ struct UploadRecord: Equatable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "upload", acceptedVersions: Self.version...Self.withTags)
+        var r = try RecordReader(bytes, record: "upload", acceptedVersions: Self.version...Self.withChecksumType)
         bucket = try r.string()
         key = try r.string()
         initiatedMilliseconds = try r.i64()
@@ -641,7 +655,14 @@ struct UploadRecord: Equatable {
             let given = ObjectLock(mode: RetentionMode(rawValue: mode), retainUntilMilliseconds: until, legalHold: hold == 1)
             lock = r.version == Self.withLock || given != ObjectLock() ? given : nil
         }
-        if r.version == Self.withTags { tags = try r.tags() }
+        if r.version == Self.withChecksumType {
+            switch try r.u8() {
+            case 1: checksumType = .composite
+            case 2: checksumType = .fullObject
+            case let other: throw RecordError(record: "upload", reason: "checksum type \(other)")
+            }
+        }
+        if r.version == Self.withTags || (r.version == Self.withChecksumType && r.remaining > 0) { tags = try r.tags() }
         try r.finish()
     }
 }

@@ -8,6 +8,8 @@ public struct UploadInfo: Sendable, Equatable {
     public var initiatedMilliseconds: Int64
     public var attributes: ObjectAttributes
     public var checksumAlgorithm: String?
+    /// How Complete will make the object's checksum (nil without an algorithm).
+    public var checksumType: S3ChecksumType? = nil
 }
 
 /// One uploaded part, as ListParts (and UploadPart's answer) shows it.
@@ -30,6 +32,22 @@ public struct PartInfo: Sendable, Equatable {
     }
 }
 
+/// What a CompleteMultipartUpload says about checksums, all optional: the
+/// `<ChecksumXXX>` of each listed `<Part>` (by part number), `x-amz-checksum-type`, and
+/// the whole object's `x-amz-checksum-*`. Each is checked against the upload.
+public struct CompletionChecksums: Sendable {
+    public var parts: [Int: [S3ChecksumAlgorithm: String]]
+    public var type: S3ChecksumType?
+    public var object: [S3ChecksumAlgorithm: String]
+
+    public init(parts: [Int: [S3ChecksumAlgorithm: String]] = [:], type: S3ChecksumType? = nil,
+                object: [S3ChecksumAlgorithm: String] = [:]) {
+        self.parts = parts
+        self.type = type
+        self.object = object
+    }
+}
+
 /// A page of ListMultipartUploads.
 public struct UploadList: Sendable {
     public var uploads: [UploadInfo]
@@ -42,22 +60,25 @@ public struct UploadList: Sendable {
 /// composite blob of their pieces in one transaction — no object byte is read or written.
 extension ObjectStore {
     /// `lock`: the Create's Object Lock headers, applied to the completed version (checked
-    /// here: the bucket must have Object Lock).
+    /// here: the bucket must have Object Lock). `checksumType` needs an algorithm it allows
+    /// (FULL_OBJECT: the CRCs; COMPOSITE: all but CRC64NVME); without one, the algorithm's
+    /// default (`S3ChecksumType.defaultType`).
     public func createMultipartUpload(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
-                                      checksumAlgorithm: S3ChecksumAlgorithm? = nil,
+                                      checksumAlgorithm: S3ChecksumAlgorithm? = nil, checksumType: S3ChecksumType? = nil,
                                       lock: ObjectLock? = nil, tags: [ObjectTag] = [],
                                       encryption: ServerSideEncryption? = nil) async throws(StoreError) -> String {
         try await beginMultipartUpload(bucket: bucket, key: key, attributes: attributes, checksumAlgorithm: checksumAlgorithm,
-                                       lock: lock, tags: tags, encryption: encryption).uploadID
+                                       checksumType: checksumType, lock: lock, tags: tags, encryption: encryption).uploadID
     }
 
     /// CreateMultipartUpload, answering also the encryption the parts will have (the
     /// request's, else the bucket's default).
     public func beginMultipartUpload(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
-                                     checksumAlgorithm: S3ChecksumAlgorithm? = nil,
+                                     checksumAlgorithm: S3ChecksumAlgorithm? = nil, checksumType: S3ChecksumType? = nil,
                                      lock: ObjectLock? = nil, tags: [ObjectTag] = [],
                                      encryption: ServerSideEncryption? = nil) async throws(StoreError)
         -> (uploadID: String, encryption: ServerSideEncryption?) {
+        let checksumType = try Self.uploadChecksumType(checksumAlgorithm, checksumType)
         try Validation.checkBucketName(bucket)
         try Validation.checkTags(tags, limit: Limits.maxObjectTags)
         try Validation.checkKey(key)
@@ -77,7 +98,7 @@ extension ObjectStore {
             attributes.serverSideEncryption = encryption?.stored
             let record = UploadRecord(bucket: bucket, key: key, initiatedMilliseconds: now, attributes: attributes,
                                       checksumAlgorithm: checksumAlgorithm?.wireName, etagAtStart: existing?.etag, lock: lock,
-                                      tags: tags)
+                                      tags: tags, checksumType: checksumType)
             try txn.put(index.uploads, Array(uploadID.utf8), record.encoded(), noOverwrite: true)
             return encryption
         }
@@ -205,7 +226,8 @@ extension ObjectStore {
     /// composite blob of the listed parts' pieces, and releases parts left out.
     public func completeMultipartUpload(bucket: String, key: String, uploadID: String,
                                         parts: [(partNumber: Int, etag: String)],
-                                        conditions: WriteConditions = WriteConditions()) async throws(StoreError) -> ObjectInfo {
+                                        conditions: WriteConditions = WriteConditions(),
+                                        checksums: CompletionChecksums = CompletionChecksums()) async throws(StoreError) -> ObjectInfo {
         try conditions.validate()
         guard !parts.isEmpty else {
             throw StoreError(.invalidRequest, "You must specify at least one part")
@@ -240,8 +262,12 @@ extension ObjectStore {
                 if position < parts.count - 1 && part.size < minimum {
                     throw StoreError(.entityTooSmall, "Your proposed upload is smaller than the minimum allowed size (part \(requested.partNumber) has \(part.size) bytes)")
                 }
+                try Self.checkListedChecksums(checksums.parts[requested.partNumber] ?? [:], of: part,
+                                              number: requested.partNumber, upload: upload)
                 chosen.append(part)
             }
+            let objectChecksum = Self.objectChecksum(upload: upload, parts: chosen)
+            try Self.checkObjectChecksum(checksums, upload: upload, computed: objectChecksum)
             let existing = try index.object(txn, bucket: bucket, key: key)
             try Self.checkComplete(conditions, existing: existing, upload: upload)
             let record = try composeObject(txn, upload: upload, parts: chosen, now: now, reservedBlobID: reserved)
@@ -314,7 +340,8 @@ extension ObjectStore {
                          checksum: algorithm.flatMap { part.checksum.isEmpty ? nil : ($0, base64(part.checksum)) })
             }
             let info = UploadInfo(uploadID: uploadID, key: upload.key, initiatedMilliseconds: upload.initiatedMilliseconds,
-                                  attributes: upload.attributes, checksumAlgorithm: algorithm)
+                                  attributes: upload.attributes, checksumAlgorithm: algorithm,
+                                  checksumType: upload.effectiveChecksumType)
             return (Array(page), all.count > limit, info)
         }
     }
@@ -333,7 +360,8 @@ extension ObjectStore {
                 guard record.bucket == bucket, record.key.utf8.starts(with: prefix.utf8) else { return true }
                 found.append(UploadInfo(uploadID: String(decoding: key, as: UTF8.self), key: record.key,
                                         initiatedMilliseconds: record.initiatedMilliseconds,
-                                        attributes: record.attributes, checksumAlgorithm: record.checksumAlgorithm))
+                                        attributes: record.attributes, checksumAlgorithm: record.checksumAlgorithm,
+                                        checksumType: record.effectiveChecksumType))
                 return true
             }
             return found
@@ -422,21 +450,12 @@ extension ObjectStore {
     func composeObject(_ txn: borrowing WriteTransaction, upload: UploadRecord, parts: [PartRecord], now: Int64,
                        reservedBlobID: UInt64? = nil) throws -> ObjectRecord {
         var md5s: [UInt8] = []
-        var checksums: [UInt8] = []
-        for part in parts {
-            md5s += Self.hexBytes(part.etag)
-            checksums += part.checksum
-        }
+        for part in parts { md5s += Self.hexBytes(part.etag) }
         var digest = MD5Digest()
         md5s.withUnsafeBytes { digest.update($0) }
         let etag = digest.finalize().hexString + "-\(parts.count)"
         var attributes = upload.attributes
-        attributes.checksums = []
-        if let wire = upload.checksumAlgorithm, let algorithm = S3ChecksumAlgorithm(wireName: wire),
-           parts.allSatisfy({ $0.checksum.count == algorithm.digestByteCount }) {
-            let combined = S3Checksummer.digest(algorithm, of: checksums)
-            attributes.checksums = [(wire, base64(combined) + "-\(parts.count)")]
-        }
+        attributes.checksums = Self.objectChecksum(upload: upload, parts: parts).map { [($0.algorithm.wireName, $0.value)] } ?? []
         let pieces = parts.flatMap(\.pieces)
         let size = parts.reduce(0) { $0 + $1.size }
         var blobID: UInt64 = 0
@@ -445,6 +464,83 @@ extension ObjectStore {
         }
         return ObjectRecord(blobID: blobID, size: size, etag: etag, lastModifiedMilliseconds: now,
                             partCount: UInt32(parts.count), attributes: attributes)
+    }
+
+    /// The completed object's checksum: COMPOSITE, the algorithm over the parts' raw
+    /// digests, `-N`; FULL_OBJECT, the parts' CRCs combined with their sizes (no byte
+    /// read), no suffix. Nil without an algorithm or when a part has no digest.
+    static func objectChecksum(upload: UploadRecord, parts: [PartRecord]) -> (algorithm: S3ChecksumAlgorithm, value: String)? {
+        guard let algorithm = upload.checksumAlgorithm.flatMap(S3ChecksumAlgorithm.init(wireName:)),
+              parts.allSatisfy({ $0.checksum.count == algorithm.digestByteCount }) else { return nil }
+        switch upload.effectiveChecksumType ?? .composite {
+        case .composite:
+            return (algorithm, base64(S3Checksummer.digest(algorithm, of: parts.flatMap(\.checksum))) + "-\(parts.count)")
+        case .fullObject:
+            return algorithm.fullObjectDigest(of: parts.map { ($0.checksum, $0.size) }).map { (algorithm, base64($0)) }
+        }
+    }
+
+    /// The type a Create asks for, checked against its algorithm as S3 does.
+    static func uploadChecksumType(_ algorithm: S3ChecksumAlgorithm?, _ type: S3ChecksumType?) throws(StoreError) -> S3ChecksumType? {
+        guard let algorithm else {
+            if let type {
+                throw StoreError(.invalidRequest, "The x-amz-checksum-type header (\(type)) can only be used with the x-amz-checksum-algorithm header.")
+            }
+            return nil
+        }
+        let chosen = type ?? S3ChecksumType.defaultType(for: algorithm)
+        guard chosen.allows(algorithm) else {
+            throw StoreError(.invalidRequest, "The \(chosen) checksum type cannot be used with the \(algorithm.wireName) checksum algorithm.")
+        }
+        return chosen
+    }
+
+    /// UploadPart against the upload's algorithm: a part naming another algorithm is
+    /// refused; a COMPOSITE upload's part must carry its checksum (header or trailer), as
+    /// on S3; a FULL_OBJECT upload's part may leave it to the server. Either way the part's
+    /// checksum in the upload's algorithm is computed, for Complete.
+    static func addUploadChecksum(_ upload: UploadRecord, to request: inout PutRequest) throws(StoreError) {
+        guard let wire = upload.checksumAlgorithm, let algorithm = S3ChecksumAlgorithm(wireName: wire) else { return }
+        let sent = Set(request.checksumAlgorithms).union(request.expectedChecksums.keys)
+        let mismatch = sent.first { $0 != algorithm }?.rawValue
+            ?? (sent.isEmpty && upload.effectiveChecksumType == .composite ? "null" : nil)
+        if let mismatch {
+            throw StoreError(.invalidRequest, "Checksum Type mismatch occurred, expected checksum Type: \(algorithm.rawValue), actual checksum Type: \(mismatch)")
+        }
+        if !request.checksumAlgorithms.contains(algorithm) { request.checksumAlgorithms.append(algorithm) }
+    }
+
+    /// A listed part's `<ChecksumXXX>` values against the stored part (InvalidPart when one
+    /// differs or names another algorithm, as a wrong ETag); a COMPOSITE upload's Complete
+    /// must list each part's checksum (InvalidRequest, S3's message).
+    static func checkListedChecksums(_ listed: [S3ChecksumAlgorithm: String], of part: PartRecord, number: Int,
+                                     upload: UploadRecord) throws(StoreError) {
+        let algorithm = upload.checksumAlgorithm.flatMap(S3ChecksumAlgorithm.init(wireName:))
+        for (sent, value) in listed where sent != algorithm || value != base64(part.checksum) {
+            throw StoreError(.invalidPart, "One or more of the specified parts could not be found (part \(number): its \(sent.wireName) checksum \(value) does not match). The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
+        }
+        if let algorithm, upload.effectiveChecksumType == .composite, listed[algorithm] == nil {
+            throw StoreError(.invalidRequest, "The upload was created using a \(algorithm.rawValue) checksum. The complete request must include the checksum for each part. It was missing for part \(number) in the request.")
+        }
+    }
+
+    /// Complete's `x-amz-checksum-type` and whole-object checksum against the upload's:
+    /// a type other than the Create's, or a value other than the computed one (a COMPOSITE
+    /// value with or without its `-N`), is BadDigest.
+    static func checkObjectChecksum(_ checksums: CompletionChecksums, upload: UploadRecord,
+                                    computed: (algorithm: S3ChecksumAlgorithm, value: String)?) throws(StoreError) {
+        if let type = checksums.type, type != upload.effectiveChecksumType {
+            throw StoreError(.badDigest, "The upload was created using the \(upload.effectiveChecksumType.map(\.rawValue) ?? "no") checksum type; the complete request names \(type).")
+        }
+        for (algorithm, value) in checksums.object {
+            guard let computed, computed.algorithm == algorithm else {
+                throw StoreError(.invalidRequest, "The upload was not created with the \(algorithm.wireName) checksum algorithm.")
+            }
+            let bare = computed.value.split(separator: "-").first.map(String.init) ?? computed.value
+            guard value == computed.value || value == bare else {
+                throw StoreError(.badDigest, "The \(algorithm.wireName) you specified did not match the calculated checksum.")
+            }
+        }
     }
 
     static func hexBytes(_ hex: String) -> [UInt8] {
@@ -525,6 +621,14 @@ extension ObjectStore {
             if let common { result.commonPrefixes.append(common) } else { result.uploads.append(upload) }
         }
         return result
+    }
+}
+
+extension UploadRecord {
+    /// The stored type; an upload with an algorithm from before types were stored is
+    /// COMPOSITE, the only kind there was.
+    var effectiveChecksumType: S3ChecksumType? {
+        checksumType ?? (checksumAlgorithm != nil ? .composite : nil)
     }
 }
 

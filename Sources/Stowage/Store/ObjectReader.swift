@@ -181,7 +181,7 @@ extension ObjectStore {
         let location = "\(bucket)/\(key)"
         // The mappings are pinned inside the read transaction, so compaction cannot unlink
         // a segment between this snapshot's extents and the pin (I6).
-        let (info, record, partSizes, served, chunks) = try read {
+        let (info, _, partSizes, served, chunks) = try read {
             txn -> (ObjectInfo, ObjectRecord, [UInt64], Range<UInt64>, [ChunkRead]) in
             let (record, versioning) = try lookupRecord(txn, bucket: bucket, key: key, versionID: versionID, conditions: conditions)
             try Self.checkCustomerKey(record, customerKey)
@@ -190,7 +190,7 @@ extension ObjectStore {
             var served = 0..<record.size
             if let partNumber {
                 served = try Self.partRange(partNumber, partSizes: partSizes, size: record.size)
-            } else if let range, record.size > 0 {
+            } else if let range {
                 guard let resolved = range.resolve(size: record.size) else {
                     throw StoreError(.invalidRange, "The requested range is not satisfiable")
                 }
@@ -200,7 +200,7 @@ extension ObjectStore {
                     try plan(spans, range: served, location: location))
         }
         return ObjectRead(info: info, range: served,
-                          isPartial: (range != nil && record.size > 0) || (partNumber != nil && !partSizes.isEmpty),
+                          isPartial: range != nil || (partNumber != nil && !partSizes.isEmpty),
                           body: ObjectBody(chunks: chunks, verify: options.verifyReads, location: "\(bucket)/\(key)",
                                           logger: options.logger))
     }

@@ -344,9 +344,7 @@ extension ObjectStore {
                 let upload = try requireUpload(txn, part.uploadID, bucket: request.bucket, key: request.key)
                 try Self.checkPartNumber(part.partNumber)
                 // Every part carries the upload's checksum; Complete combines them.
-                if let wire = upload.checksumAlgorithm, let algorithm = S3ChecksumAlgorithm(wireName: wire) {
-                    request.checksumAlgorithms.append(algorithm)
-                }
+                try Self.addUploadChecksum(upload, to: &request)
                 // Every part is encrypted as its upload (an SSE-C upload: under the same key).
                 encryption = ServerSideEncryption(stored: upload.attributes.serverSideEncryption)
                 try Self.checkPartKey(encryption, request.customerKey)

@@ -23,8 +23,11 @@ struct Handlers {
     }
 
     /// Reads a small XML body whole (bounded, its integrity checked), or answers MalformedXML.
-    func xmlBody(_ body: RequestBody, _ s3: S3Request, auth: SigV4Authentication) async throws -> XMLNode? {
-        let data = try await Self.smallBody(body, s3, auth: auth, limit: Self.maxXMLBodyBytes)
+    /// `checksumsOfBody` false: the `x-amz-checksum-*` headers are not the body's
+    /// (CompleteMultipartUpload's are the object's).
+    func xmlBody(_ body: RequestBody, _ s3: S3Request, auth: SigV4Authentication,
+                 checksumsOfBody: Bool = true) async throws -> XMLNode? {
+        let data = try await Self.smallBody(body, s3, auth: auth, limit: Self.maxXMLBodyBytes, checksumsOfBody: checksumsOfBody)
         guard !data.isEmpty else { return nil }
         guard let node = XMLNode.parse(data) else {
             throw S3Error.malformedXML("not well-formed")
@@ -35,7 +38,8 @@ struct Handlers {
     /// A small body read whole, up to `limit` bytes, checked against the SHA-256 its
     /// request signed, its Content-MD5 and any `x-amz-checksum-*` header (BadDigest).
     /// aws-chunked framing is refused: no SDK frames a small XML body so.
-    static func smallBody(_ body: RequestBody, _ s3: S3Request, auth: SigV4Authentication, limit: Int) async throws -> Data {
+    static func smallBody(_ body: RequestBody, _ s3: S3Request, auth: SigV4Authentication, limit: Int,
+                          checksumsOfBody: Bool = true) async throws -> Data {
         guard !auth.payload.isAWSChunked else {
             throw S3Error(.badRequest, "InvalidRequest", "This operation does not take an aws-chunked body")
         }
@@ -59,7 +63,7 @@ struct Handlers {
                 throw S3Error(.badRequest, "BadDigest", "The Content-MD5 you specified did not match what we received.")
             }
         }
-        for (algorithm, expected) in try UploadBody.checksums(s3).expected
+        for (algorithm, expected) in checksumsOfBody ? try UploadBody.checksums(s3).expected : [:]
         where algorithm.digest(fromBase64: expected) != S3Checksummer.digest(algorithm, of: bytes) {
             throw S3Error(.badRequest, "BadDigest", "The \(algorithm.headerName) you specified did not match the calculated checksum.")
         }
@@ -116,6 +120,9 @@ struct Handlers {
 
     /// CreateBucket; an optional CreateBucketConfiguration must name this server's region
     /// and ask for nothing else (directory buckets, tags at creation are not built).
+    /// The region whose CreateBucket keeps S3's original, idempotent answer.
+    static let legacyRegion = "us-east-1"
+
     func createBucket(_ bucket: String, _ s3: S3Request, auth: SigV4Authentication, body: RequestBody) async throws -> Response {
         if let configuration = try await xmlBody(body, s3, auth: auth) {
             guard configuration.name == "CreateBucketConfiguration" else {
@@ -130,7 +137,13 @@ struct Handlers {
             }
         }
         let objectLock = s3.header("x-amz-bucket-object-lock-enabled")?.lowercased() == "true"
-        try await store.createBucket(bucket, objectLock: objectLock)
+        do {
+            try await store.createBucket(bucket, objectLock: objectLock)
+        } catch {
+            // us-east-1 answers a CreateBucket of a bucket its caller owns with 200 and
+            // changes nothing; every other region with 409 BucketAlreadyOwnedByYou.
+            guard error.code == .bucketAlreadyExists, region == Self.legacyRegion else { throw error }
+        }
         return Response(status: .ok, headers: [.location: "/" + bucket])
     }
 

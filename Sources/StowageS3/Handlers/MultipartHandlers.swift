@@ -13,9 +13,10 @@ extension Handlers {
             }
             algorithm = parsed
         }
+        let type = try Self.checksumType(s3)
         let (encryption, _) = try writeEncryption(s3)
         let (uploadID, applied) = try await store.beginMultipartUpload(
-            bucket: bucket, key: key, attributes: try Self.attributes(s3), checksumAlgorithm: algorithm,
+            bucket: bucket, key: key, attributes: try Self.attributes(s3), checksumAlgorithm: algorithm, checksumType: type,
             lock: try Self.lockHeaders(s3), tags: try Self.taggingHeader(s3) ?? [], encryption: encryption)
         var xml = XMLWriter()
         xml.element("InitiateMultipartUploadResult", namespace: XMLWriter.s3Namespace) { xml in
@@ -24,7 +25,10 @@ extension Handlers {
             xml.element("UploadId", uploadID)
         }
         var response = xmlResponse(xml)
-        if let algorithm { response.headers[.init("x-amz-checksum-algorithm")!] = algorithm.wireName }
+        if let algorithm {
+            response.headers[.init("x-amz-checksum-algorithm")!] = algorithm.wireName
+            response.headers[.xAmzChecksumType] = (type ?? S3ChecksumType.defaultType(for: algorithm)).rawValue
+        }
         Self.encryptionHeaders(applied?.stored, into: &response.headers)
         return response
     }
@@ -78,9 +82,15 @@ extension Handlers {
     func completeMultipartUpload(_ bucket: String, _ key: String, _ s3: S3Request, auth: SigV4Authentication,
                                  body: RequestBody) async throws -> Response {
         guard let uploadID = s3.parameter("uploadId") else { throw S3Error.invalidArgument("uploadId is required") }
-        let parts = try Self.completeParts(try await xmlBody(body, s3, auth: auth))
-        let info = try await store.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID, parts: parts,
-                                                           conditions: Self.writeConditions(s3))
+        let listed = try Self.completeParts(try await xmlBody(body, s3, auth: auth, checksumsOfBody: false))
+        var checksums = CompletionChecksums(type: try Self.checksumType(s3))
+        for part in listed where !part.checksums.isEmpty { checksums.parts[part.partNumber] = part.checksums }
+        for algorithm in S3ChecksumAlgorithm.allCases {
+            if let value = s3.header(algorithm.headerName) { checksums.object[algorithm] = value }
+        }
+        let info = try await store.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID,
+                                                           parts: listed.map { ($0.partNumber, $0.etag) },
+                                                           conditions: Self.writeConditions(s3), checksums: checksums)
         var xml = XMLWriter()
         xml.element("CompleteMultipartUploadResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Location", "/\(bucket)/\(key)")
@@ -88,6 +98,9 @@ extension Handlers {
             xml.element("Key", key)
             xml.element("ETag", info.quotedETag)
             for (algorithm, value) in info.attributes.checksums { xml.element("Checksum" + algorithm, value) }
+            if let (_, value) = info.attributes.checksums.first {
+                xml.element("ChecksumType", S3ChecksumType(storedValue: value).rawValue)
+            }
         }
         var response = xmlResponse(xml)
         if let versionID = info.versionID { response.headers[.xAmzVersionID] = versionID }
@@ -119,6 +132,7 @@ extension Handlers {
             xml.element("IsTruncated", truncated ? "true" : "false")
             xml.element("StorageClass", upload.attributes.storageClass ?? "STANDARD")
             if let algorithm = upload.checksumAlgorithm { xml.element("ChecksumAlgorithm", algorithm) }
+            if let type = upload.checksumType { xml.element("ChecksumType", type.rawValue) }
             for part in parts {
                 xml.element("Part") { xml in
                     xml.element("PartNumber", String(part.partNumber))
@@ -169,6 +183,7 @@ extension Handlers {
                     xml.element("StorageClass", upload.attributes.storageClass ?? "STANDARD")
                     xml.element("Initiated", HTTPDate.iso8601(milliseconds: upload.initiatedMilliseconds))
                     if let algorithm = upload.checksumAlgorithm { xml.element("ChecksumAlgorithm", algorithm) }
+                    if let type = upload.checksumType { xml.element("ChecksumType", type.rawValue) }
                 }
             }
             for common in list.commonPrefixes {
@@ -178,20 +193,42 @@ extension Handlers {
         return xmlResponse(xml)
     }
 
+    /// One `<Part>` of a CompleteMultipartUpload: number, ETag, and its `<ChecksumXXX>`s.
+    struct ListedPart {
+        var partNumber: Int
+        var etag: String
+        var checksums: [S3ChecksumAlgorithm: String]
+    }
+
     /// The body of CompleteMultipartUpload: the parts listed (order checked by the engine).
-    static func completeParts(_ root: XMLNode?) throws -> [(partNumber: Int, etag: String)] {
+    static func completeParts(_ root: XMLNode?) throws -> [ListedPart] {
         guard let root, root.name == "CompleteMultipartUpload" else {
             throw S3Error.malformedXML("expected a CompleteMultipartUpload element")
         }
-        let parts = try root.all("Part").map { part -> (partNumber: Int, etag: String) in
+        let parts = try root.all("Part").map { part -> ListedPart in
             guard let number = part.child("PartNumber").flatMap({ Int($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }),
                   let etag = part.child("ETag")?.text.trimmingCharacters(in: .whitespacesAndNewlines) else {
                 throw S3Error.malformedXML("every Part needs a PartNumber and an ETag")
             }
-            return (number, etag)
+            var checksums: [S3ChecksumAlgorithm: String] = [:]
+            for algorithm in S3ChecksumAlgorithm.allCases {
+                if let value = part.child("Checksum" + algorithm.wireName)?.text {
+                    checksums[algorithm] = value.trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+            }
+            return ListedPart(partNumber: number, etag: etag, checksums: checksums)
         }
         guard !parts.isEmpty else { throw S3Error.malformedXML("a CompleteMultipartUpload lists at least one Part") }
         return parts
+    }
+
+    /// `x-amz-checksum-type` (CreateMultipartUpload, CompleteMultipartUpload).
+    static func checksumType(_ s3: S3Request) throws -> S3ChecksumType? {
+        guard let text = s3.header("x-amz-checksum-type") else { return nil }
+        guard let type = S3ChecksumType(wireName: text.trimmingCharacters(in: .whitespaces)) else {
+            throw S3Error(.badRequest, "InvalidRequest", "Value for x-amz-checksum-type header is invalid: \(text)")
+        }
+        return type
     }
 
     static func partTarget(_ s3: S3Request) throws -> (String, Int) {

@@ -23,14 +23,16 @@ extension Handlers {
         request.tags = try Self.taggingHeader(s3) ?? []
         (request.encryption, request.customerKey) = try writeEncryption(s3)
         let writer = try await store.offLoop { [request] in try $0.beginPut(request) }
-        let (_, headers) = try await receive(body, into: writer, s3: s3, auth: auth, length: length)
+        var (info, headers) = try await receive(body, into: writer, s3: s3, auth: auth, length: length)
+        // A single PUT's checksum is always of the whole object.
+        if !info.attributes.checksums.isEmpty { headers[.xAmzChecksumType] = S3ChecksumType.fullObject.rawValue }
         return Response(status: .ok, headers: headers)
     }
 
     /// Streams a PUT or UploadPart body into `writer` and commits it (aborting on any
     /// failure); returns what was stored and the ETag and checksum headers both answer with.
     func receive(_ body: RequestBody, into writer: ObjectWriter, s3: S3Request, auth: SigV4Authentication,
-                 length: UInt64) async throws -> (ObjectInfo, HTTPFields) {
+                 length: UInt64?) async throws -> (ObjectInfo, HTTPFields) {
         let info: ObjectInfo
         do {
             let trailing = try await UploadBody.stream(body, into: writer, s3: s3, auth: auth, decodedLength: length)
@@ -50,7 +52,9 @@ extension Handlers {
 
     func getObject(_ bucket: String, _ key: String, _ s3: S3Request, isHead: Bool) async throws -> Response {
         let partNumber = try s3.parameter("partNumber").map { text -> Int in
-            guard let number = Int(text) else { throw S3Error.invalidArgument("Part number must be an integer") }
+            guard let number = Int(text), (1...Limits.maxPartNumber).contains(number) else {
+                throw S3Error.invalidArgument("Part number must be an integer between 1 and \(Limits.maxPartNumber), inclusive")
+            }
             return number
         }
         let range = Self.range(s3)
@@ -172,15 +176,22 @@ extension Handlers {
 
     // MARK: Headers
 
+    /// Content-Encoding as sent, byte for byte, less the `aws-chunked` coding, which frames
+    /// this request and is no property of the object (nil when nothing else is left).
+    static func storedContentEncoding(_ sent: String) -> String? {
+        let codings = sent.split(separator: ",", omittingEmptySubsequences: false)
+        let kept = codings.filter { $0.trimmingCharacters(in: .whitespaces).lowercased() != "aws-chunked" }
+        guard kept.count != codings.count else { return sent }
+        let rest = kept.joined(separator: ",").trimmingCharacters(in: .whitespaces)
+        return rest.isEmpty ? nil : rest
+    }
+
     /// Content headers, user metadata and storage class from a PUT (encryption headers are
     /// refused by `WirePromises` until encryption is built).
     static func attributes(_ s3: S3Request) throws -> ObjectAttributes {
         var attributes = ObjectAttributes()
         attributes.contentType = s3.headers[.contentType]
-        // aws-chunked is framing of this request, not a property of the object.
-        let encodings = (s3.headers[.contentEncoding] ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != "aws-chunked" }
-        attributes.contentEncoding = encodings.isEmpty ? nil : encodings.joined(separator: ",")
+        attributes.contentEncoding = s3.headers[.contentEncoding].flatMap(Self.storedContentEncoding)
         attributes.contentDisposition = s3.headers[.contentDisposition]
         attributes.contentLanguage = s3.headers[.contentLanguage]
         attributes.cacheControl = s3.headers[.cacheControl]
@@ -271,8 +282,7 @@ extension Handlers {
                 if let field = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[field] = value }
             }
             if let (_, value) = a.checksums.first {
-                // A multipart object's checksum is of its parts' checksums: `value-N`.
-                headers[.init("x-amz-checksum-type")!] = value.contains("-") ? "COMPOSITE" : "FULL_OBJECT"
+                headers[.xAmzChecksumType] = S3ChecksumType(storedValue: value).rawValue
             }
         }
         return headers
@@ -311,7 +321,7 @@ extension Handlers {
             if wanted.contains("Checksum"), !info.attributes.checksums.isEmpty {
                 xml.element("Checksum") { xml in
                     for (algorithm, value) in info.attributes.checksums { xml.element("Checksum" + algorithm, value) }
-                    xml.element("ChecksumType", info.attributes.checksums[0].value.contains("-") ? "COMPOSITE" : "FULL_OBJECT")
+                    xml.element("ChecksumType", S3ChecksumType(storedValue: info.attributes.checksums[0].value).rawValue)
                 }
             }
             if wanted.contains("ObjectParts"), !partSizes.isEmpty {

@@ -25,6 +25,8 @@ public struct SigV4Authentication: Sendable {
 public struct SigV4Verifier: Sendable {
     /// How far `X-Amz-Date` may be from the server's clock (S3: 15 minutes).
     public static let maxClockSkewSeconds: Int64 = 15 * 60
+    /// The shortest `X-Amz-Expires` S3 accepts: one second (0 is refused).
+    static let minPresignedExpirySeconds: Int64 = 1
     /// The longest `X-Amz-Expires` S3 accepts: seven days.
     public static let maxPresignedExpirySeconds: Int64 = 7 * 24 * 60 * 60
 
@@ -55,7 +57,11 @@ public struct SigV4Verifier: Sendable {
                        headers: [(name: String, value: String)], now: Date) throws(S3ProtocolError) -> SigV4Authentication {
         let request = Request(method: method, rawPath: rawPath, query: SigV4Query(rawQuery),
                               headers: SigV4Headers(headers), now: Int64(now.timeIntervalSince1970.rounded(.down)))
-        let authorization = request.headers.first("authorization")
+        // A blank Authorization value is no credentials at all: an anonymous request,
+        // refused with 403 like a missing header (never a malformed-header 400).
+        let authorization = request.headers.first("authorization").flatMap {
+            $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0
+        }
         let presigned = request.query.contains(QueryParameter.algorithm)
         switch (authorization, presigned) {
         case (.some, true):
@@ -179,6 +185,9 @@ extension SigV4Verifier {
         guard value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
               let seconds = Int64(value) else {
             throw Self.queryError("X-Amz-Expires should be a number")
+        }
+        guard seconds >= Self.minPresignedExpirySeconds else {
+            throw Self.queryError("X-Amz-Expires must be non-negative and at least 1 second")
         }
         guard seconds <= Self.maxPresignedExpirySeconds else {
             throw Self.queryError("X-Amz-Expires must be less than a week (in seconds) that is 604800")

@@ -51,6 +51,7 @@ struct S3Responder: HTTPResponder {
             if AdminRoute.matches(request, baseDomain: baseDomain) {
                 line.operation = "Admin"
                 line.user = try authenticate(request, rawPath: request.uri.path, rawQuery: request.uri.query ?? "").accessKey
+                await context.sendContinue(for: request)
                 response = try await AdminRoute.answer(request, store: store, state: state, served: served)
             } else {
                 let s3 = try S3Request(request, baseDomain: baseDomain)
@@ -58,6 +59,7 @@ struct S3Responder: HTTPResponder {
                 (line.bucket, line.key) = (s3.bucket, s3.key)
                 line.operation = S3Operation.of(s3)?.rawValue
                 let auth = try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery)
+                await context.sendContinue(for: request)
                 logger[metadataKey: "access_key"] = .string(auth.accessKey)
                 line.user = auth.accessKey
                 response = try await route(s3, auth: auth, body: request.body, logger: logger)
@@ -178,6 +180,7 @@ extension HTTPField.Name {
     static let xAmzVersionID = HTTPField.Name("x-amz-version-id")!
     static let xAmzDeleteMarker = HTTPField.Name("x-amz-delete-marker")!
     static let xAmzCopySourceVersionID = HTTPField.Name("x-amz-copy-source-version-id")!
+    static let xAmzChecksumType = HTTPField.Name("x-amz-checksum-type")!
 }
 
 /// The one structured line each request logs (`--log-format json` prints it as a JSON

@@ -18,10 +18,17 @@ struct BufferChunk: ByteChunk {
 /// has passed every check (the writer commits in `finish`).
 enum UploadBody {
     /// The body's length after decoding: `x-amz-decoded-content-length` for aws-chunked,
-    /// else Content-Length (S3 requires one on a PUT).
-    static func decodedLength(_ s3: S3Request, _ auth: SigV4Authentication) throws -> UInt64 {
+    /// else Content-Length; nil for an HTTP body sent with `Transfer-Encoding: chunked` and
+    /// no Content-Length, which is streamed and stored whatever its length (up to the
+    /// writer's limits) — S3 itself answers 411 there, but clients that stream from a pipe
+    /// send exactly that, and the length is known once the last chunk has arrived.
+    static func decodedLength(_ s3: S3Request, _ auth: SigV4Authentication) throws -> UInt64? {
         if auth.payload.isAWSChunked {
             return UInt64(try AWSChunkedDecoder.decodedContentLength(header: s3.header("x-amz-decoded-content-length")))
+        }
+        if s3.headers[.contentLength] == nil, let coding = s3.headers[.transferEncoding],
+           coding.lowercased().split(separator: ",").last?.trimmingCharacters(in: .whitespaces) == "chunked" {
+            return nil
         }
         guard let text = s3.headers[.contentLength] else {
             throw S3Error(.lengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header.")
@@ -66,7 +73,7 @@ enum UploadBody {
     /// client ends early (it half-closes before `Content-Length` bytes) is `IncompleteBody`,
     /// as S3 answers it — the HTTP parser reports it as an unexpected end of stream.
     static func stream(_ body: RequestBody, into writer: ObjectWriter, s3: S3Request,
-                       auth: SigV4Authentication, decodedLength: UInt64) async throws -> [S3ChecksumAlgorithm: String] {
+                       auth: SigV4Authentication, decodedLength: UInt64?) async throws -> [S3ChecksumAlgorithm: String] {
         do {
             return try await streamBody(body, into: writer, s3: s3, auth: auth, decodedLength: decodedLength)
         } catch let error as HTTPParserError where error == .invalidEOFState {
@@ -76,8 +83,8 @@ enum UploadBody {
     }
 
     private static func streamBody(_ body: RequestBody, into writer: ObjectWriter, s3: S3Request,
-                                   auth: SigV4Authentication, decodedLength: UInt64) async throws -> [S3ChecksumAlgorithm: String] {
-        guard auth.payload.isAWSChunked else {
+                                   auth: SigV4Authentication, decodedLength: UInt64?) async throws -> [S3ChecksumAlgorithm: String] {
+        guard auth.payload.isAWSChunked, let decodedLength else {
             let verifier = PayloadHash(auth.makePayloadVerifier())
             for try await buffer in body {
                 verifier.update(buffer)

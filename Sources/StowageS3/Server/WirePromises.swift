@@ -141,9 +141,10 @@ public enum WirePromises {
             header("x-amz-checksum-algorithm", [.createMultipartUpload], .honoured, "the parts' checksum algorithm"),
             header("x-amz-checksum-algorithm", [.copyObject], .honoured,
                    "the copy keeps the source's checksum; an algorithm the source has no checksum in is refused (NotImplemented)"),
-            header("x-amz-checksum-type", [.createMultipartUpload, .completeMultipartUpload],
-                   .honouredValues(["COMPOSITE"], otherwise: .notImplemented("A FULL_OBJECT multipart checksum")),
-                   "COMPOSITE (a checksum of the parts' checksums)"),
+            header("x-amz-checksum-type", [.createMultipartUpload], .honoured,
+                   "COMPOSITE (a checksum of the parts' checksums) or FULL_OBJECT (of the whole object, CRCs only)"),
+            header("x-amz-checksum-type", [.completeMultipartUpload], .honoured,
+                   "checked against the Create's type (BadDigest)"),
             // Renames.
             header("x-amz-rename-source", [.renameObject], .honoured, "the source key"),
             header("x-amz-rename-source", [.putObject, .copyObject], .refused(.notImplemented("x-amz-rename-source without ?renameObject")),
@@ -242,8 +243,8 @@ public enum WirePromises {
         for algorithm in checksumAlgorithms {
             rules.append(header("x-amz-checksum-" + algorithm, bodies.union(checksummedXML), .honoured,
                                 "checked against the body (BadDigest) and stored"))
-            rules.append(header("x-amz-checksum-" + algorithm, [.completeMultipartUpload],
-                                .refused(.notImplemented("A whole-object checksum on CompleteMultipartUpload")), "refused"))
+            rules.append(header("x-amz-checksum-" + algorithm, [.completeMultipartUpload], .honoured,
+                                "checked against the object's checksum in the upload's algorithm and type (BadDigest)"))
         }
         for algorithm in unbuiltChecksums {
             rules.append(header("x-amz-checksum-" + algorithm, nil,
