@@ -17,7 +17,7 @@ SOAK_CYCLES  ?= 50
 SOAK_SERVE_ARGS ?= --segment-size 8 --compaction-interval 1 --compaction-threshold 0.3
 
 .PHONY: deps deps-e2e deps-cluster build build-tests release test test-swift test-e2e test-cluster soak serve clean \
-        bench-deps bench-compare bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster bench-tls
+        bench-deps bench-compare bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster bench-tls bench-sse
 
 define apt_install_missing
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -79,7 +79,9 @@ ETCD_SKIP := keyLimitEdge|tenThousandKeysMove|atomicUnderConcurrentReaders|atomi
 CLUSTER_E2E := test_objects.py test_rename.py test_conditional.py test_copy.py test_multipart.py test_listing.py \
   test_buckets.py test_prefix_rename.py test_wire_promises.py test_auth.py test_protocol.py test_concurrency.py \
   test_cli_aws.py test_cli_s3cmd.py test_cli_rclone.py test_large.py test_abuse.py test_security.py \
-  test_versioning.py test_object_lock.py test_tagging.py
+  test_versioning.py test_object_lock.py test_tagging.py test_wire_details.py \
+  test_encryption.py::test_sse_s3_bytes_are_encrypted_at_rest_and_read_back test_encryption.py::test_sse_kms_with_the_key_store \
+  test_encryption.py::test_bucket_default_encryption test_encryption.py::test_rename_and_same_encryption_copy_write_no_byte
 TEST_CLUSTER_DIR ?= $(CURDIR)/.cluster-test
 test-cluster: build-tests deps-cluster
 	@$(CURDIR)/scripts/cluster.sh down $(TEST_CLUSTER_DIR)
@@ -126,8 +128,12 @@ soak: build deps-e2e
 
 # Builds in release mode and serves ./data on 127.0.0.1:$(PORT) with development
 # credentials (printed at start-up). Ctrl-C stops it cleanly.
+# A development master key (SSE-S3, SSE-KMS), made once beside the data directory.
+MASTER_KEY   ?= ./master.key
 serve: release
-	.build/release/stowage serve --data $(DATA) --port $(PORT)
+	@[ -s $(MASTER_KEY) ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(MASTER_KEY); \
+	  echo "made a development master key in $(MASTER_KEY): keep it, or SSE-S3/SSE-KMS objects cannot be read")
+	.build/release/stowage serve --data $(DATA) --port $(PORT) --master-key-file $(MASTER_KEY)
 
 # What `make bench-compare` needs besides the build: moto's S3 server (the store compared
 # against), matplotlib (the plot) and iperf3 (the loopback reference).
@@ -146,6 +152,10 @@ bench-compare: release bench-deps
 # HTTPS beside plain HTTP in one run (docs/BENCHMARKS.md): two relaxed servers, one with
 # --tls-cert/--tls-key, measured with wrk over presigned GETs, alternating, median of 3
 # rounds. Writes docs/bench/tls.json (about 3 min after the build).
+# Encryption at rest beside plain objects (rename, copy, GET, PUT): docs/bench/sse.json.
+bench-sse: release deps-e2e
+	$(PYTHON) Benchmarks/http/bench_sse.py --binary $(CURDIR)/.build/release/stowage
+
 bench-tls: release deps-e2e
 	$(call apt_install_missing,$(BENCH_TLS_APT))
 	$(PYTHON) Benchmarks/http/bench_tls.py --binary $(CURDIR)/.build/release/stowage

@@ -38,3 +38,5 @@ def test_short_soak_loses_nothing(tmp_path):
     assert all(e["exit"] == 0 and e["clean"] is True and e["live"] is False for e in stats.fsck), report
     assert stats.clean_stop is True, report
     assert stats.replays > 0, report
+    # Encrypted (SSE-S3, SSE-KMS) and tagged objects were among those read back after kills.
+    assert stats.encrypted_checked > 0 and stats.tagged_checked > 0, report

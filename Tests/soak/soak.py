@@ -81,16 +81,19 @@ CONTENT_TYPES = ["application/octet-stream", "text/plain", "application/x-checkp
 
 @dataclasses.dataclass(frozen=True)
 class Obj:
-    """What a key holds: its bytes (by MD5), size, ETag and attributes."""
+    """What a key holds: its bytes (by MD5), size, ETag and attributes — its server-side
+    encryption (None, AES256, aws:kms) and its tags among them."""
     md5: str
     size: int
     etag: str
     content_type: str
     metadata: tuple
+    sse: str | None = None
+    tags: tuple = ()
 
     def describe(self) -> str:
         return (f"md5={self.md5} size={self.size} etag={self.etag} "
-                f"type={self.content_type!r} meta={dict(self.metadata)}")
+                f"type={self.content_type!r} meta={dict(self.metadata)} sse={self.sse} tags={dict(self.tags)}")
 
 
 def single_etag(body: bytes) -> str:
@@ -128,6 +131,8 @@ class Stats:
     replays: int = 0
     uploads_aborted: int = 0
     keys_checked: int = 0
+    encrypted_checked: int = 0   # keys read back (after kills too) that were encrypted at rest
+    tagged_checked: int = 0
     bytes_written: int = 0
     fsck: list = dataclasses.field(default_factory=list)
     violations: list = dataclasses.field(default_factory=list)
@@ -195,12 +200,29 @@ class Worker:
             return self.plan_multipart(op_id)
         return self.plan_delete(op_id, existing)
 
+    def encryption(self) -> tuple[str | None, dict]:
+        """Encrypted at rest, sometimes: SSE-S3, or SSE-KMS under the built-in key."""
+        r = self.rng.random()
+        if r < 0.25:
+            return "AES256", {"ServerSideEncryption": "AES256"}
+        if r < 0.35:
+            return "aws:kms", {"ServerSideEncryption": "aws:kms"}
+        return None, {}
+
+    def tagging(self, op_id: int) -> tuple[tuple, dict]:
+        if self.rng.random() < 0.3:
+            tags = {"op": str(op_id), "stage": self.rng.choice(["tmp", "final", "ckpt"])}
+            return tuple(sorted(tags.items())), {"Tagging": "&".join(f"{k}={v}" for k, v in tags.items())}
+        return (), {}
+
     def plan_put(self, op_id, kind, existing, absent) -> Op:
         body = self.body(op_id)
         content_type, meta = self.attributes(op_id)
+        sse, extra = self.encryption()
+        tags, tagging = self.tagging(op_id)
+        extra.update(tagging)
         new = Obj(hashlib.md5(body).hexdigest(), len(body), single_etag(body), content_type,
-                  tuple(sorted(meta.items())))
-        extra: dict = {}
+                  tuple(sorted(meta.items())), sse, tags)
         variant = "-"
         if kind == "put":
             key = self.rng.choice(absent)
@@ -290,14 +312,17 @@ class Worker:
             parts = [f"op {op_id} part 1;".encode() + self.rng.randbytes(self.rng.randint(0, 256 << 10))]
             variant = "1-part"
         whole = b"".join(parts)
+        sse, extra = self.encryption()
+        tags, tagging = self.tagging(op_id)
+        extra.update(tagging)
         new = Obj(hashlib.md5(whole).hexdigest(), len(whole), multipart_etag(parts), content_type,
-                  tuple(sorted(meta.items())))
+                  tuple(sorted(meta.items())), sse, tags)
         after = dict(self.world)
         after[key] = new
 
         def send(s3):
             upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ContentType=content_type,
-                                                Metadata=meta)["UploadId"]
+                                                Metadata=meta, **extra)["UploadId"]
             done = []
             for number, part in enumerate(parts, start=1):
                 etag = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=number,
@@ -396,6 +421,10 @@ class Server:
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
         self.port = 0
+        # The master key outlives every restart, as an operator's would.
+        self.master_key = data_dir.parent / "master.key"
+        if not self.master_key.exists():
+            self.master_key.write_text(os.urandom(32).hex())
 
     def start(self, label: str):
         self.port = free_port()
@@ -405,7 +434,7 @@ class Server:
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--data", str(self.data_dir), "--address", "127.0.0.1",
              "--port", str(self.port), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY,
-             "--durability", "strict", *self.extra_args],
+             "--durability", "strict", "--master-key-file", str(self.master_key), *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + READY_TIMEOUT
@@ -494,13 +523,20 @@ def read_key(s3, key) -> Obj | None:
             return None
         raise
     body = answer["Body"].read()
+    tags = ()
+    if answer.get("TagCount"):
+        tag_set = s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
+        tags = tuple(sorted((t["Key"], t["Value"]) for t in tag_set))
     return Obj(hashlib.md5(body).hexdigest(), len(body), answer["ETag"], answer.get("ContentType", ""),
-               tuple(sorted(answer.get("Metadata", {}).items())))
+               tuple(sorted(answer.get("Metadata", {}).items())), answer.get("ServerSideEncryption"), tags)
 
 
 def read_world(s3, worker: Worker, stats: Stats) -> dict:
     stats.keys_checked += len(worker.keys)
-    return {k: read_key(s3, k) for k in worker.keys}
+    world = {k: read_key(s3, k) for k in worker.keys}
+    stats.encrypted_checked += sum(1 for v in world.values() if v is not None and v.sse)
+    stats.tagged_checked += sum(1 for v in world.values() if v is not None and v.tags)
+    return world
 
 
 def verify(s3, workers: list[Worker], stats: Stats, label: str, settle: bool):
@@ -675,6 +711,7 @@ def summary(stats: Stats) -> str:
         f"  rename token replays answered 200: {stats.replays}",
         f"  multipart uploads left by kills, aborted: {stats.uploads_aborted}",
         f"  key reads checked against the model: {stats.keys_checked}",
+        f"  of which encrypted at rest: {stats.encrypted_checked}, tagged: {stats.tagged_checked}",
         f"  lost or corrupted acknowledged keys: {stats.lost}   half-visible operations: {stats.half_visible}",
     ]
     exits = collections.Counter(e["exit"] for e in stats.fsck)
