@@ -11,6 +11,7 @@ encrypted objects is clean and finds a flipped byte. The suite's server has a ma
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import pathlib
@@ -373,36 +374,31 @@ def test_fsck_verifies_encrypted_objects_without_keys(tmp_path):
         server.stop()
 
 
-def test_another_master_key_cannot_read(tmp_path, secure):
-    """The master key is the operator's: a server started with another one refuses to
-    serve SSE-S3 objects rather than return garbage."""
-    data = tmp_path / "data"
-    first = tmp_path / "first.key"
-    first.write_text(os.urandom(32).hex())
-    server = ServerOn(tmp_path / "a", data, "--master-key-file", str(first))
-    server.data_dir = data
+@contextlib.contextmanager
+def serving(workdir: pathlib.Path, data: pathlib.Path, master_key: pathlib.Path):
+    """A plain-HTTP server on `data` with `master_key`; yields its boto3 client."""
+    server = ServerOn(workdir, data, "--master-key-file", str(master_key))
     server.start()
     try:
         server.wait_ready()
-        s3 = server.client()
-        s3.create_bucket(Bucket="mkey")
-        s3.put_object(Bucket="mkey", Key="k", Body=b"sealed", ServerSideEncryption="AES256")
+        yield server.client()
     finally:
         server.stop()
-    second = tmp_path / "second.key"
+
+
+def test_another_master_key_cannot_read(tmp_path):
+    """The master key is the operator's: a server started with another one refuses to
+    serve SSE-S3 objects rather than return garbage."""
+    data = tmp_path / "data"
+    first, second = tmp_path / "first.key", tmp_path / "second.key"
+    first.write_text(os.urandom(32).hex())
     second.write_text(os.urandom(32).hex())
-    for key, expected in ((second, 500), (first, 200)):
-        server = ServerOn(tmp_path / "b", data, "--master-key-file", str(key))
-        server.data_dir = data
-        server.start()
-        try:
-            server.wait_ready()
-            s3 = server.client()
-            if expected == 200:
-                assert s3.get_object(Bucket="mkey", Key="k")["Body"].read() == b"sealed"
-            else:
-                with pytest.raises(s3.exceptions.ClientError) as failed:
-                    s3.get_object(Bucket="mkey", Key="k")
-                assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
-        finally:
-            server.stop()
+    with serving(tmp_path / "a", data, first) as s3:
+        s3.create_bucket(Bucket="mkey")
+        s3.put_object(Bucket="mkey", Key="k", Body=b"sealed", ServerSideEncryption="AES256")
+    with serving(tmp_path / "b", data, second) as s3:
+        with pytest.raises(s3.exceptions.ClientError) as failed:
+            s3.get_object(Bucket="mkey", Key="k")
+        assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    with serving(tmp_path / "c", data, first) as s3:
+        assert s3.get_object(Bucket="mkey", Key="k")["Body"].read() == b"sealed"
