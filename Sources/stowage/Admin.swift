@@ -7,7 +7,7 @@ struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask a running server about itself and its buckets (signed admin API).",
         discussion: "Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the endpoint from --endpoint or AWS_ENDPOINT_URL.",
-        subcommands: [Info.self, Bucket.self, KMS.self])
+        subcommands: [Info.self, Bucket.self, KMS.self, UserCommand.self, KeyCommand.self])
 
     struct Connection: ParsableArguments {
         @Option(help: "The server's URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or http://127.0.0.1:9000).")
@@ -19,7 +19,8 @@ struct Admin: AsyncParsableCommand {
         @Flag(help: "Print the server's JSON as it came.")
         var json = false
 
-        func fetch(_ view: String, method: String = "GET", query: [(String, String?)] = []) async throws -> [String: Any] {
+        func fetch(_ view: String, method: String = "GET", query: [(String, String?)] = [],
+                   expectJSON: Bool = true) async throws -> [String: Any] {
             let environment = ProcessInfo.processInfo.environment
             let url = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] ?? "http://127.0.0.1:9000"
             let data: Data
@@ -29,6 +30,7 @@ struct Admin: AsyncParsableCommand {
                 throw AdminError("\(url): \(error)")
             }
             if json { FileHandle.standardOutput.write(data) }
+            guard expectJSON else { return [:] }
             guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
                 throw AdminError("\(url) answered something other than a JSON object")
             }
@@ -92,6 +94,74 @@ struct Admin: AsyncParsableCommand {
 }
 
 extension Admin {
+    /// `stowage admin user create|list|delete`: users of the store (each owns the buckets
+    /// it creates and may act on no other).
+    struct UserCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "user", abstract: "Users: each owns the buckets it creates.",
+            subcommands: [Create.self, List.self, Delete.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Make a user (no keys yet: `stowage admin key create NAME`).")
+            @Argument(help: "The user's name: 1 to 64 letters, digits or +=,.@_-.") var name: String
+            @OptionGroup var connection: Connection
+            func run() async throws {
+                _ = try await connection.fetch("users", method: "POST", query: [("name", name)])
+                if !connection.json { print("user \(name) created") }
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The users and their access key ids.")
+            @OptionGroup var connection: Connection
+            func run() async throws {
+                let answer = try await connection.fetch("users")
+                guard !connection.json else { return }
+                for user in answer["users"] as? [[String: Any]] ?? [] {
+                    let keys = (user["accessKeys"] as? [String] ?? []).joined(separator: ",")
+                    print("\(user["name"] as? String ?? "?")\t\(user["created"] as? String ?? "")\t\(keys.isEmpty ? "-" : keys)")
+                }
+            }
+        }
+
+        struct Delete: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Delete a user that has no keys and owns no bucket.")
+            @Argument(help: "The user's name.") var name: String
+            @OptionGroup var connection: Connection
+            func run() async throws {
+                _ = try await connection.fetch("users/" + name, method: "DELETE", expectJSON: false)
+                if !connection.json { print("user \(name) deleted") }
+            }
+        }
+    }
+
+    /// `stowage admin key create USER | delete ID`.
+    struct KeyCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "key", abstract: "Users' access keys (the secret is shown once, when made).",
+            subcommands: [Create.self, Delete.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Make an access key for a user; prints ID and SECRET.")
+            @Argument(help: "The user.") var user: String
+            @OptionGroup var connection: Connection
+            func run() async throws {
+                let key = try await connection.fetch("users/\(user)/keys", method: "POST")
+                if !connection.json { print("\(key["accessKeyID"] as? String ?? "?") \(key["secretKey"] as? String ?? "?")") }
+            }
+        }
+
+        struct Delete: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Delete an access key: requests signed with it are refused (within 2 s on every gateway).")
+            @Argument(help: "The access key id.") var id: String
+            @OptionGroup var connection: Connection
+            func run() async throws {
+                _ = try await connection.fetch("keys/" + id, method: "DELETE", expectJSON: false)
+                if !connection.json { print("access key \(id) deleted") }
+            }
+        }
+    }
+
     /// `stowage admin kms create|list`: the key store behind SSE-KMS.
     struct KMS: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

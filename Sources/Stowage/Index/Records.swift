@@ -5,9 +5,12 @@ import StowageChecksums
 
 /// `buckets`: bucket name → created time, flags and Object Lock's default retention.
 struct BucketRecord: Equatable {
-    /// 1: created time and flags; 2: the same, then the default retention.
+    /// 1: created time and flags; 2: the same, then the default retention; 3: created
+    /// time, flags, `u8` 0/1 and the default retention when 1, then the owner (a user's
+    /// name). An owner-less record (formats 1 and 2) belongs to the administrator.
     static let version: UInt8 = 1
     static let withDefaultRetention: UInt8 = 2
+    static let ownedFormat: UInt8 = 3
     var createdMilliseconds: Int64
     /// Bits 0–1: versioning (0 never enabled, 1 Enabled, 2 Suspended); bit 2: Object Lock
     /// enabled (never turned off); other bits 0. Versioning never returns to "never
@@ -16,6 +19,8 @@ struct BucketRecord: Equatable {
     var flags: UInt32 = 0
     /// Object Lock's default retention for new object versions.
     var defaultRetention: DefaultRetention?
+    /// The user that created it; empty: the administrator (the server's own credentials).
+    var owner = ""
 
     static let versioningMask: UInt32 = 0b11
     static let objectLockFlag: UInt32 = 0b100
@@ -31,14 +36,17 @@ struct BucketRecord: Equatable {
     }
 
     func encoded() -> [UInt8] {
-        var w = RecordWriter(version: defaultRetention == nil ? Self.version : Self.withDefaultRetention)
+        let format = !owner.isEmpty ? Self.ownedFormat : defaultRetention == nil ? Self.version : Self.withDefaultRetention
+        var w = RecordWriter(version: format)
         w.i64(createdMilliseconds)
         w.u32(flags)
+        if format == Self.ownedFormat { w.u8(defaultRetention == nil ? 0 : 1) }
         if let retention = defaultRetention {
             w.u8(retention.mode.rawValue)
             w.u8(retention.inYears ? 1 : 0)
             w.u32(retention.period)
         }
+        if format == Self.ownedFormat { w.string(owner) }
         return w.bytes
     }
 
@@ -48,10 +56,12 @@ struct BucketRecord: Equatable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "bucket", acceptedVersions: Self.version...Self.withDefaultRetention)
+        var r = try RecordReader(bytes, record: "bucket", acceptedVersions: Self.version...Self.ownedFormat)
         createdMilliseconds = try r.i64()
         flags = try r.u32()
-        if r.version == Self.withDefaultRetention {
+        var hasRetention = r.version == Self.withDefaultRetention
+        if r.version == Self.ownedFormat { hasRetention = try r.u8() == 1 }
+        if hasRetention {
             let mode = try r.u8()
             let unit = try r.u8()
             let period = try r.u32()
@@ -59,6 +69,10 @@ struct BucketRecord: Equatable {
                 throw RecordError(record: "bucket", reason: "bad default retention")
             }
             defaultRetention = DefaultRetention(mode: mode, period: period, inYears: unit == 1)
+        }
+        if r.version == Self.ownedFormat {
+            owner = try r.string()
+            guard !owner.isEmpty else { throw RecordError(record: "bucket", reason: "format 3 with no owner") }
         }
         try r.finish()
         guard flags & ~(Self.versioningMask | Self.objectLockFlag) == 0, flags & Self.versioningMask != 3 else {

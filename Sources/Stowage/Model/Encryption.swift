@@ -123,6 +123,37 @@ public struct MasterKey: @unchecked Sendable {
     }
 }
 
+/// A small secret sealed (AES-256-GCM) under a key derived (HKDF-SHA256) from `key`, a fresh
+/// random 128-bit salt and `info`: each derived key seals one value, so GCM's all-zero
+/// nonce is never reused under a key. `associatedData` is authenticated, not encrypted.
+enum Seal {
+    static func seal(_ plain: [UInt8], key: SymmetricKey, info: String, associatedData: [UInt8]) -> (salt: [UInt8], sealed: [UInt8]) {
+        var salt = [UInt8](repeating: 0, count: SealedDataKey.saltBytes)
+        var rng = SystemRandomNumberGenerator()
+        for i in salt.indices { salt[i] = rng.next() }
+        // A 12-byte nonce and a 256-bit key cannot fail.
+        let box = try! AES.GCM.seal(plain, using: derive(key, salt, info), nonce: zeroNonce, authenticating: associatedData)
+        return (salt, Array(box.ciphertext) + Array(box.tag))
+    }
+
+    /// The plain value, or nil when `key` (or the associated data) is not the one it was
+    /// sealed with.
+    static func open(_ sealed: [UInt8], salt: [UInt8], key: SymmetricKey, info: String, associatedData: [UInt8]) -> [UInt8]? {
+        guard sealed.count >= 16,
+              let box = try? AES.GCM.SealedBox(nonce: zeroNonce, ciphertext: sealed.dropLast(16), tag: sealed.suffix(16)),
+              let plain = try? AES.GCM.open(box, using: derive(key, salt, info), authenticating: associatedData) else {
+            return nil
+        }
+        return Array(plain)
+    }
+
+    private static var zeroNonce: AES.GCM.Nonce { try! AES.GCM.Nonce(data: [UInt8](repeating: 0, count: 12)) }
+
+    private static func derive(_ key: SymmetricKey, _ salt: [UInt8], _ info: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, salt: salt, info: Array(info.utf8), outputByteCount: 32)
+    }
+}
+
 /// A data blob's own AES-256 key, sealed (AES-256-GCM) under a key-encryption key that is
 /// derived (HKDF-SHA256) from the sealing key and a fresh random 128-bit salt — so each
 /// derived key seals exactly one data key and its all-zero GCM nonce never repeats under
@@ -140,22 +171,15 @@ struct SealedDataKey: Equatable, Sendable {
     static let saltBytes = 16
     static let sealedBytes = 48
 
-    private static func info(_ scheme: Scheme) -> [UInt8] { Array("stowage/data-key/v1/\(scheme.rawValue)".utf8) }
+    private static func info(_ scheme: Scheme) -> String { "stowage/data-key/v1/\(scheme.rawValue)" }
     private var associatedData: [UInt8] { [scheme.rawValue] + Array(keyID.utf8) }
 
     /// A new random data key, and its seal under `sealingKey`.
     static func make(scheme: Scheme, keyID: String, sealingKey: SymmetricKey) -> (SymmetricKey, SealedDataKey) {
         let dataKey = SymmetricKey(size: .bits256)
-        var salt = [UInt8](repeating: 0, count: saltBytes)
-        var rng = SystemRandomNumberGenerator()
-        for i in salt.indices { salt[i] = rng.next() }
-        var record = SealedDataKey(scheme: scheme, keyID: keyID, salt: salt, sealed: [])
-        let kek = record.keyEncryptionKey(sealingKey)
-        // swiftlint:disable:next force_try — a 12-byte nonce and a 256-bit key cannot fail.
-        let box = try! AES.GCM.seal(dataKey.withUnsafeBytes { Array($0) }, using: kek,
-                                    nonce: try! AES.GCM.Nonce(data: [UInt8](repeating: 0, count: 12)),
-                                    authenticating: record.associatedData)
-        record.sealed = Array(box.ciphertext) + Array(box.tag)
+        var record = SealedDataKey(scheme: scheme, keyID: keyID, salt: [], sealed: [])
+        (record.salt, record.sealed) = Seal.seal(dataKey.withUnsafeBytes { Array($0) }, key: sealingKey,
+                                                 info: info(scheme), associatedData: record.associatedData)
         return (dataKey, record)
     }
 
@@ -163,16 +187,10 @@ struct SealedDataKey: Equatable, Sendable {
     /// tag does not verify).
     func open(_ sealingKey: SymmetricKey) -> SymmetricKey? {
         guard sealed.count == Self.sealedBytes,
-              let nonce = try? AES.GCM.Nonce(data: [UInt8](repeating: 0, count: 12)),
-              let box = try? AES.GCM.SealedBox(nonce: nonce, ciphertext: sealed[..<32], tag: sealed[32...]),
-              let key = try? AES.GCM.open(box, using: keyEncryptionKey(sealingKey), authenticating: associatedData) else {
+              let key = Seal.open(sealed, salt: salt, key: sealingKey, info: Self.info(scheme), associatedData: associatedData) else {
             return nil
         }
         return SymmetricKey(data: key)
-    }
-
-    private func keyEncryptionKey(_ sealingKey: SymmetricKey) -> SymmetricKey {
-        HKDF<SHA256>.deriveKey(inputKeyMaterial: sealingKey, salt: salt, info: Self.info(scheme), outputByteCount: 32)
     }
 }
 

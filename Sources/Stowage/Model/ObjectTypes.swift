@@ -166,6 +166,8 @@ public enum ByteRange: Sendable, Equatable {
 public struct BucketInfo: Sendable, Equatable {
     public var name: String
     public var createdMilliseconds: Int64
+    /// The user that owns it; nil: the administrator.
+    public var owner: String? = nil
     public var creationDate: Date { Date(timeIntervalSince1970: Double(createdMilliseconds) / 1000) }
 }
 

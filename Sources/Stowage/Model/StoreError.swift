@@ -18,12 +18,18 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case noSuchEncryptionConfiguration = "ServerSideEncryptionConfigurationNotFoundError"
         /// SSE-KMS with a key id the key store does not have.
         case kmsKeyNotFound = "KMS.NotFoundException"
+        // Users (the admin API)
+        case noSuchUser = "NoSuchEntity"
+        /// The user or key exists already, still has keys or buckets, or has too many keys.
+        case userConflict = "EntityConflict"
         case invalidTag = "InvalidTag"
         /// GetBucketTagging of a bucket without tags.
         case noSuchTagSet = "NoSuchTagSet"
         /// Refused by Object Lock: a version under retention or legal hold.
         case accessDenied = "AccessDenied"
         case bucketAlreadyExists = "BucketAlreadyOwnedByYou"
+        /// CreateBucket of a name another owner has.
+        case bucketOwnedByAnother = "BucketAlreadyExists"
         case bucketNotEmpty = "BucketNotEmpty"
         case invalidBucketName = "InvalidBucketName"
         // Keys and requests

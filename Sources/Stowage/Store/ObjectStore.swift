@@ -269,9 +269,11 @@ public final class ObjectStore: Sendable {
 extension ObjectStore {
     /// CreateBucket; with `objectLock`, Object Lock is on from the start, and so is
     /// versioning (which Object Lock needs).
-    public func createBucket(_ name: String, objectLock: Bool = false) async throws(StoreError) {
+    /// `owner`: the user creating it (nil: the administrator).
+    public func createBucket(_ name: String, objectLock: Bool = false, owner: String? = nil) async throws(StoreError) {
         try Validation.checkBucketName(name)
         var created = BucketRecord(createdMilliseconds: Self.nowMilliseconds())
+        created.owner = owner ?? ""
         if objectLock {
             created.objectLockEnabled = true
             created.versioning = .enabled
@@ -279,6 +281,9 @@ extension ObjectStore {
         let record = created
         try await mutate { [index] txn in
             guard try txn.put(index.buckets, Array(name.utf8), record.encoded(), noOverwrite: true) else {
+                if try index.bucketRecord(txn, name).owner != record.owner {
+                    throw StoreError(.bucketOwnedByAnother, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.")
+                }
                 throw StoreError(.bucketAlreadyExists, "Your previous request to create the named bucket succeeded and you already own it")
             }
         }
@@ -290,7 +295,8 @@ extension ObjectStore {
             guard let record = try index.bucket(txn, name) else {
                 throw StoreError(.noSuchBucket, "The specified bucket does not exist")
             }
-            return BucketInfo(name: name, createdMilliseconds: record.createdMilliseconds)
+            return BucketInfo(name: name, createdMilliseconds: record.createdMilliseconds,
+                              owner: record.owner.isEmpty ? nil : record.owner)
         }
     }
 
@@ -300,7 +306,8 @@ extension ObjectStore {
             try txn.scan(index.buckets, from: []) { key, value in
                 let record = try BucketRecord(decoding: value)
                 result.append(BucketInfo(name: String(decoding: key, as: UTF8.self),
-                                         createdMilliseconds: record.createdMilliseconds))
+                                         createdMilliseconds: record.createdMilliseconds,
+                                         owner: record.owner.isEmpty ? nil : record.owner))
                 return true
             }
             return result

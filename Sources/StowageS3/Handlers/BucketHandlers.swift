@@ -12,6 +12,8 @@ struct Handlers {
     let logger: Logger
     /// The request came over TLS.
     var secure = false
+    /// The user that signed the request; nil: the administrator.
+    var user: String?
 
     /// Largest XML request body read into memory (DeleteObjects with 1000 long keys fits).
     static let maxXMLBodyBytes = 2 << 20
@@ -90,16 +92,17 @@ struct Handlers {
         }
         // Every bucket is in this server's region.
         let inRegion = s3.parameter("bucket-region").map { $0 == region } ?? true
+        // A user sees the buckets it owns; the administrator sees every bucket.
         let matching = try await store.offLoop { try $0.listBuckets() }.filter { bucket in
-            inRegion && bucket.name.hasPrefix(prefix) && (after.map { $0.utf8.lexicographicallyPrecedes(bucket.name.utf8) } ?? true)
+            inRegion && (user == nil || bucket.owner == user) && bucket.name.hasPrefix(prefix) && (after.map { $0.utf8.lexicographicallyPrecedes(bucket.name.utf8) } ?? true)
         }
         let page = matching.prefix(maxBuckets)
         let truncated = matching.count > page.count
         var xml = XMLWriter()
         xml.element("ListAllMyBucketsResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Owner") { xml in
-                xml.element("ID", Self.owner.id)
-                xml.element("DisplayName", Self.owner.displayName)
+                xml.element("ID", user ?? Self.owner.id)
+                xml.element("DisplayName", user ?? Self.owner.displayName)
             }
             xml.element("Buckets") { xml in
                 for bucket in page {
@@ -138,7 +141,7 @@ struct Handlers {
         }
         let objectLock = s3.header("x-amz-bucket-object-lock-enabled")?.lowercased() == "true"
         do {
-            try await store.createBucket(bucket, objectLock: objectLock)
+            try await store.createBucket(bucket, objectLock: objectLock, owner: user)
         } catch {
             // us-east-1 answers a CreateBucket of a bucket its caller owns with 200 and
             // changes nothing; every other region with 409 BucketAlreadyOwnedByYou.

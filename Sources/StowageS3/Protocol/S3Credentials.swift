@@ -8,6 +8,9 @@ public struct S3Credentials: Sendable {
 
     public let region: String
     private let secretsByAccessKey: [String: String]
+    /// Users' keys (the store's user directory, through the server's cache): consulted for
+    /// a key that is not one of the server's own. Returns the key's user and secret.
+    public var directory: (@Sendable (String) -> (user: String, secret: String)?)?
 
     public init(_ secretsByAccessKey: [String: String], region: String = S3Credentials.defaultRegion) {
         self.secretsByAccessKey = secretsByAccessKey
@@ -16,6 +19,17 @@ public struct S3Credentials: Sendable {
 
     /// The secret of `accessKey`, nil when the key is unknown.
     public func secretKey(for accessKey: String) -> String? {
-        secretsByAccessKey[accessKey]
+        secretsByAccessKey[accessKey] ?? directory?(accessKey)?.secret
+    }
+
+    /// The server's own credentials are the administrator's: every bucket without an owner
+    /// is theirs, and only they may use the admin API.
+    public func isAdministrator(_ accessKey: String) -> Bool {
+        secretsByAccessKey[accessKey] != nil
+    }
+
+    /// The user an access key belongs to; nil for the administrator's keys and unknown ones.
+    public func user(of accessKey: String) -> String? {
+        isAdministrator(accessKey) ? nil : directory?(accessKey)?.user
     }
 }

@@ -90,13 +90,14 @@ enum AdminRoute {
 
     static func answer(_ request: Request, store: ObjectStore, state: ServerState, served: String) async throws -> Response {
         let path = request.uri.path.dropFirst(prefix.count)
+        if let answer = try await users(request, path: path, store: store) { return answer }
         if path == "kms-keys" && request.method == .post {
             let id = S3Request.parseQuery(request.uri.query ?? "").first { $0.name == "id" }?.value
             let key = try await store.createKMSKey(id: id)
             return try json(KMSKey(key))
         }
         guard request.method == .get else {
-            throw S3Error(.methodNotAllowed, "MethodNotAllowed", "The admin API answers GET, and POST to kms-keys")
+            throw S3Error(.methodNotAllowed, "MethodNotAllowed", "The admin API answers GET, POST to kms-keys and users, DELETE of users and keys")
         }
         if path == "kms-keys" {
             let keys = try await store.offLoopAlways { try $0.kmsKeys() }
@@ -113,6 +114,51 @@ enum AdminRoute {
             return try json(BucketStats(bucket: name, created: isoDate(milliseconds: created), usage: usage))
         }
         throw S3Error(.notFound, "NoSuchAdminView", "No admin view at \(request.uri.path): there are /-/admin/info, /-/admin/buckets/NAME and /-/admin/kms-keys")
+    }
+
+    /// Users and keys: `GET users`; `POST users?name=N`; `DELETE users/N`;
+    /// `POST users/N/keys` (answers the new key's secret, once); `DELETE keys/ID`.
+    static func users(_ request: Request, path: Substring, store: ObjectStore) async throws -> Response? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map { String($0).removingPercentEncoding ?? String($0) }
+        switch (request.method, parts.count, parts.first) {
+        case (.get, 1, "users"):
+            let users = try await store.offLoopAlways { try $0.users() }
+            return try json(Users(users: users.map { User(name: $0.name, created: isoDate(milliseconds: $0.createdMilliseconds),
+                                                          accessKeys: $0.accessKeys) }))
+        case (.post, 1, "users"):
+            guard let name = S3Request.parseQuery(request.uri.query ?? "").first(where: { $0.name == "name" })?.value else {
+                throw S3Error.invalidArgument("POST /-/admin/users needs ?name=NAME")
+            }
+            try await store.createUser(name)
+            return try json(User(name: name, created: isoDate(Date()), accessKeys: []))
+        case (.delete, 2, "users"):
+            try await store.deleteUser(parts[1])
+            return Response(status: .noContent)
+        case (.post, 3, "users") where parts[2] == "keys":
+            let key = try await store.createAccessKey(for: parts[1])
+            return try json(NewKey(user: key.user, accessKeyID: key.accessKeyID, secretKey: key.secretKey))
+        case (.delete, 2, "keys"):
+            try await store.deleteAccessKey(parts[1])
+            return Response(status: .noContent)
+        default:
+            return nil
+        }
+    }
+
+    struct User: Codable {
+        var name: String
+        var created: String
+        var accessKeys: [String]
+    }
+
+    struct Users: Codable {
+        var users: [User]
+    }
+
+    struct NewKey: Codable {
+        var user: String
+        var accessKeyID: String
+        var secretKey: String
     }
 
     struct KMSKey: Codable {

@@ -11,6 +11,8 @@ struct S3Responder: HTTPResponder {
 
     let store: ObjectStore
     let verifier: SigV4Verifier
+    /// Users' access keys, loaded before verification (`AccessKeyCache`).
+    let keys: AccessKeyCache
     let baseDomain: String
     let region: String
     let hostID: String
@@ -48,9 +50,14 @@ struct S3Responder: HTTPResponder {
         var resource = request.uri.path
         var line = RequestLine(method: request.method.rawValue, path: request.uri.path)
         do {
+            try await loadUserKey(request)
             if AdminRoute.matches(request, baseDomain: baseDomain) {
                 line.operation = "Admin"
-                line.user = try authenticate(request, rawPath: request.uri.path, rawQuery: request.uri.query ?? "").accessKey
+                let accessKey = try authenticate(request, rawPath: request.uri.path, rawQuery: request.uri.query ?? "").accessKey
+                line.user = accessKey
+                guard verifier.credentials.isAdministrator(accessKey) else {
+                    throw S3Error(.forbidden, "AccessDenied", "The admin API is the administrator's (the server's own credentials)")
+                }
                 await context.sendContinue(for: request)
                 response = try await AdminRoute.answer(request, store: store, state: state, served: served)
             } else {
@@ -59,10 +66,15 @@ struct S3Responder: HTTPResponder {
                 (line.bucket, line.key) = (s3.bucket, s3.key)
                 line.operation = S3Operation.of(s3)?.rawValue
                 let auth = try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery)
-                await context.sendContinue(for: request)
                 logger[metadataKey: "access_key"] = .string(auth.accessKey)
-                line.user = auth.accessKey
-                response = try await route(s3, auth: auth, body: request.body, logger: logger)
+                let user = verifier.credentials.user(of: auth.accessKey)
+                line.user = user ?? auth.accessKey
+                // Refused before the client sends its body (Expect: 100-continue).
+                if let operation = S3Operation.of(s3) {
+                    try await Authorization.check(operation, s3, user: user, store: store)
+                }
+                await context.sendContinue(for: request)
+                response = try await route(s3, auth: auth, user: user, body: request.body, logger: logger)
             }
         } catch {
             var s3Error = S3Error.from(error)
@@ -92,6 +104,15 @@ struct S3Responder: HTTPResponder {
         return response
     }
 
+    /// A user's key (not one of the server's own) is read from the store before the
+    /// verifier, which is synchronous, needs its secret.
+    private func loadUserKey(_ request: Request) async throws {
+        guard let claimed = AccessKeyCache.claimedAccessKey(authorization: request.headers[.authorization],
+                                                            query: request.uri.query ?? ""),
+              !claimed.isEmpty, !verifier.credentials.isAdministrator(claimed) else { return }
+        try await keys.load(claimed)
+    }
+
     private func authenticate(_ request: Request, rawPath: String, rawQuery: String) throws -> SigV4Authentication {
         var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         if let authority = request.head.authority, !headers.contains(where: { $0.name == "host" }) {
@@ -104,14 +125,16 @@ struct S3Responder: HTTPResponder {
     /// S3's operations by method, addressing and sub-resource (`S3Operation.of`). Anything
     /// else is 501: a request is never silently taken for a different operation. Every
     /// header and query parameter passes `WirePromises` before the handler runs.
-    private func route(_ s3: S3Request, auth: SigV4Authentication, body: RequestBody, logger: Logger) async throws -> Response {
+    private func route(_ s3: S3Request, auth: SigV4Authentication, user: String?, body: RequestBody,
+                       logger: Logger) async throws -> Response {
         guard let operation = S3Operation.of(s3) else {
             let named = Set(s3.subresources).sorted().joined(separator: "&")
             let target = s3.bucket == nil ? "/" : s3.key == nil ? "a bucket" : "an object"
             throw S3Error.notImplemented("\(s3.method) on \(target)\(named.isEmpty ? "" : " with ?" + named)")
         }
         try WirePromises.check(operation, s3)
-        let handlers = Handlers(store: store, region: region, logger: logger, secure: secure)
+        var handlers = Handlers(store: store, region: region, logger: logger, secure: secure)
+        handlers.user = user
         let bucket = s3.bucket ?? ""
         let key = s3.key ?? ""
         switch operation {

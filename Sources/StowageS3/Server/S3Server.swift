@@ -42,7 +42,12 @@ public enum S3Server {
                                    logger: Logger,
                                    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let state = configuration.state
-        let responder = S3Responder(store: store, verifier: SigV4Verifier(credentials: configuration.credentials),
+        // Users' keys come from the store, through a cache the responder fills off the
+        // event loop before it verifies a request.
+        let keys = AccessKeyCache(store: store)
+        var credentials = configuration.credentials
+        credentials.directory = { keys.cached($0) }
+        let responder = S3Responder(store: store, verifier: SigV4Verifier(credentials: credentials), keys: keys,
                                     baseDomain: configuration.baseDomain.lowercased(),
                                     region: configuration.credentials.region,
                                     hostID: Data(S3Responder.makeRequestID().utf8).base64EncodedString(),

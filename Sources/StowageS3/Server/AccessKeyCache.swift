@@ -1,0 +1,69 @@
+import Foundation
+import Stowage
+import Synchronization
+
+/// Users' access keys as the verifier sees them: looked up in the store (an index read —
+/// in cluster mode an etcd read) off the event loop before a request is verified, and kept
+/// for `ttl`, found or not, so that a flood of requests with unknown keys costs one lookup
+/// per key and period. A deleted key stops working within `ttl`.
+final class AccessKeyCache: Sendable {
+    static let ttl: Duration = .seconds(2)
+    static let maxEntries = 10_000
+
+    private struct Entry {
+        let value: (user: String, secret: String)?
+        let expires: ContinuousClock.Instant
+    }
+
+    private let store: ObjectStore
+    private let entries = Mutex<[String: Entry]>([:])
+
+    init(store: ObjectStore) {
+        self.store = store
+    }
+
+    /// What the verifier reads (synchronously): the cached answer, nil when absent or stale.
+    func cached(_ accessKey: String) -> (user: String, secret: String)? {
+        entries.withLock { entries in
+            guard let entry = entries[accessKey], entry.expires > .now else { return nil }
+            return entry.value
+        }
+    }
+
+    /// Makes sure `accessKey` has a fresh entry, reading the store off the event loop.
+    func load(_ accessKey: String) async throws {
+        let fresh = entries.withLock { $0[accessKey].map { $0.expires > .now } ?? false }
+        guard !fresh else { return }
+        let value = try await store.offLoop { try $0.accessKeySecret(accessKey) }
+        entries.withLock { entries in
+            if entries.count >= Self.maxEntries { entries.removeAll(keepingCapacity: true) }
+            entries[accessKey] = Entry(value: value, expires: .now + Self.ttl)
+        }
+    }
+
+    /// The access key id a request claims, cheaply, before any verification: SigV4's
+    /// `Credential=` (header or `X-Amz-Credential`), or SigV2's `AWS ID:` / `AWSAccessKeyId`.
+    static func claimedAccessKey(authorization: String?, query: String) -> String? {
+        if let authorization {
+            if let range = authorization.range(of: "Credential=") {
+                return String(authorization[range.upperBound...].prefix { $0 != "/" && $0 != "," })
+            }
+            if authorization.hasPrefix("AWS ") {
+                return String(authorization.dropFirst(4).prefix { $0 != ":" })
+            }
+            return nil
+        }
+        for pair in query.split(separator: "&") {
+            if pair.hasPrefix("X-Amz-Credential=") {
+                let value = pair.dropFirst("X-Amz-Credential=".count)
+                let decoded = value.removingPercentEncoding ?? String(value)
+                return String(decoded.prefix { $0 != "/" })
+            }
+            if pair.hasPrefix("AWSAccessKeyId=") {
+                let value = pair.dropFirst("AWSAccessKeyId=".count)
+                return value.removingPercentEncoding ?? String(value)
+            }
+        }
+        return nil
+    }
+}
