@@ -333,6 +333,8 @@ extension ObjectStore {
             }
             _ = try txn.delete(index.meta, LifecycleRecord.key(bucket: name))
             _ = try txn.delete(index.meta, Self.bucketTaggingKey(name))
+            _ = try txn.delete(index.meta, KeyStore.bucketEncryptionKey(name))
+            _ = try txn.delete(index.meta, Self.bucketPolicyKey(name))
             try txn.delete(index.buckets, Array(name.utf8))
         }
     }

@@ -5,7 +5,7 @@ import Stowage
 /// without bound, and checks the promises its parser makes. `make fuzz` drives them with
 /// libFuzzer (`Fuzz/StowageFuzz`); the tests replay the corpus in `Tests/Fuzz/corpus/`.
 package enum FuzzTargets {
-    package static let names = ["sigv4", "headers", "range", "aws-chunked", "xml-delete", "xml-complete", "records"]
+    package static let names = ["sigv4", "headers", "range", "aws-chunked", "xml-delete", "xml-complete", "records", "policy"]
 
     package static func run(_ name: String, _ bytes: UnsafeRawBufferPointer) {
         switch name {
@@ -16,7 +16,31 @@ package enum FuzzTargets {
         case "xml-delete": xmlDelete(bytes)
         case "xml-complete": xmlComplete(bytes)
         case "records": RecordFuzzing.decodeEverything(bytes)
+        case "policy": policy(bytes)
         default: preconditionFailure("unknown fuzz target \(name); known: \(names)")
+        }
+    }
+
+    /// A bucket policy for the bucket `bkt`: parsing never crashes; a policy that parses
+    /// decides a few requests (never crashing), decides them the same way twice, and every
+    /// Deny it holds for everyone refuses the request it names literally.
+    static func policy(_ bytes: UnsafeRawBufferPointer) {
+        guard let parsed = try? PolicyParser.parse(Array(bytes), bucket: "bkt") else { return }
+        let requests = [BucketPolicy.Principal.anonymous, .user("alice")].flatMap { principal in
+            ["s3:GetObject", "s3:PutObject", "s3:ListBucket"].map { action in
+                BucketPolicy.Request(principal: principal, action: action, resource: "arn:aws:s3:::bkt/k",
+                                     context: ["aws:sourceip": ["127.0.0.1"], "s3:prefix": ["a/"]])
+            }
+        }
+        for request in requests { precondition(parsed.decide(request) == parsed.decide(request)) }
+        for statement in parsed.statements where statement.effect == .deny && statement.principals == .everyone
+            && !statement.principalNegated && !statement.actionNegated && !statement.resourceNegated && statement.conditions.isEmpty {
+            for action in statement.actions where !action.contains("*") && !action.contains("?") {
+                for resource in statement.resources where !resource.contains("*") && !resource.contains("?") {
+                    let request = BucketPolicy.Request(principal: .anonymous, action: action, resource: resource, context: [:])
+                    precondition(parsed.decide(request) == .deny, "a Deny for everyone did not refuse \(action) on \(resource)")
+                }
+            }
         }
     }
 

@@ -1,27 +1,156 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 import Stowage
 
-/// Who may do what, before a handler runs. The administrator (the server's own
-/// credentials) may do everything. A user may act on the buckets it owns — every
-/// operation on them and their objects — and on no other: each bucket a request touches
-/// (its own, and a copy's source bucket) must be the user's, else 403 AccessDenied with
-/// nothing read or written. ListBuckets shows a user its own buckets; a bucket a user
-/// creates is its own. (Bucket policies, user policies and ACLs, which can grant more,
-/// are not built yet: they are refused on the wire.)
+/// Who may do what, before a handler runs (S3's evaluation, for what is built):
+///
+/// 1. The administrator (the server's own credentials) may do everything.
+/// 2. For each bucket the request touches (its own; a copy's source too), the bucket's
+///    policy is read: a matching `Deny` refuses (403), whoever asks — the owner too.
+/// 3. The bucket's owner (the user that created it) may do everything else on it.
+/// 4. Anyone else — another user, or an unsigned request — needs a matching `Allow`.
+///
+/// RenameObject needs `s3:PutObject` on the destination and `s3:DeleteObject` on the
+/// source; a copy `s3:GetObject` on its source. The policy itself (Put/Get/Delete,
+/// GetBucketPolicyStatus) is its owner's alone. Refusals are 403 AccessDenied with nothing
+/// read or written. (User policies and ACLs are not built; they are refused on the wire.)
 enum Authorization {
-    static func check(_ operation: S3Operation, _ s3: S3Request, user: String?, store: ObjectStore) async throws {
-        guard let user else { return }
-        var buckets: [String] = []
-        if let bucket = s3.bucket, operation != .createBucket { buckets.append(bucket) }
-        if operation == .copyObject || operation == .uploadPartCopy, let source = s3.header("x-amz-copy-source"),
-           let (sourceBucket, _, _) = try? Handlers.copySource(source), !buckets.contains(sourceBucket) {
-            buckets.append(sourceBucket)
+    /// Everything about the request that a policy may look at.
+    struct Caller {
+        /// nil: the administrator.
+        var principal: BucketPolicy.Principal?
+        var sourceIP: String?
+        var secure: Bool
+    }
+
+    static func check(_ operation: S3Operation, _ s3: S3Request, caller: Caller, store: ObjectStore) async throws {
+        guard let principal = caller.principal else { return }
+        if operation == .listBuckets || operation == .createBucket {
+            // A user lists (its own) buckets and creates buckets; nobody unsigned does.
+            if principal == .anonymous { throw denied }
+            return
         }
-        for bucket in buckets {
-            guard case .some(let owner) = try await Self.owner(of: bucket, store: store) else { continue }
-            guard owner == user else { throw S3Error(.forbidden, "AccessDenied", "Access Denied") }
+        guard let bucket = s3.bucket else { throw denied }
+        let policyOperations: Set<S3Operation> = [.putBucketPolicy, .getBucketPolicy, .deleteBucketPolicy, .getBucketPolicyStatus]
+        for check in requiredPermissions(operation, s3, bucket: bucket) {
+            guard case .some(let owner) = try await Self.owner(of: check.bucket, store: store) else { continue }
+            let isOwner = principal == .user(owner ?? "") && owner != nil
+            if policyOperations.contains(operation) {
+                guard isOwner else { throw denied }
+                continue
+            }
+            let policy = try await Self.policy(of: check.bucket, store: store)
+            var request = BucketPolicy.Request(principal: principal, action: check.action, resource: check.resource,
+                                               context: context(s3, caller: caller))
+            if let policy, policy.mentionsExistingObjectTags, let key = check.key {
+                for tag in (try? await store.offLoop { try $0.objectTagging(bucket: check.bucket, key: key).tags }) ?? [] {
+                    request.context["s3:existingobjecttag/" + tag.key.lowercased()] = [tag.value]
+                }
+            }
+            switch policy?.decide(request) ?? .none {
+            case .deny: throw denied
+            case .allow: continue
+            case .none: guard isOwner else { throw denied }
+            }
         }
+    }
+
+    static let denied = S3Error(.forbidden, "AccessDenied", "Access Denied")
+
+    struct Permission {
+        var bucket: String
+        var key: String?
+        var action: String
+        var resource: String { "arn:aws:s3:::" + bucket + (key.map { "/" + $0 } ?? "") }
+    }
+
+    /// The permissions an operation needs: one action on its bucket or object, and for
+    /// copies and renames their sources too.
+    static func requiredPermissions(_ operation: S3Operation, _ s3: S3Request, bucket: String) -> [Permission] {
+        let key = s3.key
+        let versioned = s3.parameter("versionId") != nil
+        func object(_ action: String) -> [Permission] { [Permission(bucket: bucket, key: key ?? "", action: action)] }
+        func onBucket(_ action: String) -> [Permission] { [Permission(bucket: bucket, key: nil, action: action)] }
+        switch operation {
+        case .getObject, .headObject: return object(versioned ? "s3:GetObjectVersion" : "s3:GetObject")
+        case .getObjectAttributes: return object(versioned ? "s3:GetObjectVersionAttributes" : "s3:GetObjectAttributes")
+        case .putObject, .createMultipartUpload, .uploadPart, .completeMultipartUpload: return object("s3:PutObject")
+        case .deleteObject: return object(versioned ? "s3:DeleteObjectVersion" : "s3:DeleteObject")
+        case .abortMultipartUpload: return object("s3:AbortMultipartUpload")
+        case .listParts: return object("s3:ListMultipartUploadParts")
+        case .getObjectTagging: return object(versioned ? "s3:GetObjectVersionTagging" : "s3:GetObjectTagging")
+        case .putObjectTagging: return object(versioned ? "s3:PutObjectVersionTagging" : "s3:PutObjectTagging")
+        case .deleteObjectTagging: return object(versioned ? "s3:DeleteObjectVersionTagging" : "s3:DeleteObjectTagging")
+        case .getObjectRetention: return object("s3:GetObjectRetention")
+        case .putObjectRetention: return object("s3:PutObjectRetention")
+        case .getObjectLegalHold: return object("s3:GetObjectLegalHold")
+        case .putObjectLegalHold: return object("s3:PutObjectLegalHold")
+        case .renameObject:
+            var needs = object("s3:PutObject")
+            if let source = s3.header("x-amz-rename-source").map({ PercentDecoding.string($0) ?? $0 }) {
+                needs.append(Permission(bucket: bucket, key: source.hasPrefix("/") ? String(source.dropFirst()) : source,
+                                        action: "s3:DeleteObject"))
+            }
+            return needs
+        case .copyObject, .uploadPartCopy:
+            var needs = object("s3:PutObject")
+            if let header = s3.header("x-amz-copy-source"), let (sourceBucket, sourceKey, version) = try? Handlers.copySource(header) {
+                needs.append(Permission(bucket: sourceBucket, key: sourceKey,
+                                        action: version == nil ? "s3:GetObject" : "s3:GetObjectVersion"))
+            }
+            return needs
+        case .deleteObjects:
+            // Each key of the list is a DeleteObject; the list is checked as the bucket's.
+            return [Permission(bucket: bucket, key: "*", action: "s3:DeleteObject")]
+        case .renamePrefix:
+            // Every key it moves: delete at the source, put at the destination.
+            return [Permission(bucket: bucket, key: "*", action: "s3:DeleteObject"),
+                    Permission(bucket: bucket, key: "*", action: "s3:PutObject")]
+        case .listObjects, .listObjectsV2, .headBucket: return onBucket("s3:ListBucket")
+        case .listObjectVersions: return onBucket("s3:ListBucketVersions")
+        case .listMultipartUploads: return onBucket("s3:ListBucketMultipartUploads")
+        case .getBucketLocation: return onBucket("s3:GetBucketLocation")
+        case .deleteBucket: return onBucket("s3:DeleteBucket")
+        case .getBucketVersioning: return onBucket("s3:GetBucketVersioning")
+        case .putBucketVersioning: return onBucket("s3:PutBucketVersioning")
+        case .getObjectLockConfiguration: return onBucket("s3:GetBucketObjectLockConfiguration")
+        case .putObjectLockConfiguration: return onBucket("s3:PutBucketObjectLockConfiguration")
+        case .getBucketTagging: return onBucket("s3:GetBucketTagging")
+        case .putBucketTagging, .deleteBucketTagging: return onBucket("s3:PutBucketTagging")
+        case .getBucketLifecycleConfiguration: return onBucket("s3:GetLifecycleConfiguration")
+        case .putBucketLifecycleConfiguration, .deleteBucketLifecycle: return onBucket("s3:PutLifecycleConfiguration")
+        case .getBucketEncryption: return onBucket("s3:GetEncryptionConfiguration")
+        case .putBucketEncryption, .deleteBucketEncryption: return onBucket("s3:PutEncryptionConfiguration")
+        case .getBucketPolicy: return onBucket("s3:GetBucketPolicy")
+        case .putBucketPolicy: return onBucket("s3:PutBucketPolicy")
+        case .deleteBucketPolicy: return onBucket("s3:DeleteBucketPolicy")
+        case .getBucketPolicyStatus: return onBucket("s3:GetBucketPolicyStatus")
+        case .listBuckets: return []
+        case .createBucket: return onBucket("s3:CreateBucket")
+        }
+    }
+
+    /// The condition keys the request has (names lowercased).
+    static func context(_ s3: S3Request, caller: Caller) -> [String: [String]] {
+        var context: [String: [String]] = [
+            "aws:securetransport": [caller.secure ? "true" : "false"],
+            "aws:currenttime": [ISO8601DateFormatter().string(from: Date())],
+            "aws:epochtime": [String(Int(Date().timeIntervalSince1970))],
+        ]
+        if let ip = caller.sourceIP { context["aws:sourceip"] = [ip] }
+        if case .user(let name)? = caller.principal { context["aws:username"] = [name] }
+        if let agent = s3.header("user-agent") { context["aws:useragent"] = [agent] }
+        if let referer = s3.header("referer") { context["aws:referer"] = [referer] }
+        for name in ["prefix", "delimiter", "max-keys"] {
+            if let value = s3.parameter(name) { context["s3:" + name] = [value] }
+        }
+        if let version = s3.parameter("versionId") { context["s3:versionid"] = [version] }
+        for header in ["x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-acl",
+                       "x-amz-copy-source", "x-amz-metadata-directive", "x-amz-storage-class", "x-amz-content-sha256"] {
+            if let value = s3.header(header) { context["s3:" + header] = [value] }
+        }
+        return context
     }
 
     /// A bucket's owner: `.some(nil)` the administrator, `.some(name)` a user; nil when
@@ -33,5 +162,27 @@ enum Authorization {
             if error.code == .noSuchBucket || error.code == .invalidBucketName { return nil }
             throw error
         }
+    }
+
+    /// The bucket's policy, parsed; nil when it has none. A stored policy that no longer
+    /// parses (it parsed when put) denies rather than allows.
+    static func policy(of bucket: String, store: ObjectStore) async throws -> BucketPolicy? {
+        let text: [UInt8]?
+        do { text = try await store.offLoop { try $0.bucketPolicy(bucket) } } catch {
+            if error.code == .noSuchBucket { return nil }
+            throw error
+        }
+        guard let text else { return nil }
+        do { return try PolicyParser.parse(text, bucket: bucket) } catch { throw denied }
+    }
+
+    static func sourceIP(_ address: SocketAddress?) -> String? {
+        address?.ipAddress
+    }
+}
+
+extension BucketPolicy {
+    var mentionsExistingObjectTags: Bool {
+        statements.contains { $0.conditions.contains { $0.key.lowercased().hasPrefix("s3:existingobjecttag/") } }
     }
 }

@@ -28,6 +28,10 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
     case putBucketLifecycleConfiguration = "PutBucketLifecycleConfiguration"
     case deleteBucketLifecycle = "DeleteBucketLifecycle"
     case getBucketEncryption = "GetBucketEncryption"
+    case putBucketPolicy = "PutBucketPolicy"
+    case getBucketPolicy = "GetBucketPolicy"
+    case deleteBucketPolicy = "DeleteBucketPolicy"
+    case getBucketPolicyStatus = "GetBucketPolicyStatus"
     case putBucketEncryption = "PutBucketEncryption"
     case deleteBucketEncryption = "DeleteBucketEncryption"
     case listObjects = "ListObjects"
@@ -71,6 +75,10 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
             case (.delete, "lifecycle"): return .deleteBucketLifecycle
             case (.get, "tagging"): return .getBucketTagging
             case (.get, "encryption"): return .getBucketEncryption
+            case (.put, "policy"): return .putBucketPolicy
+            case (.get, "policy"): return .getBucketPolicy
+            case (.delete, "policy"): return .deleteBucketPolicy
+            case (.get, "policyStatus"): return .getBucketPolicyStatus
             case (.put, "encryption"): return .putBucketEncryption
             case (.delete, "encryption"): return .deleteBucketEncryption
             case (.put, "tagging"): return .putBucketTagging

@@ -65,13 +65,23 @@ struct S3Responder: HTTPResponder {
                 resource = s3.resource
                 (line.bucket, line.key) = (s3.bucket, s3.key)
                 line.operation = S3Operation.of(s3)?.rawValue
-                let auth = try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery)
-                logger[metadataKey: "access_key"] = .string(auth.accessKey)
-                let user = verifier.credentials.user(of: auth.accessKey)
-                line.user = user ?? auth.accessKey
+                // An unsigned request is anonymous: it gets only what a bucket policy grants everyone.
+                let anonymous = Self.isAnonymous(request)
+                if anonymous, request.headers[HTTPField.Name("x-amz-content-sha256")!]?.hasPrefix("STREAMING-") == true {
+                    throw Authorization.denied   // a signed stream with no signature
+                }
+                let auth = anonymous ? Self.anonymousAuthentication
+                    : try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery)
+                logger[metadataKey: "access_key"] = .string(anonymous ? "-" : auth.accessKey)
+                let user = anonymous ? nil : verifier.credentials.user(of: auth.accessKey)
+                line.user = anonymous ? "anonymous" : user ?? auth.accessKey
+                let caller = Authorization.Caller(principal: anonymous ? .anonymous : user.map { .user($0) },
+                                                  sourceIP: Authorization.sourceIP(context.remoteAddress), secure: secure)
                 // Refused before the client sends its body (Expect: 100-continue).
                 if let operation = S3Operation.of(s3) {
-                    try await Authorization.check(operation, s3, user: user, store: store)
+                    try await Authorization.check(operation, s3, caller: caller, store: store)
+                } else if anonymous {
+                    throw Authorization.denied
                 }
                 await context.sendContinue(for: request)
                 response = try await route(s3, auth: auth, user: user, body: request.body, logger: logger)
@@ -103,6 +113,20 @@ struct S3Responder: HTTPResponder {
         RequestMetrics.record(line, nanoseconds: Int64(elapsed.seconds * 1e9))
         return response
     }
+
+    /// No credentials of any kind: no Authorization value, no presigned query parameters.
+    static func isAnonymous(_ request: Request) -> Bool {
+        if let value = request.headers[.authorization], !value.trimmingCharacters(in: .whitespaces).isEmpty { return false }
+        let query = request.uri.query ?? ""
+        return !["X-Amz-Algorithm=", "X-Amz-Credential=", "X-Amz-Signature=", "AWSAccessKeyId=", "Signature="].contains { name in
+            query.hasPrefix(name) || query.contains("&" + name)
+        }
+    }
+
+    /// What an anonymous request is owed: its body taken as it comes (nobody signed it).
+    static let anonymousAuthentication = SigV4Authentication(
+        accessKey: "", payload: .unsigned,
+        signing: SigV4SigningContext(timestamp: "", scope: "", seedSignature: "", signingKey: []), isPresigned: false)
 
     /// A user's key (not one of the server's own) is read from the store before the
     /// verifier, which is synchronous, needs its secret.
@@ -159,6 +183,10 @@ struct S3Responder: HTTPResponder {
         case .getBucketEncryption: return try await handlers.bucketEncryption(bucket)
         case .putBucketEncryption: return try await handlers.putBucketEncryption(bucket, s3, auth: auth, body: body)
         case .deleteBucketEncryption: return try await handlers.deleteBucketEncryption(bucket)
+        case .putBucketPolicy: return try await handlers.putBucketPolicy(bucket, s3, auth: auth, body: body)
+        case .getBucketPolicy: return try await handlers.bucketPolicy(bucket)
+        case .deleteBucketPolicy: return try await handlers.deleteBucketPolicy(bucket)
+        case .getBucketPolicyStatus: return try await handlers.bucketPolicyStatus(bucket)
         case .putObjectLockConfiguration: return try await handlers.putObjectLockConfiguration(bucket, s3, auth: auth, body: body)
         case .getObjectRetention: return try await handlers.objectRetention(bucket, key, s3)
         case .putObjectRetention: return try await handlers.putObjectRetention(bucket, key, s3, auth: auth, body: body)

@@ -82,12 +82,12 @@ public enum WirePromises {
     private static let xmlBodies: Set<S3Operation> = [.createBucket, .deleteObjects, .renamePrefix, .putBucketVersioning,
                                                       .putObjectLockConfiguration, .putObjectRetention, .putObjectLegalHold,
                                                       .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging,
-                                                      .putBucketEncryption]
+                                                      .putBucketEncryption, .putBucketPolicy]
     /// XML bodies whose model lets SDKs send a flexible checksum of them.
     private static let checksummedXML: Set<S3Operation> = [.deleteObjects, .putBucketVersioning, .putObjectLockConfiguration,
                                                            .putObjectRetention, .putObjectLegalHold,
                                                            .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging,
-                                                           .putBucketEncryption]
+                                                           .putBucketEncryption, .putBucketPolicy]
     /// Writes that take Object Lock headers for the version they make (a multipart upload's
     /// at Create, applied at Complete).
     private static let lockedWrites: Set<S3Operation> = [.putObject, .copyObject, .createMultipartUpload]
@@ -191,6 +191,9 @@ public enum WirePromises {
             header("x-amz-server-side-encryption-context", nil, .refused(.notImplemented("An SSE-KMS encryption context")), "refused"),
             header("x-amz-server-side-encryption-bucket-key-enabled", encryptedWrites, .honoured,
                    "accepted: the key store is local, so there is no KMS traffic for a bucket key to save"),
+            header("x-amz-confirm-remove-self-bucket-access", [.putBucketPolicy], .honouredValues(["false"],
+                   otherwise: .notImplemented("x-amz-confirm-remove-self-bucket-access")),
+                   "false only: a bucket's owner is never locked out of its policy"),
             header("x-amz-website-redirect-location", nil, .refused(.notImplemented("Website redirects")), "refused"),
             header("x-amz-write-offset-bytes", nil, .refused(.notImplemented("Appending to an object")), "refused"),
             header("x-amz-object-lock-mode", lockedWrites, .honoured,

@@ -179,8 +179,8 @@ import Testing
         Unsupported("PutObjectAcl", .put, "/plain/existing", query: [("acl", nil)], body: ""),
         Unsupported("GetObjectAcl", .get, "/plain/existing", query: [("acl", nil)]),
         Unsupported("GetBucketAcl", .get, "/plain", query: [("acl", nil)]),
-        Unsupported("PutBucketPolicy", .put, "/plain", query: [("policy", nil)], body: "{}"),
-        Unsupported("DeleteBucketPolicy", .delete, "/plain", query: [("policy", nil)]),
+        Unsupported("PutBucketLogging", .put, "/plain", query: [("logging", nil)], body: "<BucketLoggingStatus/>"),
+        Unsupported("DeleteBucketWebsite", .delete, "/plain", query: [("website", nil)]),
         Unsupported("POST Object (browser form)", .post, "/plain/existing", body: "form"),
         Unsupported("POST on the service", .post, "/", body: ""),
     ]
