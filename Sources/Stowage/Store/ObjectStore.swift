@@ -326,6 +326,7 @@ extension ObjectStore {
             }
             _ = try txn.delete(index.meta, LifecycleRecord.key(bucket: name))
             _ = try txn.delete(index.meta, Self.bucketTaggingKey(name))
+            _ = try txn.delete(index.meta, CORSRecord.key(bucket: name))
             try txn.delete(index.buckets, Array(name.utf8))
         }
     }

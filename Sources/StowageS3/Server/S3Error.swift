@@ -73,6 +73,7 @@ extension S3Error {
         case .objectLockConfigurationNotFound: (.notFound, "ObjectLockConfigurationNotFoundError")
         case .noSuchObjectLockConfiguration: (.notFound, "NoSuchObjectLockConfiguration")
         case .noSuchLifecycleConfiguration: (.notFound, "NoSuchLifecycleConfiguration")
+        case .noSuchCORSConfiguration: (.notFound, "NoSuchCORSConfiguration")
         case .noSuchEncryptionConfiguration: (.notFound, "ServerSideEncryptionConfigurationNotFoundError")
         case .kmsKeyNotFound: (.badRequest, "KMS.NotFoundException")
         case .invalidTag: (.badRequest, "InvalidTag")
