@@ -42,6 +42,7 @@ OPERATIONS = [
     "GetObjectAttributes", "GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging",
     "GetBucketTagging", "PutBucketTagging", "DeleteBucketTagging",
     "GetBucketEncryption", "PutBucketEncryption", "DeleteBucketEncryption",
+    "GetBucketCors", "PutBucketCors", "DeleteBucketCors",
 ]
 
 
