@@ -32,12 +32,16 @@ BODY = b"security test body"
 
 @pytest.fixture
 def populated(s3, bucket):
-    """A bucket with key `k` and a multipart upload `mp` holding part 1."""
+    """A bucket with key `k`, a multipart upload `mp` holding part 1, and CORS rules."""
     s3.put_object(Bucket=bucket, Key="k", Body=BODY, Metadata={"m": "1"})
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": CORS_RULES})
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
     part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"part one")
     yield bucket, upload, part["ETag"]
     s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
+
+
+CORS_RULES = [{"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["GET"]}]
 
 
 def routes(bucket, upload, part_etag):
@@ -75,6 +79,11 @@ def routes(bucket, upload, part_etag):
         "RenamePrefix": ("POST", f"/{bucket}", "renamePrefix", {}, prefix),
         "PutBucketVersioning": ("PUT", f"/{bucket}", "versioning", {},
                                 b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"),
+        "GetBucketCors": ("GET", f"/{bucket}", "cors", {"Origin": "https://app.example.com"}, b""),
+        "PutBucketCors": ("PUT", f"/{bucket}", "cors", {"Origin": "https://app.example.com"},
+                          b"<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
+                          b"<AllowedMethod>PUT</AllowedMethod></CORSRule></CORSConfiguration>"),
+        "DeleteBucketCors": ("DELETE", f"/{bucket}", "cors", {}, b""),
     }
 
 
@@ -89,6 +98,7 @@ def assert_nothing_changed(s3, bucket, upload):
     uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     assert [(u["Key"], u["UploadId"]) for u in uploads] == [("mp", upload)]
     assert f"{bucket}-intruder" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == CORS_RULES
 
 
 @pytest.mark.parametrize("route", ROUTE_NAMES)

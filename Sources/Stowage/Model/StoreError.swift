@@ -14,6 +14,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case objectLockConfigurationNotFound = "ObjectLockConfigurationNotFoundError"
         case noSuchObjectLockConfiguration = "NoSuchObjectLockConfiguration"
         case noSuchLifecycleConfiguration = "NoSuchLifecycleConfiguration"
+        /// GetBucketCors of a bucket without CORS rules.
+        case noSuchCORSConfiguration = "NoSuchCORSConfiguration"
         /// GetBucketEncryption of a bucket without default encryption.
         case noSuchEncryptionConfiguration = "ServerSideEncryptionConfigurationNotFoundError"
         /// SSE-KMS with a key id the key store does not have.

@@ -27,9 +27,9 @@ struct Handlers {
     /// Reads a small XML body whole (bounded, its integrity checked), or answers MalformedXML.
     /// `checksumsOfBody` false: the `x-amz-checksum-*` headers are not the body's
     /// (CompleteMultipartUpload's are the object's).
-    func xmlBody(_ body: RequestBody, _ s3: S3Request, auth: SigV4Authentication,
+    func xmlBody(_ body: RequestBody, _ s3: S3Request, auth: SigV4Authentication, limit: Int = Self.maxXMLBodyBytes,
                  checksumsOfBody: Bool = true) async throws -> XMLNode? {
-        let data = try await Self.smallBody(body, s3, auth: auth, limit: Self.maxXMLBodyBytes, checksumsOfBody: checksumsOfBody)
+        let data = try await Self.smallBody(body, s3, auth: auth, limit: limit, checksumsOfBody: checksumsOfBody)
         guard !data.isEmpty else { return nil }
         guard let node = XMLNode.parse(data) else {
             throw S3Error.malformedXML("not well-formed")

@@ -34,7 +34,11 @@ enum Authorization {
         guard let bucket = s3.bucket else { throw denied }
         let policyOperations: Set<S3Operation> = [.putBucketPolicy, .getBucketPolicy, .deleteBucketPolicy, .getBucketPolicyStatus]
         for check in requiredPermissions(operation, s3, bucket: bucket) {
-            guard case .some(let owner) = try await Self.owner(of: check.bucket, store: store) else { continue }
+            guard case .some(let owner) = try await Self.owner(of: check.bucket, store: store) else {
+                // No such bucket: a signed request learns it (404); an unsigned one, nothing.
+                if principal == .anonymous { throw denied }
+                continue
+            }
             let isOwner = principal == .user(owner ?? "") && owner != nil
             if policyOperations.contains(operation) {
                 guard isOwner else { throw denied }
@@ -122,6 +126,8 @@ enum Authorization {
         case .putBucketLifecycleConfiguration, .deleteBucketLifecycle: return onBucket("s3:PutLifecycleConfiguration")
         case .getBucketEncryption: return onBucket("s3:GetEncryptionConfiguration")
         case .putBucketEncryption, .deleteBucketEncryption: return onBucket("s3:PutEncryptionConfiguration")
+        case .getBucketCors: return onBucket("s3:GetBucketCORS")
+        case .putBucketCors, .deleteBucketCors: return onBucket("s3:PutBucketCORS")
         case .getBucketPolicy: return onBucket("s3:GetBucketPolicy")
         case .putBucketPolicy: return onBucket("s3:PutBucketPolicy")
         case .deleteBucketPolicy: return onBucket("s3:DeleteBucketPolicy")

@@ -14,6 +14,9 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     public var hostID: String = ""
     /// Extra headers (a 304 carries ETag and Last-Modified).
     public var headers: HTTPFields = [:]
+    /// Elements S3 adds after Message for some errors (a refused CORS preflight's Method
+    /// and ResourceType, NoSuchCORSConfiguration's BucketName), in order.
+    public var elements: [(name: String, value: String)] = []
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, condition: String? = nil) {
         self.status = status
@@ -44,6 +47,7 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
             xml.element("Code", code)
             xml.element("Message", message)
             if let condition { xml.element("Condition", condition) }
+            for (name, value) in elements { xml.element(name, value) }
             xml.element("Resource", resource)
             xml.element("RequestId", requestID)
             xml.element("HostId", hostID)
@@ -73,6 +77,7 @@ extension S3Error {
         case .objectLockConfigurationNotFound: (.notFound, "ObjectLockConfigurationNotFoundError")
         case .noSuchObjectLockConfiguration: (.notFound, "NoSuchObjectLockConfiguration")
         case .noSuchLifecycleConfiguration: (.notFound, "NoSuchLifecycleConfiguration")
+        case .noSuchCORSConfiguration: (.notFound, "NoSuchCORSConfiguration")
         case .noSuchEncryptionConfiguration: (.notFound, "ServerSideEncryptionConfigurationNotFoundError")
         case .kmsKeyNotFound: (.badRequest, "KMS.NotFoundException")
         case .noSuchUser: (.notFound, "NoSuchEntity")

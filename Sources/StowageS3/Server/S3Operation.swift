@@ -34,6 +34,9 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
     case getBucketPolicyStatus = "GetBucketPolicyStatus"
     case putBucketEncryption = "PutBucketEncryption"
     case deleteBucketEncryption = "DeleteBucketEncryption"
+    case getBucketCors = "GetBucketCors"
+    case putBucketCors = "PutBucketCors"
+    case deleteBucketCors = "DeleteBucketCors"
     case listObjects = "ListObjects"
     case listObjectsV2 = "ListObjectsV2"
     case listObjectVersions = "ListObjectVersions"
@@ -82,6 +85,9 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
             case (.put, "encryption"): return .putBucketEncryption
             case (.delete, "encryption"): return .deleteBucketEncryption
             case (.put, "tagging"): return .putBucketTagging
+            case (.get, "cors"): return .getBucketCors
+            case (.put, "cors"): return .putBucketCors
+            case (.delete, "cors"): return .deleteBucketCors
             case (.delete, "tagging"): return .deleteBucketTagging
             case (.get, ""): return s3.parameter("list-type") == "2" ? .listObjectsV2 : .listObjects
             case (.get, "versions"): return .listObjectVersions

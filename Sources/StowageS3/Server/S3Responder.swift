@@ -49,6 +49,9 @@ struct S3Responder: HTTPResponder {
         var response: Response
         var resource = request.uri.path
         var line = RequestLine(method: request.method.rawValue, path: request.uri.path)
+        // A request with an Origin header to a bucket: its answer gets the CORS headers of
+        // the bucket's matching rule, whatever the answer (errors too, as S3 does).
+        var crossOrigin: (bucket: String, origin: String)?
         do {
             try await loadUserKey(request)
             if AdminRoute.matches(request, baseDomain: baseDomain) {
@@ -60,10 +63,18 @@ struct S3Responder: HTTPResponder {
                 }
                 await context.sendContinue(for: request)
                 response = try await AdminRoute.answer(request, store: store, state: state, served: served)
+            } else if request.method == .options {
+                // A CORS preflight: a browser sends it without credentials, so it is
+                // answered from the bucket's rules alone, and grants nothing by itself.
+                let s3 = try S3Request(request, baseDomain: baseDomain)
+                resource = s3.resource
+                (line.bucket, line.key, line.operation) = (s3.bucket, s3.key, "PreflightCORS")
+                response = try await makeHandlers(logger).preflight(s3)
             } else {
                 let s3 = try S3Request(request, baseDomain: baseDomain)
                 resource = s3.resource
                 (line.bucket, line.key) = (s3.bucket, s3.key)
+                if let bucket = s3.bucket, let origin = request.headers[.origin] { crossOrigin = (bucket, origin) }
                 line.operation = S3Operation.of(s3)?.rawValue
                 // An unsigned request is anonymous: it gets only what a bucket policy grants everyone.
                 let anonymous = Self.isAnonymous(request)
@@ -93,6 +104,9 @@ struct S3Responder: HTTPResponder {
             s3Error.hostID = hostID
             line.error = (s3Error.code, s3Error.message)
             response = s3Error.response(isHead: request.method == .head)
+        }
+        if let crossOrigin {
+            await makeHandlers(logger).addCrossOriginHeaders(to: &response, bucket: crossOrigin.bucket, origin: crossOrigin.origin, request)
         }
         return finish(response, request: request, line: &line, started: started, logger: logger, requestID: requestID)
     }
@@ -157,7 +171,7 @@ struct S3Responder: HTTPResponder {
             throw S3Error.notImplemented("\(s3.method) on \(target)\(named.isEmpty ? "" : " with ?" + named)")
         }
         try WirePromises.check(operation, s3)
-        var handlers = Handlers(store: store, region: region, logger: logger, secure: secure)
+        var handlers = makeHandlers(logger)
         handlers.user = user
         let bucket = s3.bucket ?? ""
         let key = s3.key ?? ""
@@ -187,6 +201,9 @@ struct S3Responder: HTTPResponder {
         case .getBucketPolicy: return try await handlers.bucketPolicy(bucket)
         case .deleteBucketPolicy: return try await handlers.deleteBucketPolicy(bucket)
         case .getBucketPolicyStatus: return try await handlers.bucketPolicyStatus(bucket)
+        case .getBucketCors: return try await handlers.bucketCors(bucket)
+        case .putBucketCors: return try await handlers.putBucketCors(bucket, s3, auth: auth, body: body)
+        case .deleteBucketCors: return try await handlers.deleteBucketCors(bucket)
         case .putObjectLockConfiguration: return try await handlers.putObjectLockConfiguration(bucket, s3, auth: auth, body: body)
         case .getObjectRetention: return try await handlers.objectRetention(bucket, key, s3)
         case .putObjectRetention: return try await handlers.putObjectRetention(bucket, key, s3, auth: auth, body: body)
@@ -211,6 +228,10 @@ struct S3Responder: HTTPResponder {
         case .headObject: return try await handlers.getObject(bucket, key, s3, isHead: true)
         case .deleteObject: return try await handlers.deleteObject(bucket, key, s3)
         }
+    }
+
+    private func makeHandlers(_ logger: Logger) -> Handlers {
+        Handlers(store: store, region: region, logger: logger, secure: secure)
     }
 
     /// 16 uppercase hex digits, as S3's request ids look.
