@@ -4,13 +4,13 @@ import Hummingbird
 import Logging
 import Stowage
 
-/// Every request's path through the server: a request id, addressing, SigV4, dispatch to
+/// Every request's path through the server: a request id, addressing, SigV4 or SigV2, dispatch to
 /// one handler, and errors rendered as S3 XML. Handlers parse, call the engine, render.
 struct S3Responder: HTTPResponder {
     typealias Context = S3RequestContext
 
     let store: ObjectStore
-    let verifier: SigV4Verifier
+    let authenticator: S3Authenticator
     let baseDomain: String
     let region: String
     let hostID: String
@@ -50,7 +50,8 @@ struct S3Responder: HTTPResponder {
         do {
             if AdminRoute.matches(request, baseDomain: baseDomain) {
                 line.operation = "Admin"
-                line.user = try authenticate(request, rawPath: request.uri.path, rawQuery: request.uri.query ?? "").accessKey
+                line.user = try authenticate(request, rawPath: request.uri.path, rawQuery: request.uri.query ?? "",
+                                             hostBucket: nil).accessKey
                 await context.sendContinue(for: request)
                 response = try await AdminRoute.answer(request, store: store, state: state, served: served)
             } else {
@@ -58,7 +59,7 @@ struct S3Responder: HTTPResponder {
                 resource = s3.resource
                 (line.bucket, line.key) = (s3.bucket, s3.key)
                 line.operation = S3Operation.of(s3)?.rawValue
-                let auth = try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery)
+                let auth = try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery, hostBucket: s3.hostBucket)
                 await context.sendContinue(for: request)
                 logger[metadataKey: "access_key"] = .string(auth.accessKey)
                 line.user = auth.accessKey
@@ -92,13 +93,14 @@ struct S3Responder: HTTPResponder {
         return response
     }
 
-    private func authenticate(_ request: Request, rawPath: String, rawQuery: String) throws -> SigV4Authentication {
+    private func authenticate(_ request: Request, rawPath: String, rawQuery: String,
+                              hostBucket: String?) throws -> SigV4Authentication {
         var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         if let authority = request.head.authority, !headers.contains(where: { $0.name == "host" }) {
             headers.append((name: "host", value: authority))
         }
-        return try verifier.verify(method: request.method.rawValue, rawPath: rawPath, rawQuery: rawQuery,
-                                   headers: headers, now: Date())
+        return try authenticator.verify(method: request.method.rawValue, rawPath: rawPath, rawQuery: rawQuery,
+                                        headers: headers, hostBucket: hostBucket, now: Date())
     }
 
     /// S3's operations by method, addressing and sub-resource (`S3Operation.of`). Anything

@@ -42,7 +42,7 @@ public enum S3Server {
                                    logger: Logger,
                                    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let state = configuration.state
-        let responder = S3Responder(store: store, verifier: SigV4Verifier(credentials: configuration.credentials),
+        let responder = S3Responder(store: store, authenticator: S3Authenticator(credentials: configuration.credentials),
                                     baseDomain: configuration.baseDomain.lowercased(),
                                     region: configuration.credentials.region,
                                     hostID: Data(S3Responder.makeRequestID().utf8).base64EncodedString(),
