@@ -24,7 +24,8 @@ public struct SigV4Authentication: Sendable {
 /// and query exactly as received (still percent-encoded), every header, and the time.
 ///
 /// Both forms are accepted: the `Authorization` header, and presigned URLs (`X-Amz-*`
-/// query parameters, at most seven days valid). SigV2 and anonymous requests are refused.
+/// query parameters, at most seven days valid). SigV2 and anonymous requests are refused
+/// here; the server reaches it through `S3Authenticator`, which sends SigV2 to `SigV2Verifier`.
 public struct SigV4Verifier: Sendable {
     /// How far `X-Amz-Date` may be from the server's clock (S3: 15 minutes).
     public static let maxClockSkewSeconds: Int64 = 15 * 60
