@@ -177,7 +177,7 @@ bench: deps
 # .build-fuzz/artifacts; `make fuzz-merge` adds the inputs that bring new coverage to the
 # repository's corpus.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := sigv4 headers range aws-chunked xml-delete xml-complete records policy
+FUZZ_TARGETS := sigv4 sigv2 headers range aws-chunked xml-delete xml-complete records policy
 FUZZ_BIN     := .build-fuzz/debug/StowageFuzz
 fuzz-build: deps
 	STOWAGE_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz --product StowageFuzz \

@@ -1,7 +1,8 @@
-"""Security (issue 7): every route refuses unsigned and badly signed requests with 403 and
-changes nothing; expired presigned URLs are refused for writes too; keys that look like
-paths (`../../etc/passwd`) are just keys and never reach the filesystem; the secret key
-never appears in the server's log, even at trace level.
+"""Security (issue 7): every route refuses unsigned and badly signed requests — SigV4 and
+SigV2, in the header and in an expired presigned URL — with 403 and changes nothing;
+expired presigned URLs are refused for writes too; keys that look like paths
+(`../../etc/passwd`) are just keys and never reach the filesystem; the secret key never
+appears in the server's log, even at trace level.
 
 test_auth.py already covers presigned GET/PUT, expiry of a presigned GET, tampering, the
 wrong secret and unknown keys on a few operations, anonymous GET/PUT/DELETE, clock skew;
@@ -18,6 +19,9 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from botocore.auth import HmacV1Auth, HmacV1QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from conftest import TEST_SECRET_KEY
 from test_fsck import ServerOn
@@ -101,17 +105,43 @@ def assert_nothing_changed(s3, bucket, upload):
     assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == CORS_RULES
 
 
+def sigv2_request(endpoint, method, path, query, headers, secret_key, expires_in=None):
+    """A request signed by botocore's SigV2 signers: the Authorization header, or with
+    `expires_in` a presigned URL (its x-amz-* headers moved into the query, as botocore does)."""
+    url = f"{endpoint.url}{path}" + (f"?{query}" if query else "")
+    request = AWSRequest(method=method, url=url, headers=dict(headers))
+    credentials = Credentials(endpoint.access_key, secret_key)
+    signer = HmacV1Auth(credentials) if expires_in is None else HmacV1QueryAuth(credentials, expires=expires_in)
+    signer.add_auth(request)
+    return request.url, dict(request.headers.items())
+
+
+WRONG_SECRET = TEST_SECRET_KEY[:-1] + ("x" if TEST_SECRET_KEY[-1] != "x" else "y")
+
+
 @pytest.mark.parametrize("route", ROUTE_NAMES)
-@pytest.mark.parametrize("how", ["unsigned", "wrong-secret", "truncated-signature"])
+@pytest.mark.parametrize("how", ["unsigned", "wrong-secret", "truncated-signature",
+                                 "sigv2-wrong-secret", "sigv2-truncated-signature", "sigv2-expired-url"])
 def test_every_route_refuses_requests_without_a_valid_signature(s3, raw, error_xml, populated, route, how):
     bucket, upload, part_etag = populated
     method, path, query, headers, body = routes(bucket, upload, part_etag)[route]
-    if how == "unsigned":
+    if how.startswith("sigv2-"):
+        if how == "sigv2-expired-url":
+            # Signed with the right secret, expired ten seconds ago.
+            url, signed = sigv2_request(raw.endpoint, method, path, query, headers, TEST_SECRET_KEY, expires_in=-10)
+            expected = "AccessDenied"
+        else:
+            url, signed = sigv2_request(raw.endpoint, method, path, query, headers,
+                                        WRONG_SECRET if how == "sigv2-wrong-secret" else TEST_SECRET_KEY)
+            if how == "sigv2-truncated-signature":
+                signed["Authorization"] = signed["Authorization"][:-6]
+            expected = "SignatureDoesNotMatch"
+        response = requests.request(method, url, headers=signed, data=body, timeout=30)
+    elif how == "unsigned":
         response = raw.request(method, path, query=query, headers=headers, body=body, sign=False)
         expected = "AccessDenied"
     elif how == "wrong-secret":
-        response = raw.request(method, path, query=query, headers=headers, body=body,
-                               secret_key=TEST_SECRET_KEY[:-1] + ("x" if TEST_SECRET_KEY[-1] != "x" else "y"))
+        response = raw.request(method, path, query=query, headers=headers, body=body, secret_key=WRONG_SECRET)
         expected = "SignatureDoesNotMatch"
     else:
         signed = raw.signed_headers(method, f"{raw.endpoint.url}{path}" + (f"?{query}" if query else ""),

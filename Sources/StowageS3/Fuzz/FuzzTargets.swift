@@ -5,11 +5,12 @@ import Stowage
 /// without bound, and checks the promises its parser makes. `make fuzz` drives them with
 /// libFuzzer (`Fuzz/StowageFuzz`); the tests replay the corpus in `Tests/Fuzz/corpus/`.
 package enum FuzzTargets {
-    package static let names = ["sigv4", "headers", "range", "aws-chunked", "xml-delete", "xml-complete", "records", "policy"]
+    package static let names = ["sigv4", "sigv2", "headers", "range", "aws-chunked", "xml-delete", "xml-complete", "records", "policy"]
 
     package static func run(_ name: String, _ bytes: UnsafeRawBufferPointer) {
         switch name {
         case "sigv4": sigv4(bytes)
+        case "sigv2": sigv2(bytes)
         case "headers": headers(bytes)
         case "range": range(bytes)
         case "aws-chunked": awsChunked(bytes)
@@ -69,6 +70,45 @@ package enum FuzzTargets {
         let verifier = SigV4Verifier(credentials: S3Credentials([exampleAccessKey: exampleSecret]))
         return try verifier.verify(method: String(lines[0]), rawPath: String(lines[1]), rawQuery: String(lines[2]),
                                    headers: headers, now: exampleNow)
+    }
+
+    /// AWS's SigV2 examples are signed at Tue, 27 Mar 2007 19:36:42 GMT; their presigned
+    /// URL expires at 1175139620, after it.
+    static let exampleSignatureV2Now = Date(timeIntervalSince1970: 1_175_024_202)
+
+    /// Lines: method, raw path, raw query, the bucket the Host names (empty for
+    /// path-style), then `name: value` headers. There are one or two canonical resources,
+    /// each starting with the host's bucket; the authenticator answers with a verdict, and
+    /// a grant is for the key it knows, with no aws-chunked body.
+    static func sigv2(_ bytes: UnsafeRawBufferPointer) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.count >= 4 {
+            let hostBucket = lines[3].isEmpty ? nil : String(lines[3])
+            let resources = SigV2StringToSign.resources(rawPath: String(lines[1]), hostBucket: hostBucket,
+                                                        rawQuery: String(lines[2]))
+            precondition((1...2).contains(resources.count), "\(resources)")
+            precondition(resources.allSatisfy { $0.hasPrefix(hostBucket.map { "/" + $0 } ?? "") }, "\(resources)")
+            let subresources = SigV2StringToSign.subresources(String(lines[2]))
+            precondition(subresources.isEmpty || subresources.hasPrefix("?"))
+        }
+        guard let granted = try? verifySignatureV2Example(text) else { return }
+        precondition(granted.accessKey == exampleAccessKey && granted.signing == nil && !granted.payload.isAWSChunked)
+    }
+
+    /// Authenticates a request written as the `sigv2` corpus writes it, with the example
+    /// credentials at `exampleSignatureV2Now`; nil when the text has fewer than four lines.
+    static func verifySignatureV2Example(_ text: String) throws(S3ProtocolError) -> SigV4Authentication? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= 4 else { return nil }
+        let headers = lines.dropFirst(4).compactMap { line -> (name: String, value: String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+        }
+        let authenticator = S3Authenticator(credentials: S3Credentials([exampleAccessKey: exampleSecret]))
+        return try authenticator.verify(method: String(lines[0]), rawPath: String(lines[1]), rawQuery: String(lines[2]),
+                                        headers: headers, hostBucket: lines[3].isEmpty ? nil : String(lines[3]),
+                                        now: exampleSignatureV2Now)
     }
 
     /// The small header parsers: HTTP dates, ETag lists, query strings, the decoded length.

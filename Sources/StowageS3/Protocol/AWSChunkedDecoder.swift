@@ -95,15 +95,16 @@ public struct AWSChunkedDecoder: @unchecked Sendable {
     }
 
     /// The decoder for a verified request; throws `InvalidRequest` when its
-    /// `x-amz-content-sha256` is not one of the three STREAMING modes.
+    /// `x-amz-content-sha256` is not one of the three STREAMING modes, or names a signed
+    /// one without a SigV4 signing context (SigV2 refuses those before they get here).
     public init(authentication: SigV4Authentication, decodedContentLength: Int64,
                 declaredTrailers: String? = nil) throws(S3ProtocolError) {
         let mode: Mode
-        switch authentication.payload {
-        case .streamingSigned: mode = .signed(authentication.signing)
-        case .streamingSignedWithTrailer: mode = .signedWithTrailer(authentication.signing)
-        case .streamingUnsignedWithTrailer: mode = .unsignedWithTrailer
-        case .unsigned, .sha256:
+        switch (authentication.payload, authentication.signing) {
+        case (.streamingSigned, .some(let signing)): mode = .signed(signing)
+        case (.streamingSignedWithTrailer, .some(let signing)): mode = .signedWithTrailer(signing)
+        case (.streamingUnsignedWithTrailer, _): mode = .unsignedWithTrailer
+        case (.streamingSigned, nil), (.streamingSignedWithTrailer, nil), (.unsigned, _), (.sha256, _):
             throw S3ProtocolError(.invalidRequest,
                                   "An aws-chunked body needs a STREAMING-* x-amz-content-sha256, not \(authentication.payload).")
         }

@@ -11,6 +11,11 @@ struct SigV4Headers {
 
     var names: Dictionary<String, [String]>.Keys { valuesByName.keys }
 
+    /// Every header, names lowercased, the values of each name in the order sent.
+    var all: [(name: String, value: String)] {
+        valuesByName.flatMap { name, values in values.map { (name: name, value: $0) } }
+    }
+
     func values(_ lowercaseName: String) -> [String] {
         valuesByName[lowercaseName] ?? []
     }

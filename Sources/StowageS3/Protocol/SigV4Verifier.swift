@@ -1,14 +1,17 @@
 import Foundation
 
-/// Who signed a request, and what its body is owed.
+/// Who signed a request, and what its body is owed: the answer of `SigV4Verifier` and of
+/// `SigV2Verifier` alike, so the rest of the server does not care which version signed.
 public struct SigV4Authentication: Sendable {
     public let accessKey: String
-    /// How to read and check the body (`x-amz-content-sha256`).
+    /// How to read and check the body (`x-amz-content-sha256`; SigV2: unsigned unless
+    /// that header names a hash).
     public let payload: S3PayloadMode
     /// Key, timestamp, scope and seed signature: what `AWSChunkedDecoder` needs to verify
-    /// a signed aws-chunked body.
-    public let signing: SigV4SigningContext
-    /// Authenticated by `X-Amz-*` query parameters rather than the `Authorization` header.
+    /// a signed aws-chunked body. Nil for SigV2, which has no chunk signatures.
+    public let signing: SigV4SigningContext?
+    /// Authenticated by query parameters (`X-Amz-*`, or SigV2's `Signature`) rather than
+    /// the `Authorization` header.
     public let isPresigned: Bool
 
     /// The checker of a body whose SHA-256 was signed, nil for every other payload mode.
@@ -21,7 +24,8 @@ public struct SigV4Authentication: Sendable {
 /// and query exactly as received (still percent-encoded), every header, and the time.
 ///
 /// Both forms are accepted: the `Authorization` header, and presigned URLs (`X-Amz-*`
-/// query parameters, at most seven days valid). SigV2 and anonymous requests are refused.
+/// query parameters, at most seven days valid). SigV2 and anonymous requests are refused
+/// here; the server reaches it through `S3Authenticator`, which sends SigV2 to `SigV2Verifier`.
 public struct SigV4Verifier: Sendable {
     /// How far `X-Amz-Date` may be from the server's clock (S3: 15 minutes).
     public static let maxClockSkewSeconds: Int64 = 15 * 60

@@ -11,6 +11,8 @@ struct S3Request: Sendable {
     let rawPath: String
     let rawQuery: String
     let bucket: String?
+    /// The bucket when the Host names it (virtual-hosted style), nil for path-style.
+    let hostBucket: String?
     let key: String?
     let query: [(name: String, value: String)]
 
@@ -29,7 +31,8 @@ struct S3Request: Sendable {
         let host = try Self.host(request)
         var path = rawPath
         if path.hasPrefix("/") { path.removeFirst() }
-        if let virtualBucket = Self.virtualBucket(host: host, baseDomain: baseDomain) {
+        hostBucket = Self.virtualBucket(host: host, baseDomain: baseDomain)
+        if let virtualBucket = hostBucket {
             bucket = virtualBucket
             key = try Self.decodeKey(path)
         } else if path.isEmpty {
@@ -107,9 +110,16 @@ struct S3Request: Sendable {
     /// parameters of the plain operations and of authentication).
     var subresources: [String] {
         query.map(\.name).filter { name in
-            !Self.plainParameters.contains(name) && !name.hasPrefix("response-") && !name.hasPrefix("X-Amz-")
+            !Self.plainParameters.contains(name) && !Self.signatureV2Parameters.contains(name)
+                && !name.hasPrefix("response-") && !name.hasPrefix("X-Amz-")
         }
     }
+
+    /// A SigV2 presigned URL's own parameters (`SigV2Verifier`).
+    static let signatureV2Parameters: Set<String> = [
+        SigV2Verifier.QueryParameter.accessKey, SigV2Verifier.QueryParameter.signature,
+        SigV2Verifier.QueryParameter.expires,
+    ]
 
     static let plainParameters: Set<String> = [
         "x-id", "prefix", "delimiter", "max-keys", "marker", "list-type", "continuation-token",

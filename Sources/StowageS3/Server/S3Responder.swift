@@ -4,15 +4,16 @@ import Hummingbird
 import Logging
 import Stowage
 
-/// Every request's path through the server: a request id, addressing, SigV4, dispatch to
+/// Every request's path through the server: a request id, addressing, SigV4 or SigV2, dispatch to
 /// one handler, and errors rendered as S3 XML. Handlers parse, call the engine, render.
 struct S3Responder: HTTPResponder {
     typealias Context = S3RequestContext
 
     let store: ObjectStore
-    let verifier: SigV4Verifier
+    let authenticator: S3Authenticator
     /// Users' access keys, loaded before verification (`AccessKeyCache`).
     let keys: AccessKeyCache
+    var credentials: S3Credentials { authenticator.signatureV4.credentials }
     let baseDomain: String
     let region: String
     let hostID: String
@@ -56,9 +57,10 @@ struct S3Responder: HTTPResponder {
             try await loadUserKey(request)
             if AdminRoute.matches(request, baseDomain: baseDomain) {
                 line.operation = "Admin"
-                let accessKey = try authenticate(request, rawPath: request.uri.path, rawQuery: request.uri.query ?? "").accessKey
+                let accessKey = try authenticate(request, rawPath: request.uri.path, rawQuery: request.uri.query ?? "",
+                                                 hostBucket: nil).accessKey
                 line.user = accessKey
-                guard verifier.credentials.isAdministrator(accessKey) else {
+                guard credentials.isAdministrator(accessKey) else {
                     throw S3Error(.forbidden, "AccessDenied", "The admin API is the administrator's (the server's own credentials)")
                 }
                 await context.sendContinue(for: request)
@@ -82,9 +84,9 @@ struct S3Responder: HTTPResponder {
                     throw Authorization.denied   // a signed stream with no signature
                 }
                 let auth = anonymous ? Self.anonymousAuthentication
-                    : try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery)
+                    : try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery, hostBucket: s3.hostBucket)
                 logger[metadataKey: "access_key"] = .string(anonymous ? "-" : auth.accessKey)
-                let user = anonymous ? nil : verifier.credentials.user(of: auth.accessKey)
+                let user = anonymous ? nil : credentials.user(of: auth.accessKey)
                 line.user = anonymous ? "anonymous" : user ?? auth.accessKey
                 let caller = Authorization.Caller(principal: anonymous ? .anonymous : user.map { .user($0) },
                                                   sourceIP: Authorization.sourceIP(context.remoteAddress), secure: secure)
@@ -140,24 +142,25 @@ struct S3Responder: HTTPResponder {
     /// What an anonymous request is owed: its body taken as it comes (nobody signed it).
     static let anonymousAuthentication = SigV4Authentication(
         accessKey: "", payload: .unsigned,
-        signing: SigV4SigningContext(timestamp: "", scope: "", seedSignature: "", signingKey: []), isPresigned: false)
+        signing: nil, isPresigned: false)
 
     /// A user's key (not one of the server's own) is read from the store before the
     /// verifier, which is synchronous, needs its secret.
     private func loadUserKey(_ request: Request) async throws {
         guard let claimed = AccessKeyCache.claimedAccessKey(authorization: request.headers[.authorization],
                                                             query: request.uri.query ?? ""),
-              !claimed.isEmpty, !verifier.credentials.isAdministrator(claimed) else { return }
+              !claimed.isEmpty, !credentials.isAdministrator(claimed) else { return }
         try await keys.load(claimed)
     }
 
-    private func authenticate(_ request: Request, rawPath: String, rawQuery: String) throws -> SigV4Authentication {
+    private func authenticate(_ request: Request, rawPath: String, rawQuery: String,
+                              hostBucket: String?) throws -> SigV4Authentication {
         var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         if let authority = request.head.authority, !headers.contains(where: { $0.name == "host" }) {
             headers.append((name: "host", value: authority))
         }
-        return try verifier.verify(method: request.method.rawValue, rawPath: rawPath, rawQuery: rawQuery,
-                                   headers: headers, now: Date())
+        return try authenticator.verify(method: request.method.rawValue, rawPath: rawPath, rawQuery: rawQuery,
+                                        headers: headers, hostBucket: hostBucket, now: Date())
     }
 
     /// S3's operations by method, addressing and sub-resource (`S3Operation.of`). Anything

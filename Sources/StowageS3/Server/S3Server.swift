@@ -47,7 +47,7 @@ public enum S3Server {
         let keys = AccessKeyCache(store: store)
         var credentials = configuration.credentials
         credentials.directory = { keys.cached($0) }
-        let responder = S3Responder(store: store, verifier: SigV4Verifier(credentials: credentials), keys: keys,
+        let responder = S3Responder(store: store, authenticator: S3Authenticator(credentials: credentials), keys: keys,
                                     baseDomain: configuration.baseDomain.lowercased(),
                                     region: configuration.credentials.region,
                                     hostID: Data(S3Responder.makeRequestID().utf8).base64EncodedString(),

@@ -26,6 +26,12 @@ import Testing
         let seed = try String(contentsOf: Self.corpus.appendingPathComponent("sigv4/aws-get-object"), encoding: .utf8)
         let granted = try #require(try FuzzTargets.verifyExample(seed))
         #expect(granted.accessKey == FuzzTargets.exampleAccessKey, "AWS's GetObject example verifies")
+        for name in ["aws-get-object", "aws-presigned-get", "aws-put-amz-headers", "botocore-subresources",
+                     "botocore-virtual-host-root"] {
+            let seed = try String(contentsOf: Self.corpus.appendingPathComponent("sigv2/\(name)"), encoding: .utf8)
+            let granted = try #require(try FuzzTargets.verifySignatureV2Example(seed), "\(name)")
+            #expect(granted.accessKey == FuzzTargets.exampleAccessKey, "SigV2 seed \(name) verifies")
+        }
         #expect(HTTPDate.parse("9223372036854775807-01-01T00:00:00Z") == nil, "a year that would overflow is no date")
     }
 }

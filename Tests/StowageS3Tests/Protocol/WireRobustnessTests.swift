@@ -10,12 +10,13 @@ import Testing
     /// A valid signed body of three small chunks, chained from the AWS example's seed.
     static func smallSignedBody() throws -> (body: [UInt8], decoder: AWSChunkedDecoder, payload: [UInt8]) {
         let authentication = try AWSExample.verifyChunked(AWSExample.chunkedHeaders)
+        let signing = try #require(authentication.signing)
         let chunks: [[UInt8]] = [Array("hello, ".utf8), Array("world".utf8), []]
-        var previous = authentication.signing.seedSignature
+        var previous = signing.seedSignature
         var body: [UInt8] = []
         for chunk in chunks {
-            previous = authentication.signing.chunkSignature(previous: previous,
-                                                             chunkSHA256: SigV4SigningContext.sha256Hex(chunk))
+            previous = signing.chunkSignature(previous: previous,
+                                              chunkSHA256: SigV4SigningContext.sha256Hex(chunk))
             body += Array("\(String(chunk.count, radix: 16));chunk-signature=\(previous)\r\n".utf8)
             body += chunk + Array("\r\n".utf8)
         }
