@@ -26,8 +26,8 @@ def user_arn(name: str) -> str:
 def pair(s3_endpoint, tmp_path):
     """Two users (alice owns a bucket with one object, bob is another user)."""
     url = s3_endpoint.url
-    alice_name, *alice_key = new_user(url, tmp_path)
-    bob_name, *bob_key = new_user(url, tmp_path)
+    alice_name, *alice_key = new_user(s3_endpoint, tmp_path)
+    bob_name, *bob_key = new_user(s3_endpoint, tmp_path)
     alice, bob = client(url, *alice_key), client(url, *bob_key)
     bucket = "pol-" + uuid.uuid4().hex[:12]
     alice.create_bucket(Bucket=bucket)

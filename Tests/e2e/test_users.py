@@ -19,9 +19,17 @@ from conftest import REGION, TEST_ACCESS_KEY, TEST_SECRET_KEY, _client_config, c
 from test_fsck import ServerOn, binary
 
 
-def admin(endpoint_url: str, tmp_path, *args: str, access=TEST_ACCESS_KEY, secret=TEST_SECRET_KEY) -> subprocess.CompletedProcess:
+class Server:
+    """Where `stowage admin` goes, and the administrator's credentials there."""
+
+    def __init__(self, url: str, access_key: str = TEST_ACCESS_KEY, secret_key: str = TEST_SECRET_KEY):
+        self.url, self.access_key, self.secret_key = url, access_key, secret_key
+
+
+def admin(server, tmp_path, *args: str, access=None, secret=None) -> subprocess.CompletedProcess:
     env = clean_environment(tmp_path)
-    env.update(AWS_ACCESS_KEY_ID=access, AWS_SECRET_ACCESS_KEY=secret, AWS_ENDPOINT_URL=endpoint_url)
+    env.update(AWS_ACCESS_KEY_ID=access or server.access_key, AWS_SECRET_ACCESS_KEY=secret or server.secret_key,
+               AWS_ENDPOINT_URL=server.url)
     return subprocess.run([str(binary()), "admin", *args], capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -30,12 +38,12 @@ def client(endpoint_url: str, access: str, secret: str):
                                           aws_secret_access_key=secret, region_name=REGION, config=_client_config())
 
 
-def new_user(endpoint_url: str, tmp_path) -> tuple[str, str, str]:
+def new_user(server, tmp_path) -> tuple[str, str, str]:
     """A fresh user and its key: (name, access key id, secret)."""
     name = "u-" + uuid.uuid4().hex[:10]
-    made = admin(endpoint_url, tmp_path, "user", "create", name)
+    made = admin(server, tmp_path, "user", "create", name)
     assert made.returncode == 0, made.stderr
-    key = admin(endpoint_url, tmp_path, "key", "create", name)
+    key = admin(server, tmp_path, "key", "create", name)
     assert key.returncode == 0, key.stderr
     access, secret = key.stdout.split()
     return name, access, secret
@@ -52,8 +60,8 @@ def code_of(call) -> tuple[int, str]:
 
 def test_a_second_user_is_refused_on_the_first_users_bucket(s3_endpoint, s3, tmp_path):
     url = s3_endpoint.url
-    alice_name, *alice_key = new_user(url, tmp_path)
-    bob_name, *bob_key = new_user(url, tmp_path)
+    alice_name, *alice_key = new_user(s3_endpoint, tmp_path)
+    bob_name, *bob_key = new_user(s3_endpoint, tmp_path)
     alice, bob = client(url, *alice_key), client(url, *bob_key)
     bucket = "alice-" + uuid.uuid4().hex[:12]
     alice.create_bucket(Bucket=bucket)
@@ -97,47 +105,47 @@ def test_a_second_user_is_refused_on_the_first_users_bucket(s3_endpoint, s3, tmp
 
 def test_the_admin_api_is_the_administrators(s3_endpoint, tmp_path):
     url = s3_endpoint.url
-    _, access, secret = new_user(url, tmp_path)
-    done = admin(url, tmp_path, "info", access=access, secret=secret)
+    _, access, secret = new_user(s3_endpoint, tmp_path)
+    done = admin(s3_endpoint, tmp_path, "info", access=access, secret=secret)
     assert done.returncode != 0 and "AccessDenied" in done.stderr + done.stdout
-    done = admin(url, tmp_path, "user", "create", "intruder-" + uuid.uuid4().hex[:6], access=access, secret=secret)
+    done = admin(s3_endpoint, tmp_path, "user", "create", "intruder-" + uuid.uuid4().hex[:6], access=access, secret=secret)
     assert done.returncode != 0 and "AccessDenied" in done.stderr + done.stdout
     assert requests.get(url + "/-/admin/users", timeout=10).status_code == 403
-    listed = admin(url, tmp_path, "user", "list")
+    listed = admin(s3_endpoint, tmp_path, "user", "list")
     assert listed.returncode == 0 and not any(line.startswith("intruder-") for line in listed.stdout.splitlines())
 
 
 def test_a_deleted_key_is_refused_everywhere_within_seconds(s3_endpoint, tmp_path):
     url = s3_endpoint.url
-    name, access, secret = new_user(url, tmp_path)
+    name, access, secret = new_user(s3_endpoint, tmp_path)
     user = client(url, access, secret)
     assert user.list_buckets()["Buckets"] == []
-    assert admin(url, tmp_path, "key", "delete", access).returncode == 0
+    assert admin(s3_endpoint, tmp_path, "key", "delete", access).returncode == 0
     deadline = time.monotonic() + 10
     while code_of(user.list_buckets)[1] != "InvalidAccessKeyId":
         assert time.monotonic() < deadline, "a deleted key still works after 10 s"
         time.sleep(0.25)
     # A new key works at once.
-    made = admin(url, tmp_path, "key", "create", name)
+    made = admin(s3_endpoint, tmp_path, "key", "create", name)
     assert made.returncode == 0
     assert client(url, *made.stdout.split()).list_buckets()["Buckets"] == []
 
 
 def test_a_user_is_deleted_only_without_keys_and_buckets(s3_endpoint, tmp_path):
     url = s3_endpoint.url
-    name, access, secret = new_user(url, tmp_path)
+    name, access, secret = new_user(s3_endpoint, tmp_path)
     bucket = "owned-" + uuid.uuid4().hex[:12]
     client(url, access, secret).create_bucket(Bucket=bucket)
-    refused = admin(url, tmp_path, "user", "delete", name)
+    refused = admin(s3_endpoint, tmp_path, "user", "delete", name)
     assert refused.returncode != 0 and "EntityConflict" in refused.stderr and access in refused.stderr
-    assert admin(url, tmp_path, "key", "delete", access).returncode == 0
-    refused = admin(url, tmp_path, "user", "delete", name)
+    assert admin(s3_endpoint, tmp_path, "key", "delete", access).returncode == 0
+    refused = admin(s3_endpoint, tmp_path, "user", "delete", name)
     assert refused.returncode != 0 and bucket in refused.stderr
     boto3_admin = client(url, s3_endpoint.access_key, s3_endpoint.secret_key)
     boto3_admin.delete_bucket(Bucket=bucket)
-    assert admin(url, tmp_path, "user", "delete", name).returncode == 0
-    assert name not in admin(url, tmp_path, "user", "list").stdout
-    missing = admin(url, tmp_path, "user", "delete", name)
+    assert admin(s3_endpoint, tmp_path, "user", "delete", name).returncode == 0
+    assert name not in admin(s3_endpoint, tmp_path, "user", "list").stdout
+    missing = admin(s3_endpoint, tmp_path, "user", "delete", name)
     assert missing.returncode != 0 and "NoSuchEntity" in missing.stderr
 
 
@@ -148,12 +156,12 @@ def test_secrets_are_sealed_at_rest_and_never_logged(tmp_path):
     server.start()
     try:
         server.wait_ready()
-        url = f"http://127.0.0.1:{server.port}"
-        name, access, secret = new_user(url, tmp_path)
-        user = client(url, access, secret)
+        here = Server(f"http://127.0.0.1:{server.port}")
+        name, access, secret = new_user(here, tmp_path)
+        user = client(here.url, access, secret)
         user.create_bucket(Bucket="sealed-secrets")
         user.put_object(Bucket="sealed-secrets", Key="k", Body=b"v")
-        assert admin(url, tmp_path, "user", "list").stdout.count(access) == 1
+        assert admin(here, tmp_path, "user", "list").stdout.count(access) == 1
     finally:
         server.stop()
     stored = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
@@ -165,7 +173,7 @@ def test_secrets_are_sealed_at_rest_and_never_logged(tmp_path):
     plain.start()
     try:
         plain.wait_ready()
-        done = admin(f"http://127.0.0.1:{plain.port}", tmp_path, "user", "create", "nobody")
+        done = admin(Server(f"http://127.0.0.1:{plain.port}"), tmp_path, "user", "create", "nobody")
         assert done.returncode != 0 and "master key" in done.stderr
     finally:
         plain.stop()
