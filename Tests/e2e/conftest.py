@@ -645,10 +645,10 @@ def aws_cli(s3_endpoint, tmp_path):
     return Command(["aws", "--endpoint-url", s3_endpoint.url], env, tmp_path)
 
 
-@pytest.fixture
-def s3cmd(s3_endpoint, tmp_path):
-    """`s3cmd -c <tmp config>`: path-style, plain HTTP, SigV4."""
-    home = tmp_path / "s3cmd-home"
+def s3cmd_command(s3_endpoint, tmp_path, *, signature_v2: bool = False, chunk_mb: int = 1024,
+                  extra: tuple[str, ...] = ()) -> "Command":
+    """`s3cmd -c <tmp config>`: path-style, plain HTTP, SigV4 (or SigV2)."""
+    home = tmp_path / ("s3cmd-v2-home" if signature_v2 else "s3cmd-home")
     home.mkdir()
     config = home / "s3cfg"
     config.write_text(
@@ -659,13 +659,18 @@ def s3cmd(s3_endpoint, tmp_path):
         f"host_bucket = {s3_endpoint.netloc}\n"
         f"bucket_location = {REGION}\n"
         "use_https = False\n"
-        "signature_v2 = False\n"
+        f"signature_v2 = {signature_v2}\n"
         "check_ssl_certificate = False\n"
-        "multipart_chunk_size_mb = 1024\n"
+        f"multipart_chunk_size_mb = {chunk_mb}\n"
         "progress_meter = False\n"
     )
-    env = clean_environment(home)
-    return Command(["s3cmd", "-c", str(config)], env, tmp_path)
+    return Command(["s3cmd", "-c", str(config), *extra], clean_environment(home), tmp_path)
+
+
+@pytest.fixture
+def s3cmd(s3_endpoint, tmp_path):
+    """`s3cmd -c <tmp config>`: path-style, plain HTTP, SigV4."""
+    return s3cmd_command(s3_endpoint, tmp_path)
 
 
 @pytest.fixture

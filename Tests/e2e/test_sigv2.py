@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import REGION, Command, clean_environment
+from conftest import s3cmd_command, REGION, Command, clean_environment
 
 BODY = b"signed the old way\n" * 50
 
@@ -354,23 +354,7 @@ def test_virtual_hosted_bucket_root_either_reading(s3_endpoint, s3, bucket, reso
 
 @pytest.fixture
 def s3cmd_v2(s3_endpoint, tmp_path):
-    home = tmp_path / "s3cmd-v2-home"
-    home.mkdir()
-    config = home / "s3cfg"
-    config.write_text(
-        "[default]\n"
-        f"access_key = {s3_endpoint.access_key}\n"
-        f"secret_key = {s3_endpoint.secret_key}\n"
-        f"host_base = {s3_endpoint.netloc}\n"
-        f"host_bucket = {s3_endpoint.netloc}\n"
-        f"bucket_location = {REGION}\n"
-        "use_https = False\n"
-        "signature_v2 = True\n"
-        "check_ssl_certificate = False\n"
-        "multipart_chunk_size_mb = 5\n"
-        "progress_meter = False\n"
-    )
-    return Command(["s3cmd", "-c", str(config), "--debug"], clean_environment(home), tmp_path)
+    return s3cmd_command(s3_endpoint, tmp_path, signature_v2=True, chunk_mb=5, extra=("--debug",))
 
 
 def test_s3cmd_signature_v2(s3cmd_v2, s3, bucket, tmp_path):
