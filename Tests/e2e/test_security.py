@@ -10,6 +10,7 @@ this file covers the rest of the routes and the filesystem and log."""
 
 import datetime
 import hashlib
+import json
 import os
 import pathlib
 import subprocess
@@ -39,6 +40,8 @@ def populated(s3, bucket):
     """A bucket with key `k`, a multipart upload `mp` holding part 1, and CORS rules."""
     s3.put_object(Bucket=bucket, Key="k", Body=BODY, Metadata={"m": "1"})
     s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": CORS_RULES})
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy_of(bucket))
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION)
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
     part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"part one")
     yield bucket, upload, part["ETag"]
@@ -46,12 +49,30 @@ def populated(s3, bucket):
 
 
 CORS_RULES = [{"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["GET"]}]
+ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]}
+
+
+def policy_of(bucket: str) -> str:
+    """Grants one user that does not exist a read: nothing any request here may use."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "nobody", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/nobody"},
+         "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+
+
+@pytest.fixture(scope="module")
+def intruder(s3_endpoint, tmp_path_factory):
+    """Another user, with a valid key of its own: (access key id, secret)."""
+    from test_users import new_user
+    _, access, secret = new_user(s3_endpoint, tmp_path_factory.mktemp("intruder"))
+    return access, secret
 
 
 def routes(bucket, upload, part_etag):
     complete = (f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part_etag}</ETag>"
                 "</Part></CompleteMultipartUpload>").encode()
     delete = b"<Delete><Object><Key>k</Key></Object></Delete>"
+    encryption = (b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms"
+                  b"</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>")
     prefix = b"<RenamePrefix><SourcePrefix>k</SourcePrefix><DestinationPrefix>moved/</DestinationPrefix></RenamePrefix>"
     md5 = lambda b: {"Content-MD5": __import__("base64").b64encode(hashlib.md5(b).digest()).decode()}
     return {
@@ -88,6 +109,14 @@ def routes(bucket, upload, part_etag):
                           b"<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
                           b"<AllowedMethod>PUT</AllowedMethod></CORSRule></CORSConfiguration>"),
         "DeleteBucketCors": ("DELETE", f"/{bucket}", "cors", {}, b""),
+        "PutBucketPolicy": ("PUT", f"/{bucket}", "policy", {}, json.dumps({"Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": f"arn:aws:s3:::{bucket}/*"}]}).encode()),
+        "GetBucketPolicy": ("GET", f"/{bucket}", "policy", {}, b""),
+        "GetBucketPolicyStatus": ("GET", f"/{bucket}", "policyStatus", {}, b""),
+        "DeleteBucketPolicy": ("DELETE", f"/{bucket}", "policy", {}, b""),
+        "GetBucketEncryption": ("GET", f"/{bucket}", "encryption", {}, b""),
+        "PutBucketEncryption": ("PUT", f"/{bucket}", "encryption", md5(encryption), encryption),
+        "DeleteBucketEncryption": ("DELETE", f"/{bucket}", "encryption", {}, b""),
     }
 
 
@@ -103,6 +132,8 @@ def assert_nothing_changed(s3, bucket, upload):
     assert [(u["Key"], u["UploadId"]) for u in uploads] == [("mp", upload)]
     assert f"{bucket}-intruder" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == CORS_RULES
+    assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == policy_of(bucket)
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"] == ENCRYPTION["Rules"]
 
 
 def sigv2_request(endpoint, method, path, query, headers, secret_key, expires_in=None):
@@ -121,11 +152,28 @@ WRONG_SECRET = TEST_SECRET_KEY[:-1] + ("x" if TEST_SECRET_KEY[-1] != "x" else "y
 
 @pytest.mark.parametrize("route", ROUTE_NAMES)
 @pytest.mark.parametrize("how", ["unsigned", "wrong-secret", "truncated-signature",
-                                 "sigv2-wrong-secret", "sigv2-truncated-signature", "sigv2-expired-url"])
-def test_every_route_refuses_requests_without_a_valid_signature(s3, raw, error_xml, populated, route, how):
+                                 "sigv2-wrong-secret", "sigv2-truncated-signature", "sigv2-expired-url", "wrong-user"])
+def test_every_route_refuses_requests_without_a_valid_signature(s3, raw, error_xml, populated, route, how, intruder):
     bucket, upload, part_etag = populated
     method, path, query, headers, body = routes(bucket, upload, part_etag)[route]
-    if how.startswith("sigv2-"):
+    if how == "wrong-user" and route in ("ListBuckets", "CreateBucket"):
+        # Any user lists its own buckets and makes buckets of its own: none of the owner's.
+        response = raw.request(method, path, query=query, headers=headers, body=body,
+                               access_key=intruder[0], secret_key=intruder[1])
+        assert response.status_code == 200, response.text
+        if route == "CreateBucket":
+            owned = raw.request("GET", "/", access_key=intruder[0], secret_key=intruder[1]).text
+            assert f"{bucket}-intruder" in owned and bucket + "<" not in owned
+            assert raw.request("DELETE", path, access_key=intruder[0], secret_key=intruder[1]).status_code == 204
+        else:
+            assert f"<Name>{bucket}</Name>" not in response.text
+        assert_nothing_changed(s3, bucket, upload)
+        return
+    if how == "wrong-user":
+        response = raw.request(method, path, query=query, headers=headers, body=body,
+                               access_key=intruder[0], secret_key=intruder[1])
+        expected = "AccessDenied"
+    elif how.startswith("sigv2-"):
         if how == "sigv2-expired-url":
             # Signed with the right secret, expired ten seconds ago.
             url, signed = sigv2_request(raw.endpoint, method, path, query, headers, TEST_SECRET_KEY, expires_in=-10)
