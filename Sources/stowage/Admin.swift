@@ -7,7 +7,7 @@ struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask a running server about itself and its buckets (signed admin API).",
         discussion: "Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the endpoint from --endpoint or AWS_ENDPOINT_URL.",
-        subcommands: [Info.self, Bucket.self, KMS.self, UserCommand.self, KeyCommand.self])
+        subcommands: [Info.self, Bucket.self, KMS.self, UserCommand.self, KeyCommand.self, PolicyCommand.self])
 
     struct Connection: ParsableArguments {
         @Option(help: "The server's URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or http://127.0.0.1:9000).")
@@ -20,12 +20,12 @@ struct Admin: AsyncParsableCommand {
         var json = false
 
         func fetch(_ view: String, method: String = "GET", query: [(String, String?)] = [],
-                   expectJSON: Bool = true) async throws -> [String: Any] {
+                   body: Data = Data(), expectJSON: Bool = true) async throws -> [String: Any] {
             let environment = ProcessInfo.processInfo.environment
             let url = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] ?? "http://127.0.0.1:9000"
             let data: Data
             do {
-                data = try await makeS3Client(endpoint: url, region: region).admin(view, method: method, query: query)
+                data = try await makeS3Client(endpoint: url, region: region).admin(view, method: method, query: query, body: body)
             } catch let error as S3ClientError {
                 throw AdminError("\(url): \(error)")
             }
@@ -131,6 +131,53 @@ extension Admin {
             func run() async throws {
                 _ = try await connection.fetch("users/" + name, method: "DELETE", expectJSON: false)
                 if !connection.json { print("user \(name) deleted") }
+            }
+        }
+    }
+
+    /// `stowage admin policy attach USER NAME --file F | detach USER NAME | list USER`: a
+    /// user's own policies (IAM's language, without Principal), which grant and deny on any
+    /// bucket beside the buckets' own policies.
+    struct PolicyCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "policy", abstract: "Users' own policies (what a user may do, on any bucket).",
+            subcommands: [Attach.self, Detach.self, List.self])
+
+        struct Attach: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Attach (or replace) a named policy of a user.")
+            @Argument(help: "The user.") var user: String
+            @Argument(help: "The policy's name.") var name: String
+            @Option(help: "The policy document (JSON; '-' reads standard input).") var file: String
+            @OptionGroup var connection: Connection
+            func run() async throws {
+                let document = file == "-" ? FileHandle.standardInput.readDataToEndOfFile()
+                    : try Data(contentsOf: URL(fileURLWithPath: file))
+                _ = try await connection.fetch("users/\(user)/policies/\(name)", method: "PUT", body: document, expectJSON: false)
+                if !connection.json { print("policy \(name) attached to \(user)") }
+            }
+        }
+
+        struct Detach: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Detach a user's policy.")
+            @Argument(help: "The user.") var user: String
+            @Argument(help: "The policy's name.") var name: String
+            @OptionGroup var connection: Connection
+            func run() async throws {
+                _ = try await connection.fetch("users/\(user)/policies/\(name)", method: "DELETE", expectJSON: false)
+                if !connection.json { print("policy \(name) detached from \(user)") }
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "A user's policies, with their documents.")
+            @Argument(help: "The user.") var user: String
+            @OptionGroup var connection: Connection
+            func run() async throws {
+                let answer = try await connection.fetch("users/\(user)/policies")
+                guard !connection.json else { return }
+                for policy in answer["policies"] as? [[String: Any]] ?? [] {
+                    print("\(policy["name"] as? String ?? "?")\t\(policy["document"] as? String ?? "")")
+                }
             }
         }
     }

@@ -55,6 +55,26 @@ import Testing
         }
     }
 
+    @Test func usersPoliciesGoWithTheUser() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createUser("erin")
+            await expectStoreError(.noSuchUser) { try await store.attachUserPolicy(user: "nobody", name: "p", text: [1]) }
+            try await store.attachUserPolicy(user: "erin", name: "read", text: Array("{}".utf8))
+            try await store.attachUserPolicy(user: "erin", name: "write", text: Array("{ }".utf8))
+            try await store.attachUserPolicy(user: "erin", name: "read", text: Array("{\"v\":2}".utf8))
+            #expect(try store.userPolicies("erin").map(\.name) == ["read", "write"])
+            #expect(try store.userPolicies("erin")[0].text == Array("{\"v\":2}".utf8), "attach replaces")
+            try await store.detachUserPolicy(user: "erin", name: "write")
+            await expectStoreError(.noSuchUser) { try await store.detachUserPolicy(user: "erin", name: "write") }
+            try await store.createUser("erin2")
+            try await store.attachUserPolicy(user: "erin2", name: "read", text: [1])
+            try await store.deleteUser("erin")
+            try await store.createUser("erin")
+            #expect(try store.userPolicies("erin").isEmpty, "a user's policies were deleted with it")
+            #expect(try store.userPolicies("erin2").map(\.name) == ["read"], "and no other user's")
+        }
+    }
+
     @Test func bucketRecordKeepsItsOwnerAndRetention() throws {
         var record = BucketRecord(createdMilliseconds: 7, flags: 0b101)
         record.defaultRetention = DefaultRetention(mode: .governance, period: 3, inYears: false)

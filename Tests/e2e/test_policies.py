@@ -158,3 +158,36 @@ def test_malformed_policies_are_refused_with_the_reason(pair, document, why):
     error = refused.value.response["Error"]
     assert error["Code"] == "MalformedPolicy" and why in error["Message"], error
     assert json.loads(pair.alice.get_bucket_policy(Bucket=pair.bucket)["Policy"])["Statement"][0]["Sid"] == "kept"
+
+
+def test_users_own_policies_grant_and_deny(pair, s3_endpoint, tmp_path):
+    """`stowage admin policy attach`: a user's policy (no Principal: it is the user's)
+    grants on any bucket and denies on its own too."""
+    from test_users import admin
+    bucket, bob = pair.bucket, pair.bob
+    document = tmp_path / "reader.json"
+    document.write_text(policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/data/*"},
+                               {"Effect": "Deny", "Action": "s3:CreateBucket", "Resource": "*"}))
+    assert code_of(lambda: bob.get_object(Bucket=bucket, Key="data/one"))[0] == 403
+    done = admin(s3_endpoint, tmp_path, "policy", "attach", pair.bob_name, "reader", "--file", str(document))
+    assert done.returncode == 0, done.stderr
+    listed = admin(s3_endpoint, tmp_path, "policy", "list", pair.bob_name)
+    assert listed.returncode == 0 and listed.stdout.startswith("reader\t")
+    assert bob.get_object(Bucket=bucket, Key="data/one")["Body"].read() == b"one"
+    assert code_of(lambda: bob.put_object(Bucket=bucket, Key="data/two", Body=b"two"))[0] == 403
+    assert code_of(lambda: bob.create_bucket(Bucket="bob-" + uuid.uuid4().hex[:12]))[0] == 403
+    # A bucket policy's Deny still wins over the user's Allow.
+    pair.alice.put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Effect": "Deny", "Principal": {"AWS": user_arn(pair.bob_name)}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*"}))
+    assert code_of(lambda: bob.get_object(Bucket=bucket, Key="data/one"))[0] == 403
+    pair.alice.delete_bucket_policy(Bucket=bucket)
+    # A user's policy names no principal; one that does is refused and changes nothing.
+    bad = tmp_path / "bad.json"
+    bad.write_text(policy({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}))
+    refused = admin(s3_endpoint, tmp_path, "policy", "attach", pair.bob_name, "reader", "--file", str(bad))
+    assert refused.returncode != 0 and "MalformedPolicy" in refused.stderr
+    assert bob.get_object(Bucket=bucket, Key="data/one")["Body"].read() == b"one"
+    assert admin(s3_endpoint, tmp_path, "policy", "detach", pair.bob_name, "reader").returncode == 0
+    assert code_of(lambda: bob.get_object(Bucket=bucket, Key="data/one"))[0] == 403
+    bob.create_bucket(Bucket="bob-" + uuid.uuid4().hex[:12])

@@ -141,6 +141,10 @@ extension ObjectStore {
             if let owned {
                 throw StoreError(.userConflict, "The user \(name) still owns the bucket \(owned): delete it first")
             }
+            // Its policies go with it.
+            for policy in try userPolicies(txn, name) {
+                _ = try txn.delete(index.meta, Self.userPolicyPrefix(name) + Array(policy.name.utf8))
+            }
         }
     }
 
@@ -224,5 +228,50 @@ extension ObjectStore {
         try Validation.checkBucketName(name)
         let owner = try read { txn in try index.bucketRecord(txn, name).owner }
         return owner.isEmpty ? nil : owner
+    }
+}
+
+/// Users' own policies (IAM identity policies): `meta["userpolicy/" ‖ user ‖ 0x00 ‖ name]`,
+/// the JSON text as attached (the S3 layer checks and evaluates it). They go with the user.
+extension ObjectStore {
+    static func userPolicyPrefix(_ user: String) -> [UInt8] { Array("userpolicy/".utf8) + Array(user.utf8) + [0] }
+
+    /// Attaches (or replaces) the policy `name` of `user`.
+    public func attachUserPolicy(user: String, name: String, text: [UInt8]) async throws(StoreError) {
+        guard UserDirectory.isValidUserName(name) else {
+            throw StoreError(.invalidArgument, "A policy name is 1 to 64 letters, digits or +=,.@_-")
+        }
+        let key = Self.userPolicyPrefix(user) + Array(name.utf8)
+        try await mutate { [index] txn in
+            guard try txn.withValue(index.meta, UserDirectory.userKey(user), { _ in true }) != nil else {
+                throw StoreError(.noSuchUser, "The user \(user) does not exist")
+            }
+            _ = try txn.put(index.meta, key, text, noOverwrite: false)
+        }
+    }
+
+    public func detachUserPolicy(user: String, name: String) async throws(StoreError) {
+        let key = Self.userPolicyPrefix(user) + Array(name.utf8)
+        try await mutate { [index] txn in
+            guard try txn.delete(index.meta, key) else {
+                throw StoreError(.noSuchUser, "The user \(user) has no policy \(name)")
+            }
+        }
+    }
+
+    /// The user's policies, by name.
+    public func userPolicies(_ user: String) throws(StoreError) -> [(name: String, text: [UInt8])] {
+        try read { txn in try userPolicies(txn, user) }
+    }
+
+    func userPolicies(_ txn: borrowing some IndexReading & ~Copyable, _ user: String) throws -> [(name: String, text: [UInt8])] {
+        let prefix = Self.userPolicyPrefix(user)
+        var policies: [(name: String, text: [UInt8])] = []
+        try txn.scan(index.meta, from: prefix) { key, value in
+            guard key.starts(with: prefix) else { return false }
+            policies.append((String(decoding: key.dropFirst(prefix.count), as: UTF8.self), Array(value)))
+            return true
+        }
+        return policies
     }
 }

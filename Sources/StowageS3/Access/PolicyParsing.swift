@@ -132,7 +132,10 @@ enum JSONValue: Decodable {
 enum PolicyParser {
     static let maxBytes = 20 * 1024
 
-    static func parse(_ data: [UInt8], bucket: String) throws(S3Error) -> BucketPolicy {
+    /// `bucket`: a bucket policy's bucket (its statements name principals and resources of
+    /// that bucket); nil: a user's policy (no principal — it is the user's — and resources
+    /// in any bucket).
+    static func parse(_ data: [UInt8], bucket: String?) throws(S3Error) -> BucketPolicy {
         guard data.count <= maxBytes else { throw malformed("Policies must be at most 20 KB") }
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(data)), let root = value.object else {
             throw malformed("Policies must be valid JSON and the first byte must be '{'")
@@ -159,15 +162,20 @@ enum PolicyParser {
         return BucketPolicy(statements: statements)
     }
 
-    private static func statement(_ fields: [String: JSONValue], number: Int, bucket: String) throws(S3Error) -> BucketPolicy.Statement {
+    private static func statement(_ fields: [String: JSONValue], number: Int, bucket: String?) throws(S3Error) -> BucketPolicy.Statement {
         let known: Set<String> = ["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
                                   "NotResource", "Condition"]
         for key in fields.keys where !known.contains(key) { throw malformed("Statement \(number): unknown field \(key)") }
         guard let effectText = fields["Effect"]?.string, let effect = BucketPolicy.Effect(rawValue: effectText) else {
             throw malformed("Statement \(number): Effect must be Allow or Deny")
         }
-        let (principals, principalNegated) = try pair(fields, "Principal", "NotPrincipal", number) { (value: JSONValue) throws(S3Error) in
-            try self.principals(value, number)
+        var (principals, principalNegated) = (BucketPolicy.Principals.everyone, false)
+        if bucket != nil {
+            (principals, principalNegated) = try pair(fields, "Principal", "NotPrincipal", number) { (value: JSONValue) throws(S3Error) in
+                try self.principals(value, number)
+            }
+        } else if fields["Principal"] != nil || fields["NotPrincipal"] != nil {
+            throw malformed("Statement \(number): a user's policy has no Principal (it is the user's)")
         }
         let (actions, actionNegated) = try pair(fields, "Action", "NotAction", number) { (value: JSONValue) throws(S3Error) in
             try strings(value, "Action", number)
@@ -179,11 +187,12 @@ enum PolicyParser {
             try strings(value, "Resource", number)
         }
         for resource in resources {
-            let covers = PolicyWildcard.matches(resource, "arn:aws:s3:::" + bucket)
-                || resource.hasPrefix("arn:aws:s3:::" + bucket + "/") || resource == "*"
             guard resource.hasPrefix("arn:aws:s3:::") || resource == "*" else {
                 throw malformed("Statement \(number): Resource \(resource) is not an arn:aws:s3::: ARN")
             }
+            guard let bucket else { continue }
+            let covers = PolicyWildcard.matches(resource, "arn:aws:s3:::" + bucket)
+                || resource.hasPrefix("arn:aws:s3:::" + bucket + "/") || resource == "*"
             guard covers || resourceNegated else {
                 throw malformed("Policy has invalid resource: \(resource) is not in the bucket \(bucket)")
             }

@@ -100,8 +100,9 @@ public struct S3Client: Sendable {
     }
 
     /// A view of Stowage's signed admin API (`GET /-/admin/VIEW`): its JSON.
-    public func admin(_ view: String, method: String = "GET", query: [(String, String?)] = []) async throws -> Data {
-        let reply = try await send(method, bucket: "-", key: "admin/" + view, query: query)
+    public func admin(_ view: String, method: String = "GET", query: [(String, String?)] = [],
+                      body: Data = Data()) async throws -> Data {
+        let reply = try await send(method, bucket: "-", key: "admin/" + view, query: query, body: body)
         guard reply.status == 200 || reply.status == 204 else { throw S3ClientError(reply) }
         return reply.body
     }

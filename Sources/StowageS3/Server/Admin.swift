@@ -77,6 +77,7 @@ struct CountedChannel<Base: ServerChildChannel>: ServerChildChannel {
 /// - `GET /-/admin/info`: version, uptime, mode, buckets, objects, bytes, space,
 ///   compaction, connections.
 /// - `GET /-/admin/buckets/NAME`: one bucket's objects, bytes, versions, uploads.
+/// - Users, keys and users' policies: see `users(_:path:store:)`.
 /// - `GET /-/admin/kms-keys`: the SSE-KMS key store's keys; `POST /-/admin/kms-keys[?id=ID]`
 ///   makes one (its material never leaves the server).
 ///
@@ -117,7 +118,9 @@ enum AdminRoute {
     }
 
     /// Users and keys: `GET users`; `POST users?name=N`; `DELETE users/N`;
-    /// `POST users/N/keys` (answers the new key's secret, once); `DELETE keys/ID`.
+    /// `POST users/N/keys` (answers the new key's secret, once); `DELETE keys/ID`;
+    /// `GET users/N/policies`, `PUT users/N/policies/P` (the policy JSON as the body),
+    /// `DELETE users/N/policies/P`.
     static func users(_ request: Request, path: Substring, store: ObjectStore) async throws -> Response? {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).map { String($0).removingPercentEncoding ?? String($0) }
         switch (request.method, parts.count, parts.first) {
@@ -140,6 +143,25 @@ enum AdminRoute {
         case (.delete, 2, "keys"):
             try await store.deleteAccessKey(parts[1])
             return Response(status: .noContent)
+        case (.get, 3, "users") where parts[2] == "policies":
+            let policies = try await store.offLoopAlways { try $0.userPolicies(parts[1]) }
+            return try json(UserPolicies(user: parts[1], policies: policies.map {
+                UserPolicy(name: $0.name, document: String(decoding: $0.text, as: UTF8.self))
+            }))
+        case (.put, 4, "users") where parts[2] == "policies":
+            var text: [UInt8] = []
+            for try await piece in request.body {
+                guard text.count + piece.readableBytes <= PolicyParser.maxBytes else {
+                    throw PolicyParser.malformed("Policies must be at most 20 KB")
+                }
+                text += piece.readableBytesView
+            }
+            _ = try PolicyParser.parse(text, bucket: nil)
+            try await store.attachUserPolicy(user: parts[1], name: parts[3], text: text)
+            return Response(status: .noContent)
+        case (.delete, 4, "users") where parts[2] == "policies":
+            try await store.detachUserPolicy(user: parts[1], name: parts[3])
+            return Response(status: .noContent)
         default:
             return nil
         }
@@ -153,6 +175,16 @@ enum AdminRoute {
 
     struct Users: Codable {
         var users: [User]
+    }
+
+    struct UserPolicy: Codable {
+        var name: String
+        var document: String
+    }
+
+    struct UserPolicies: Codable {
+        var user: String
+        var policies: [UserPolicy]
     }
 
     struct NewKey: Codable {

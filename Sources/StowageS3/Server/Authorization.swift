@@ -26,9 +26,18 @@ enum Authorization {
 
     static func check(_ operation: S3Operation, _ s3: S3Request, caller: Caller, store: ObjectStore) async throws {
         guard let principal = caller.principal else { return }
+        // A user's own policies (`stowage admin policy attach`): they grant and deny too.
+        var userPolicy: BucketPolicy?
+        if case .user(let name) = principal { userPolicy = try await Self.userPolicy(of: name, store: store) }
         if operation == .listBuckets || operation == .createBucket {
-            // A user lists (its own) buckets and creates buckets; nobody unsigned does.
+            // A user lists (its own) buckets and creates buckets unless its policy denies it;
+            // nobody unsigned does.
             if principal == .anonymous { throw denied }
+            let request = BucketPolicy.Request(
+                principal: principal, action: operation == .listBuckets ? "s3:ListAllMyBuckets" : "s3:CreateBucket",
+                resource: operation == .listBuckets ? "arn:aws:s3:::*" : "arn:aws:s3:::" + (s3.bucket ?? ""),
+                context: context(s3, caller: caller))
+            if userPolicy?.decide(request) == .deny { throw denied }
             return
         }
         guard let bucket = s3.bucket else { throw denied }
@@ -47,16 +56,14 @@ enum Authorization {
             let policy = try await Self.policy(of: check.bucket, store: store)
             var request = BucketPolicy.Request(principal: principal, action: check.action, resource: check.resource,
                                                context: context(s3, caller: caller))
-            if let policy, policy.mentionsExistingObjectTags, let key = check.key {
+            if policy?.mentionsExistingObjectTags == true || userPolicy?.mentionsExistingObjectTags == true, let key = check.key {
                 for tag in (try? await store.offLoop { try $0.objectTagging(bucket: check.bucket, key: key).tags }) ?? [] {
                     request.context["s3:existingobjecttag/" + tag.key.lowercased()] = [tag.value]
                 }
             }
-            switch policy?.decide(request) ?? .none {
-            case .deny: throw denied
-            case .allow: continue
-            case .none: guard isOwner else { throw denied }
-            }
+            let decisions = [policy?.decide(request), userPolicy?.decide(request)]
+            if decisions.contains(.deny) { throw denied }
+            guard isOwner || decisions.contains(.allow) else { throw denied }
         }
     }
 
@@ -180,6 +187,18 @@ enum Authorization {
         }
         guard let text else { return nil }
         do { return try PolicyParser.parse(text, bucket: bucket) } catch { throw denied }
+    }
+
+    /// The user's policies as one: their statements together. A stored policy that no
+    /// longer parses denies rather than allows.
+    static func userPolicy(of user: String, store: ObjectStore) async throws -> BucketPolicy? {
+        let texts = try await store.offLoop { try $0.userPolicies(user) }
+        guard !texts.isEmpty else { return nil }
+        var statements: [BucketPolicy.Statement] = []
+        for (_, text) in texts {
+            do { statements += try PolicyParser.parse(text, bucket: nil).statements } catch { throw denied }
+        }
+        return BucketPolicy(statements: statements)
     }
 
     static func sourceIP(_ address: SocketAddress?) -> String? {

@@ -13,6 +13,21 @@ import Testing
         policy.decide(BucketPolicy.Request(principal: principal, action: action, resource: resource, context: context))
     }
 
+    @Test func usersPoliciesHaveNoPrincipalAndReachAnyBucket() throws {
+        let policy = try PolicyParser.parse(Array("""
+            {"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other/*"}}
+            """.utf8), bucket: nil)
+        #expect(Self.ask(policy, .user("bob"), "s3:GetObject", "arn:aws:s3:::other/k") == .allow)
+        #expect(throws: S3Error.self) {
+            _ = try PolicyParser.parse(Array("""
+                {"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}}
+                """.utf8), bucket: nil)
+        }
+        #expect(throws: S3Error.self) {
+            _ = try Self.parse(#"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other/*"}}"#)
+        }
+    }
+
     @Test(arguments: [("*", "", true), ("*", "anything", true), ("a*c", "abbbc", true), ("a*c", "abbbd", false),
                       ("a?c", "abc", true), ("a?c", "ac", false), ("s3:Get*", "s3:GetObject", true),
                       ("arn:aws:s3:::bkt/*", "arn:aws:s3:::bkt", false), ("*a*b*", "xxaxxbxx", true), ("", "", true)])
