@@ -191,3 +191,37 @@ def test_users_own_policies_grant_and_deny(pair, s3_endpoint, tmp_path):
     assert admin(s3_endpoint, tmp_path, "policy", "detach", pair.bob_name, "reader").returncode == 0
     assert code_of(lambda: bob.get_object(Bucket=bucket, Key="data/one"))[0] == 403
     bob.create_bucket(Bucket="bob-" + uuid.uuid4().hex[:12])
+
+
+def test_public_access_block(pair, s3_error):
+    alice, bucket, url = pair.alice, pair.bucket, pair.url
+    with s3_error(404, "NoSuchPublicAccessBlockConfiguration"):
+        alice.get_public_access_block(Bucket=bucket)
+    public = policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"})
+    alice.put_bucket_policy(Bucket=bucket, Policy=public)
+    assert requests.get(f"{url}/{bucket}/data/one", timeout=10).status_code == 200
+    everything = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    assert code_of(lambda: pair.bob.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration=everything))[0] == 403, "only the owner sets it"
+    alice.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={"RestrictPublicBuckets": True})
+    got = alice.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert got == {"BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False, "RestrictPublicBuckets": True}
+    # RestrictPublicBuckets: the public policy grants unsigned requests nothing any more.
+    assert requests.get(f"{url}/{bucket}/data/one", timeout=10).status_code == 403
+    assert alice.get_object(Bucket=bucket, Key="data/one")["Body"].read() == b"one"
+    # BlockPublicPolicy: a public policy is refused; a private one is not.
+    alice.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=everything)
+    alice.delete_bucket_policy(Bucket=bucket)
+    with s3_error(403, "AccessDenied"):
+        alice.put_bucket_policy(Bucket=bucket, Policy=public)
+    with s3_error(404, "NoSuchBucketPolicy"):
+        alice.get_bucket_policy(Bucket=bucket)
+    alice.put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Effect": "Allow", "Principal": {"AWS": user_arn(pair.bob_name)}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*"}))
+    assert pair.bob.get_object(Bucket=bucket, Key="data/one")["Body"].read() == b"one"
+    alice.delete_public_access_block(Bucket=bucket)
+    with s3_error(404, "NoSuchPublicAccessBlockConfiguration"):
+        alice.get_public_access_block(Bucket=bucket)
+    alice.put_bucket_policy(Bucket=bucket, Policy=public)
+    assert requests.get(f"{url}/{bucket}/data/one", timeout=10).status_code == 200

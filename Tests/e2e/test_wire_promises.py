@@ -43,6 +43,7 @@ OPERATIONS = [
     "GetBucketTagging", "PutBucketTagging", "DeleteBucketTagging",
     "GetBucketEncryption", "PutBucketEncryption", "DeleteBucketEncryption",
     "PutBucketPolicy", "GetBucketPolicy", "DeleteBucketPolicy", "GetBucketPolicyStatus",
+    "PutPublicAccessBlock", "GetPublicAccessBlock", "DeletePublicAccessBlock",
     "GetBucketCors", "PutBucketCors", "DeleteBucketCors",
 ]
 

@@ -335,6 +335,7 @@ extension ObjectStore {
             _ = try txn.delete(index.meta, Self.bucketTaggingKey(name))
             _ = try txn.delete(index.meta, KeyStore.bucketEncryptionKey(name))
             _ = try txn.delete(index.meta, Self.bucketPolicyKey(name))
+            _ = try txn.delete(index.meta, Self.publicAccessBlockKey(name))
             _ = try txn.delete(index.meta, CORSRecord.key(bucket: name))
             try txn.delete(index.buckets, Array(name.utf8))
         }

@@ -41,7 +41,8 @@ enum Authorization {
             return
         }
         guard let bucket = s3.bucket else { throw denied }
-        let policyOperations: Set<S3Operation> = [.putBucketPolicy, .getBucketPolicy, .deleteBucketPolicy, .getBucketPolicyStatus]
+        let policyOperations: Set<S3Operation> = [.putBucketPolicy, .getBucketPolicy, .deleteBucketPolicy, .getBucketPolicyStatus,
+                                                  .putPublicAccessBlock, .getPublicAccessBlock, .deletePublicAccessBlock]
         for check in requiredPermissions(operation, s3, bucket: bucket) {
             guard case .some(let owner) = try await Self.owner(of: check.bucket, store: store) else {
                 // No such bucket: a signed request learns it (404); an unsigned one, nothing.
@@ -61,8 +62,13 @@ enum Authorization {
                     request.context["s3:existingobjecttag/" + tag.key.lowercased()] = [tag.value]
                 }
             }
-            let decisions = [policy?.decide(request), userPolicy?.decide(request)]
+            var decisions = [policy?.decide(request), userPolicy?.decide(request)]
             if decisions.contains(.deny) { throw denied }
+            // RestrictPublicBuckets: a public policy grants nothing to unsigned requests.
+            if principal == .anonymous, policy?.isPublic == true,
+               (try? await store.offLoop({ try $0.publicAccessBlock(check.bucket) }))??.restrictPublicBuckets == true {
+                decisions = []
+            }
             guard isOwner || decisions.contains(.allow) else { throw denied }
         }
     }
@@ -139,6 +145,8 @@ enum Authorization {
         case .putBucketPolicy: return onBucket("s3:PutBucketPolicy")
         case .deleteBucketPolicy: return onBucket("s3:DeleteBucketPolicy")
         case .getBucketPolicyStatus: return onBucket("s3:GetBucketPolicyStatus")
+        case .getPublicAccessBlock: return onBucket("s3:GetBucketPublicAccessBlock")
+        case .putPublicAccessBlock, .deletePublicAccessBlock: return onBucket("s3:PutBucketPublicAccessBlock")
         case .listBuckets: return []
         case .createBucket: return onBucket("s3:CreateBucket")
         }

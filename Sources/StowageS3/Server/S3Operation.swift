@@ -32,6 +32,9 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
     case getBucketPolicy = "GetBucketPolicy"
     case deleteBucketPolicy = "DeleteBucketPolicy"
     case getBucketPolicyStatus = "GetBucketPolicyStatus"
+    case putPublicAccessBlock = "PutPublicAccessBlock"
+    case getPublicAccessBlock = "GetPublicAccessBlock"
+    case deletePublicAccessBlock = "DeletePublicAccessBlock"
     case putBucketEncryption = "PutBucketEncryption"
     case deleteBucketEncryption = "DeleteBucketEncryption"
     case getBucketCors = "GetBucketCors"
@@ -82,6 +85,9 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
             case (.get, "policy"): return .getBucketPolicy
             case (.delete, "policy"): return .deleteBucketPolicy
             case (.get, "policyStatus"): return .getBucketPolicyStatus
+            case (.put, "publicAccessBlock"): return .putPublicAccessBlock
+            case (.get, "publicAccessBlock"): return .getPublicAccessBlock
+            case (.delete, "publicAccessBlock"): return .deletePublicAccessBlock
             case (.put, "encryption"): return .putBucketEncryption
             case (.delete, "encryption"): return .deleteBucketEncryption
             case (.put, "tagging"): return .putBucketTagging

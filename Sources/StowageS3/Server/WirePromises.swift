@@ -82,12 +82,14 @@ public enum WirePromises {
     private static let xmlBodies: Set<S3Operation> = [.createBucket, .deleteObjects, .renamePrefix, .putBucketVersioning,
                                                       .putObjectLockConfiguration, .putObjectRetention, .putObjectLegalHold,
                                                       .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging,
-                                                      .putBucketEncryption, .putBucketPolicy, .putBucketCors]
+                                                      .putBucketEncryption, .putBucketPolicy, .putBucketCors,
+                                                      .putPublicAccessBlock]
     /// XML bodies whose model lets SDKs send a flexible checksum of them.
     private static let checksummedXML: Set<S3Operation> = [.deleteObjects, .putBucketVersioning, .putObjectLockConfiguration,
                                                            .putObjectRetention, .putObjectLegalHold,
                                                            .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging,
-                                                           .putBucketEncryption, .putBucketPolicy, .putBucketCors]
+                                                           .putBucketEncryption, .putBucketPolicy, .putBucketCors,
+                                                           .putPublicAccessBlock]
     /// Writes that take Object Lock headers for the version they make (a multipart upload's
     /// at Create, applied at Complete).
     private static let lockedWrites: Set<S3Operation> = [.putObject, .copyObject, .createMultipartUpload]
