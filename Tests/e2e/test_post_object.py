@@ -189,3 +189,16 @@ def test_a_large_file_is_streamed(s3_endpoint, s3, bucket):
     assert response.status_code == 204, response.text
     assert response.headers["ETag"] == f'"{digest}"'
     assert s3.head_object(Bucket=bucket, Key="big")["ContentLength"] == size
+
+
+def test_oversized_fields_and_a_broken_form_are_refused(s3_endpoint, s3, bucket):
+    url = f"{s3_endpoint.url}/{bucket}"
+    big = requests.post(url, data={"key": "k", "x-ignore-padding": "x" * (21 << 10)}, files={"file": ("f", b"1")}, timeout=60)
+    assert (big.status_code, error_code(big)) == (400, "MaxPostPreDataLengthExceeded")
+    boundary = "b0undary"
+    truncated = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n"
+                 f"--{boundary}\r\nContent-Disposition: form-data; name=\"acl\"\r\n\r\nno end").encode()
+    broken = requests.post(url, data=truncated, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                           timeout=60)
+    assert (broken.status_code, error_code(broken)) == (400, "MalformedPOSTRequest")
+    assert keys(s3, bucket) == []

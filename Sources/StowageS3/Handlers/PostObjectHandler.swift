@@ -10,11 +10,7 @@ import Stowage
 extension Handlers {
     static let maxPostPreDataBytes = 20 << 10
 
-    /// The fields the server honours; anything else `x-amz-*` (and the unbuilt ones) is refused.
-    static let postContentFields: [String: HTTPField.Name] = [
-        "content-type": .contentType, "cache-control": .cacheControl, "content-disposition": .contentDisposition,
-        "content-encoding": .contentEncoding, "content-language": .contentLanguage, "expires": .expires,
-    ]
+    /// The `x-amz-*` fields the server honours besides `x-amz-meta-*`; any other is refused, as are the unbuilt ones.
     static let postAmzFields: Set<String> = [
         "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature", "x-amz-server-side-encryption",
     ]
