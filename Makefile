@@ -79,7 +79,7 @@ ETCD_SKIP := keyLimitEdge|tenThousandKeysMove|atomicUnderConcurrentReaders|atomi
 CLUSTER_E2E := test_objects.py test_rename.py test_conditional.py test_copy.py test_multipart.py test_listing.py \
   test_buckets.py test_prefix_rename.py test_wire_promises.py test_auth.py test_protocol.py test_concurrency.py \
   test_cli_aws.py test_cli_s3cmd.py test_cli_rclone.py test_large.py test_abuse.py test_security.py \
-  test_versioning.py test_object_lock.py test_tagging.py test_wire_details.py test_cors.py test_users.py test_policies.py test_sigv2.py \
+  test_versioning.py test_object_lock.py test_tagging.py test_wire_details.py test_cors.py test_users.py test_policies.py test_sigv2.py test_post_object.py \
   test_encryption.py::test_sse_s3_bytes_are_encrypted_at_rest_and_read_back test_encryption.py::test_sse_kms_with_the_key_store \
   test_encryption.py::test_bucket_default_encryption test_encryption.py::test_rename_and_same_encryption_copy_write_no_byte
 TEST_CLUSTER_DIR ?= $(CURDIR)/.cluster-test

@@ -127,6 +127,13 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
         }
     }
 
+    /// POST Object (a browser form upload): `POST /bucket` with no sub-resource. Not an
+    /// `S3Operation`: it is authenticated and authorized from its form (a PutObject of the
+    /// key the form names), by its handler.
+    static func isPostObject(_ s3: S3Request) -> Bool {
+        s3.method == .post && s3.bucket != nil && s3.key == nil && s3.subresources.isEmpty
+    }
+
     /// Operations that write an object (or a part) whose attributes come from the request.
     static let objectWrites: Set<S3Operation> = [.putObject, .copyObject, .createMultipartUpload]
 }

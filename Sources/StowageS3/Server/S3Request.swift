@@ -48,6 +48,18 @@ struct S3Request: Sendable {
         }
     }
 
+    /// The same request addressing `key` in its bucket (a POST Object form names its key in a field).
+    func addressing(key: String) -> S3Request {
+        S3Request(method: method, headers: headers, rawPath: rawPath, rawQuery: rawQuery, bucket: bucket,
+                  hostBucket: hostBucket, key: key, query: query)
+    }
+
+    private init(method: HTTPRequest.Method, headers: HTTPFields, rawPath: String, rawQuery: String, bucket: String?,
+                 hostBucket: String?, key: String?, query: [(name: String, value: String)]) {
+        (self.method, self.headers, self.rawPath, self.rawQuery) = (method, headers, rawPath, rawQuery)
+        (self.bucket, self.hostBucket, self.key, self.query) = (bucket, hostBucket, key, query)
+    }
+
     /// A key from its percent-encoded path form; nil for an empty key.
     private static func decodeKey(_ encoded: String) throws(S3Error) -> String? {
         guard !encoded.isEmpty else { return nil }

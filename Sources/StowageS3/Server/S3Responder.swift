@@ -78,26 +78,36 @@ struct S3Responder: HTTPResponder {
                 (line.bucket, line.key) = (s3.bucket, s3.key)
                 if let bucket = s3.bucket, let origin = request.headers[.origin] { crossOrigin = (bucket, origin) }
                 line.operation = S3Operation.of(s3)?.rawValue
-                // An unsigned request is anonymous: it gets only what a bucket policy grants everyone.
-                let anonymous = Self.isAnonymous(request)
-                if anonymous, request.headers[HTTPField.Name("x-amz-content-sha256")!]?.hasPrefix("STREAMING-") == true {
-                    throw Authorization.denied   // a signed stream with no signature
+                if let bucket = s3.bucket, S3Operation.isPostObject(s3) {
+                    // A browser form: its credentials and key are fields of the body, checked by the handler.
+                    line.operation = "PostObject"
+                    let caller = Authorization.Caller(principal: .anonymous, sourceIP: Authorization.sourceIP(context.remoteAddress),
+                                                      secure: secure)
+                    await context.sendContinue(for: request)
+                    response = try await makeHandlers(logger).postObject(
+                        bucket, s3, body: request.body, signer: .init(credentials: credentials, keys: keys), caller: caller)
+                } else {
+                    // An unsigned request is anonymous: it gets only what a bucket policy grants everyone.
+                    let anonymous = Self.isAnonymous(request)
+                    if anonymous, request.headers[HTTPField.Name("x-amz-content-sha256")!]?.hasPrefix("STREAMING-") == true {
+                        throw Authorization.denied   // a signed stream with no signature
+                    }
+                    let auth = anonymous ? Self.anonymousAuthentication
+                        : try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery, hostBucket: s3.hostBucket)
+                    logger[metadataKey: "access_key"] = .string(anonymous ? "-" : auth.accessKey)
+                    let user = anonymous ? nil : credentials.user(of: auth.accessKey)
+                    line.user = anonymous ? "anonymous" : user ?? auth.accessKey
+                    let caller = Authorization.Caller(principal: anonymous ? .anonymous : user.map { .user($0) },
+                                                      sourceIP: Authorization.sourceIP(context.remoteAddress), secure: secure)
+                    // Refused before the client sends its body (Expect: 100-continue).
+                    if let operation = S3Operation.of(s3) {
+                        try await Authorization.check(operation, s3, caller: caller, store: store)
+                    } else if anonymous {
+                        throw Authorization.denied
+                    }
+                    await context.sendContinue(for: request)
+                    response = try await route(s3, auth: auth, user: user, body: request.body, logger: logger)
                 }
-                let auth = anonymous ? Self.anonymousAuthentication
-                    : try authenticate(request, rawPath: s3.rawPath, rawQuery: s3.rawQuery, hostBucket: s3.hostBucket)
-                logger[metadataKey: "access_key"] = .string(anonymous ? "-" : auth.accessKey)
-                let user = anonymous ? nil : credentials.user(of: auth.accessKey)
-                line.user = anonymous ? "anonymous" : user ?? auth.accessKey
-                let caller = Authorization.Caller(principal: anonymous ? .anonymous : user.map { .user($0) },
-                                                  sourceIP: Authorization.sourceIP(context.remoteAddress), secure: secure)
-                // Refused before the client sends its body (Expect: 100-continue).
-                if let operation = S3Operation.of(s3) {
-                    try await Authorization.check(operation, s3, caller: caller, store: store)
-                } else if anonymous {
-                    throw Authorization.denied
-                }
-                await context.sendContinue(for: request)
-                response = try await route(s3, auth: auth, user: user, body: request.body, logger: logger)
             }
         } catch {
             var s3Error = S3Error.from(error)

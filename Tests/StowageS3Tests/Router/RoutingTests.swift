@@ -181,7 +181,8 @@ import Testing
         Unsupported("GetBucketAcl", .get, "/plain", query: [("acl", nil)]),
         Unsupported("PutBucketLogging", .put, "/plain", query: [("logging", nil)], body: "<BucketLoggingStatus/>"),
         Unsupported("DeleteBucketWebsite", .delete, "/plain", query: [("website", nil)]),
-        Unsupported("POST Object (browser form)", .post, "/plain/existing", body: "form"),
+        Unsupported("SelectObjectContent", .post, "/plain/existing", query: [("select", nil), ("select-type", "2")],
+                    body: "<SelectObjectContentRequest/>"),
         Unsupported("POST on the service", .post, "/", body: ""),
     ]
 
