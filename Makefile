@@ -55,7 +55,7 @@ build-tests: deps
 # The engine's mutation suites run twice: over LMDB, and over the conflict-injecting
 # optimistic index of the tests (the index seam's re-run rule, issue 13). keyLimitEdge's
 # 100,001 keys take minutes there in a debug build; it runs over LMDB only.
-OPTIMISTIC_SUITES := ObjectTests|RenameTests|ConditionalTests|CopyTests|MultipartTests|PrefixRenameTests|ListTests|BucketTests|ReservationTests|VersioningTests|EncryptionTests|UsersTests
+OPTIMISTIC_SUITES := ObjectTests|RenameTests|ConditionalTests|CopyTests|MultipartTests|PrefixRenameTests|ListTests|BucketTests|ReservationTests|VersioningTests|EncryptionTests|UsersTests|AccessControlTests
 test-swift: build-tests
 	$(SWIFT) test --skip-build
 	STOWAGE_TEST_INDEX=optimistic $(SWIFT) test --skip-build --filter 'StowageTests\.($(OPTIMISTIC_SUITES))' --skip keyLimitEdge

@@ -28,6 +28,7 @@ from conftest import TEST_SECRET_KEY
 from test_fsck import ServerOn
 
 BODY = b"security test body"
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
 
 # ---------------------------------------------------------------------------
@@ -74,6 +75,8 @@ def routes(bucket, upload, part_etag):
     encryption = (b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms"
                   b"</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>")
     prefix = b"<RenamePrefix><SourcePrefix>k</SourcePrefix><DestinationPrefix>moved/</DestinationPrefix></RenamePrefix>"
+    ownership = (b"<OwnershipControls><Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule>"
+                 b"</OwnershipControls>")
     md5 = lambda b: {"Content-MD5": __import__("base64").b64encode(hashlib.md5(b).digest()).decode()}
     return {
         "ListBuckets": ("GET", "/", "", {}, b""),
@@ -117,6 +120,13 @@ def routes(bucket, upload, part_etag):
         "GetBucketEncryption": ("GET", f"/{bucket}", "encryption", {}, b""),
         "PutBucketEncryption": ("PUT", f"/{bucket}", "encryption", md5(encryption), encryption),
         "DeleteBucketEncryption": ("DELETE", f"/{bucket}", "encryption", {}, b""),
+        "GetBucketAcl": ("GET", f"/{bucket}", "acl", {}, b""),
+        "PutBucketAcl": ("PUT", f"/{bucket}", "acl", {"x-amz-acl": "public-read-write"}, b""),
+        "GetObjectAcl": ("GET", f"/{bucket}/k", "acl", {}, b""),
+        "PutObjectAcl": ("PUT", f"/{bucket}/k", "acl", {"x-amz-grant-read": f'uri="{ALL_USERS}"'}, b""),
+        "GetBucketOwnershipControls": ("GET", f"/{bucket}", "ownershipControls", {}, b""),
+        "PutBucketOwnershipControls": ("PUT", f"/{bucket}", "ownershipControls", md5(ownership), ownership),
+        "DeleteBucketOwnershipControls": ("DELETE", f"/{bucket}", "ownershipControls", {}, b""),
     }
 
 
@@ -134,6 +144,14 @@ def assert_nothing_changed(s3, bucket, upload):
     assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == CORS_RULES
     assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == policy_of(bucket)
     assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"] == ENCRYPTION["Rules"]
+    owner_only = [{"Grantee": {"Type": "CanonicalUser", "ID": "stowage", "DisplayName": "stowage"}, "Permission": "FULL_CONTROL"}]
+    assert s3.get_bucket_acl(Bucket=bucket)["Grants"] == owner_only
+    assert s3.get_object_acl(Bucket=bucket, Key="k")["Grants"] == owner_only
+    try:
+        s3.get_bucket_ownership_controls(Bucket=bucket)
+        raise AssertionError("ownership controls appeared")
+    except s3.exceptions.ClientError as error:
+        assert error.response["Error"]["Code"] == "OwnershipControlsNotFoundError"
 
 
 def sigv2_request(endpoint, method, path, query, headers, secret_key, expires_in=None):

@@ -42,6 +42,29 @@ struct RecordWriter {
         }
     }
 
+    /// u16 T (0 too), then T × (string key, string value).
+    mutating func tagList(_ tags: [ObjectTag]) {
+        if tags.isEmpty { u16(0) } else { self.tags(tags) }
+    }
+
+    /// An ACL: string owner, u16 G, G × (u8 grantee kind: 0 user, 1 AllUsers,
+    /// 2 AuthenticatedUsers, 3 LogDelivery; a user's name (string) after kind 0; u8 permission).
+    mutating func acl(_ acl: AccessControlList) {
+        string(acl.owner)
+        u16(UInt16(acl.grants.count))
+        for grant in acl.grants {
+            switch grant.grantee {
+            case .user(let name):
+                u8(0)
+                string(name)
+            case .allUsers: u8(1)
+            case .authenticatedUsers: u8(2)
+            case .logDelivery: u8(3)
+            }
+            u8(grant.permission.rawValue)
+        }
+    }
+
     mutating func optionalString(_ value: String?) {
         guard let value else { return u8(0) }
         u8(1)
@@ -123,6 +146,39 @@ struct RecordReader {
             tags.append(ObjectTag(key: key, value: try string()))
         }
         return tags
+    }
+
+    /// As `tagList(_:)` wrote them.
+    mutating func tagList() throws(RecordError) -> [ObjectTag] {
+        var copy = self
+        guard try copy.u16() != 0 else {
+            self = copy
+            return []
+        }
+        return try tags()
+    }
+
+    mutating func acl() throws(RecordError) -> AccessControlList {
+        let owner = try string()
+        let count = Int(try u16())
+        guard count <= Limits.maxGrants else { throw RecordError(record: record, reason: "\(count) grants") }
+        var grants: [AccessControlList.Grant] = []
+        for _ in 0..<count {
+            let grantee: AccessControlList.Grantee
+            switch try u8() {
+            case 0: grantee = .user(try string())
+            case 1: grantee = .allUsers
+            case 2: grantee = .authenticatedUsers
+            case 3: grantee = .logDelivery
+            case let other: throw RecordError(record: record, reason: "grantee kind \(other)")
+            }
+            let raw = try u8()
+            guard let permission = AccessControlList.Permission(rawValue: raw) else {
+                throw RecordError(record: record, reason: "ACL permission \(raw)")
+            }
+            grants.append(AccessControlList.Grant(grantee, permission))
+        }
+        return AccessControlList(owner: owner, grants: grants)
     }
 
     mutating func optionalString() throws(RecordError) -> String? {

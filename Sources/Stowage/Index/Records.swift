@@ -87,9 +87,12 @@ struct ObjectRecord: Equatable {
     /// the version id (optstring), the retention mode (u8: 0 none, 1 GOVERNANCE,
     /// 2 COMPLIANCE), retain-until (i64 ms) and the legal hold (u8 0/1).
     /// 3: format 2's fields, then u16 T = tag count and T × (string key, string value).
+    /// 4 (an object with an ACL of its own): format 2's fields, u16 T (0 too) and the tags,
+    /// then the ACL (`RecordWriter.acl`).
     static let version: UInt8 = 1
     static let versionedFormat: UInt8 = 2
     static let taggedFormat: UInt8 = 3
+    static let aclFormat: UInt8 = 4
     var blobID: UInt64
     var size: UInt64
     var etag: String
@@ -104,10 +107,14 @@ struct ObjectRecord: Equatable {
     var lock = ObjectLock()
     /// Tags (PutObjectTagging, `x-amz-tagging`), in the order given.
     var tags: [ObjectTag] = []
+    /// The version's ACL (PutObjectAcl, `x-amz-acl`, `x-amz-grant-*`); nil: `private`,
+    /// owned by the bucket's owner — what every object of a BucketOwnerEnforced bucket is.
+    var acl: AccessControlList?
 
     func encoded() -> [UInt8] {
-        let extended = versionID != nil || lock != ObjectLock() || !tags.isEmpty
-        var w = RecordWriter(version: !tags.isEmpty ? Self.taggedFormat : extended ? Self.versionedFormat : Self.version)
+        let extended = versionID != nil || lock != ObjectLock() || !tags.isEmpty || acl != nil
+        var w = RecordWriter(version: acl != nil ? Self.aclFormat : !tags.isEmpty ? Self.taggedFormat
+                             : extended ? Self.versionedFormat : Self.version)
         w.u64(blobID)
         w.u64(size)
         w.string(etag)
@@ -120,7 +127,12 @@ struct ObjectRecord: Equatable {
             w.i64(lock.retainUntilMilliseconds)
             w.u8(lock.legalHold ? 1 : 0)
         }
-        w.tags(tags)
+        if let acl {
+            w.tagList(tags)
+            w.acl(acl)
+        } else {
+            w.tags(tags)
+        }
         return w.bytes
     }
 
@@ -136,7 +148,7 @@ struct ObjectRecord: Equatable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "object", acceptedVersions: Self.version...Self.taggedFormat)
+        var r = try RecordReader(bytes, record: "object", acceptedVersions: Self.version...Self.aclFormat)
         blobID = try r.u64()
         size = try r.u64()
         etag = try r.string()
@@ -156,6 +168,10 @@ struct ObjectRecord: Equatable {
             lock.legalHold = hold == 1
         }
         if r.version == Self.taggedFormat { tags = try r.tags() }
+        if r.version == Self.aclFormat {
+            tags = try r.tagList()
+            acl = try r.acl()
+        }
         try r.finish()
     }
 
@@ -599,6 +615,9 @@ struct UploadRecord: Equatable {
     static let withLock: UInt8 = 2
     static let withTags: UInt8 = 3
     static let withChecksumType: UInt8 = 4
+    /// 5 (an upload given an ACL): format 2's fields, u8 checksum type (0 none, 1, 2),
+    /// u16 T (0 too) and the tags, then the ACL the completed object gets.
+    static let withACL: UInt8 = 5
     var bucket: String
     var key: String
     var initiatedMilliseconds: Int64
@@ -615,9 +634,11 @@ struct UploadRecord: Equatable {
     /// How Complete makes the object's checksum (format 4; nil in older records, whose
     /// uploads are all COMPOSITE).
     var checksumType: S3ChecksumType?
+    /// The ACL of the Create (format 5): the completed object's.
+    var acl: AccessControlList?
 
     func encoded() -> [UInt8] {
-        let version = checksumType != nil ? Self.withChecksumType
+        let version = acl != nil ? Self.withACL : checksumType != nil ? Self.withChecksumType
             : !tags.isEmpty ? Self.withTags : lock == nil ? Self.version : Self.withLock
         var w = RecordWriter(version: version)
         w.string(bucket)
@@ -632,6 +653,12 @@ struct UploadRecord: Equatable {
             w.i64(lock.retainUntilMilliseconds)
             w.u8(lock.legalHold ? 1 : 0)
         }
+        if let acl {
+            w.u8(checksumType.map { $0 == .composite ? 1 : 2 } ?? 0)
+            w.tagList(tags)
+            w.acl(acl)
+            return w.bytes
+        }
         if let checksumType { w.u8(checksumType == .composite ? 1 : 2) }
         w.tags(tags)
         return w.bytes
@@ -639,7 +666,8 @@ struct UploadRecord: Equatable {
 
     init(bucket: String, key: String, initiatedMilliseconds: Int64, attributes: ObjectAttributes,
          checksumAlgorithm: String?, etagAtStart: String?, lock: ObjectLock? = nil, tags: [ObjectTag] = [],
-         checksumType: S3ChecksumType? = nil) {
+         checksumType: S3ChecksumType? = nil, acl: AccessControlList? = nil) {
+        self.acl = acl
         self.lock = lock
         self.tags = tags
         self.checksumType = checksumType
@@ -652,7 +680,7 @@ struct UploadRecord: Equatable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(RecordError) {
-        var r = try RecordReader(bytes, record: "upload", acceptedVersions: Self.version...Self.withChecksumType)
+        var r = try RecordReader(bytes, record: "upload", acceptedVersions: Self.version...Self.withACL)
         bucket = try r.string()
         key = try r.string()
         initiatedMilliseconds = try r.i64()
@@ -669,14 +697,19 @@ struct UploadRecord: Equatable {
             let given = ObjectLock(mode: RetentionMode(rawValue: mode), retainUntilMilliseconds: until, legalHold: hold == 1)
             lock = r.version == Self.withLock || given != ObjectLock() ? given : nil
         }
-        if r.version == Self.withChecksumType {
+        if r.version >= Self.withChecksumType {
             switch try r.u8() {
+            case 0 where r.version == Self.withACL: checksumType = nil
             case 1: checksumType = .composite
             case 2: checksumType = .fullObject
             case let other: throw RecordError(record: "upload", reason: "checksum type \(other)")
             }
         }
         if r.version == Self.withTags || (r.version == Self.withChecksumType && r.remaining > 0) { tags = try r.tags() }
+        if r.version == Self.withACL {
+            tags = try r.tagList()
+            acl = try r.acl()
+        }
         try r.finish()
     }
 }

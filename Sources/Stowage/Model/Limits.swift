@@ -12,6 +12,8 @@ public enum Limits {
     /// Tags on one object version, and on one bucket (S3's limits).
     public static let maxObjectTags = 10
     public static let maxBucketTags = 50
+    /// Grants in one ACL (S3's limit).
+    public static let maxGrants = 100
     /// Largest ListBuckets page (`max-buckets`), as S3's.
     public static let maxListBuckets = 10_000
     /// DeleteObjects takes at most this many keys.

@@ -20,6 +20,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case noSuchEncryptionConfiguration = "ServerSideEncryptionConfigurationNotFoundError"
         /// SSE-KMS with a key id the key store does not have.
         case kmsKeyNotFound = "KMS.NotFoundException"
+        /// An ACL sent to a bucket whose ownership (BucketOwnerEnforced) disables ACLs.
+        case accessControlListNotSupported = "AccessControlListNotSupported"
+        /// A bucket ACL beside BucketOwnerEnforced (at CreateBucket or when switching to it).
+        case invalidBucketAclWithObjectOwnership = "InvalidBucketAclWithObjectOwnership"
+        /// GetBucketOwnershipControls of a bucket without them.
+        case ownershipControlsNotFound = "OwnershipControlsNotFoundError"
         // Users (the admin API)
         case noSuchUser = "NoSuchEntity"
         /// The user or key exists already, still has keys or buckets, or has too many keys.

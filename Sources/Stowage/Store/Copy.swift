@@ -25,6 +25,9 @@ public struct CopyRequest: Sendable {
     public var lock: ObjectLock?
     /// `x-amz-tagging-directive: REPLACE`: these tags; nil (COPY) keeps the source's.
     public var tags: [ObjectTag]?
+    /// The destination's ACL (`x-amz-acl` / `x-amz-grant-*`); nil: private. A copy never
+    /// takes the source's ACL.
+    public var acl: AccessControlList?
     /// The checksum algorithm the copy must carry (wire name, `x-amz-checksum-algorithm`):
     /// a copy moves no bytes, so it carries the source's checksum in that algorithm, and a
     /// source without one is refused (NotImplemented) rather than copied without it.
@@ -107,6 +110,7 @@ extension ObjectStore {
             record.attributes.serverSideEncryption = encryption.destination?.stored
             record.versionID = versionID
             if let tags = request.tags { record.tags = tags }
+            record.acl = try objectACLForWrite(txn, bucket: request.bucket, request.acl)
             try index.retainBlob(txn, source.blobID)
             let stored = try index.writeVersion(txn, bucket: request.bucket, key: request.key, in: destination,
                                                 existing: existing, with: record, lock: request.lock, now: now)
@@ -164,6 +168,7 @@ extension ObjectStore {
                              sizeHint: source.size, checksumAlgorithms: algorithms)
         put.lock = request.lock
         put.tags = request.tags ?? source.tags
+        put.acl = request.acl
         put.encryption = destination
         put.customerKey = request.customerKey
         let writer = try beginPut(put)

@@ -66,9 +66,11 @@ extension ObjectStore {
     public func createMultipartUpload(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
                                       checksumAlgorithm: S3ChecksumAlgorithm? = nil, checksumType: S3ChecksumType? = nil,
                                       lock: ObjectLock? = nil, tags: [ObjectTag] = [],
-                                      encryption: ServerSideEncryption? = nil) async throws(StoreError) -> String {
+                                      encryption: ServerSideEncryption? = nil,
+                                      acl: AccessControlList? = nil) async throws(StoreError) -> String {
         try await beginMultipartUpload(bucket: bucket, key: key, attributes: attributes, checksumAlgorithm: checksumAlgorithm,
-                                       checksumType: checksumType, lock: lock, tags: tags, encryption: encryption).uploadID
+                                       checksumType: checksumType, lock: lock, tags: tags, encryption: encryption,
+                                       acl: acl).uploadID
     }
 
     /// CreateMultipartUpload, answering also the encryption the parts will have (the
@@ -76,7 +78,8 @@ extension ObjectStore {
     public func beginMultipartUpload(bucket: String, key: String, attributes: ObjectAttributes = ObjectAttributes(),
                                      checksumAlgorithm: S3ChecksumAlgorithm? = nil, checksumType: S3ChecksumType? = nil,
                                      lock: ObjectLock? = nil, tags: [ObjectTag] = [],
-                                     encryption: ServerSideEncryption? = nil) async throws(StoreError)
+                                     encryption: ServerSideEncryption? = nil,
+                                     acl: AccessControlList? = nil) async throws(StoreError)
         -> (uploadID: String, encryption: ServerSideEncryption?) {
         let checksumType = try Self.uploadChecksumType(checksumAlgorithm, checksumType)
         try Validation.checkBucketName(bucket)
@@ -98,7 +101,8 @@ extension ObjectStore {
             attributes.serverSideEncryption = encryption?.stored
             let record = UploadRecord(bucket: bucket, key: key, initiatedMilliseconds: now, attributes: attributes,
                                       checksumAlgorithm: checksumAlgorithm?.wireName, etagAtStart: existing?.etag, lock: lock,
-                                      tags: tags, checksumType: checksumType)
+                                      tags: tags, checksumType: checksumType,
+                                      acl: try objectACLForWrite(txn, bucket: bucket, acl))
             try txn.put(index.uploads, Array(uploadID.utf8), record.encoded(), noOverwrite: true)
             return encryption
         }
@@ -281,6 +285,7 @@ extension ObjectStore {
             var versioned = record
             versioned.versionID = versionID
             versioned.tags = upload.tags
+            versioned.acl = upload.acl
             let info = try index.writeVersion(txn, bucket: bucket, key: key, in: bucketRecord, existing: existing,
                                               with: versioned, lock: upload.lock, now: now)
                 .info(key: key, versioning: bucketRecord.versioning)

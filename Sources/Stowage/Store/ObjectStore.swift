@@ -270,8 +270,16 @@ extension ObjectStore {
     /// CreateBucket; with `objectLock`, Object Lock is on from the start, and so is
     /// versioning (which Object Lock needs).
     /// `owner`: the user creating it (nil: the administrator).
-    public func createBucket(_ name: String, objectLock: Bool = false, owner: String? = nil) async throws(StoreError) {
+    /// `ownership`: the bucket's Object Ownership (nil: BucketOwnerEnforced, stored as no
+    /// setting); `acl`: its ACL (nil: private), which BucketOwnerEnforced refuses unless it
+    /// grants only to the owner.
+    public func createBucket(_ name: String, objectLock: Bool = false, owner: String? = nil,
+                             ownership: ObjectOwnership? = nil, acl: AccessControlList? = nil) async throws(StoreError) {
         try Validation.checkBucketName(name)
+        if let acl, !(ownership ?? .bucketOwnerEnforced).aclsEnabled, !acl.grantsOnlyToOwner {
+            throw Self.aclWithEnforcedOwnership
+        }
+        let settings = Self.bucketAccessSettings(name, ownership: ownership, acl: acl)
         var created = BucketRecord(createdMilliseconds: Self.nowMilliseconds())
         created.owner = owner ?? ""
         if objectLock {
@@ -286,6 +294,7 @@ extension ObjectStore {
                 }
                 throw StoreError(.bucketAlreadyExists, "Your previous request to create the named bucket succeeded and you already own it")
             }
+            for (key, value) in settings { try txn.put(index.meta, key, value) }
         }
     }
 
@@ -337,6 +346,8 @@ extension ObjectStore {
             _ = try txn.delete(index.meta, Self.bucketPolicyKey(name))
             _ = try txn.delete(index.meta, Self.publicAccessBlockKey(name))
             _ = try txn.delete(index.meta, CORSRecord.key(bucket: name))
+            _ = try txn.delete(index.meta, Self.bucketACLKey(name))
+            _ = try txn.delete(index.meta, Self.ownershipKey(name))
             try txn.delete(index.buckets, Array(name.utf8))
         }
     }

@@ -39,6 +39,9 @@ public struct PutRequest: Sendable {
     public var lock: ObjectLock?
     /// `x-amz-tagging`: the new version's tags.
     public var tags: [ObjectTag] = []
+    /// `x-amz-acl` / `x-amz-grant-*`: the new version's ACL (nil: private, owned by the
+    /// bucket's owner). Refused when the bucket's ownership disables ACLs.
+    public var acl: AccessControlList?
     /// Server-side encryption asked for (nil: the bucket's default, if any). Ignored for a
     /// part, which is encrypted as its upload is.
     public var encryption: ServerSideEncryption?
@@ -391,7 +394,7 @@ extension ObjectStore {
         let reserved = try await reservedBlobID()
         let versionID = VersionID.make()
         let now = object.lastModifiedMilliseconds
-        return try await mutate(durable: blob.containers) { [index] txn in
+        return try await mutate(durable: blob.containers) { [index, self] txn in
             let bucket = try index.bucketRecord(txn, request.bucket)
             let existing = try index.object(txn, bucket: request.bucket, key: request.key)
             try request.conditions.check(existing: existing)
@@ -399,6 +402,7 @@ extension ObjectStore {
             record.blobID = try index.insertBlob(txn, blob, reserved: reserved)
             record.versionID = versionID
             record.tags = request.tags
+            record.acl = try objectACLForWrite(txn, bucket: request.bucket, request.acl)
             return try index.writeVersion(txn, bucket: request.bucket, key: request.key, in: bucket, existing: existing,
                                           with: record, lock: request.lock, now: now)
                 .info(key: request.key, versioning: bucket.versioning)

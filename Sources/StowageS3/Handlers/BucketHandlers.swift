@@ -140,8 +140,9 @@ struct Handlers {
             }
         }
         let objectLock = s3.header("x-amz-bucket-object-lock-enabled")?.lowercased() == "true"
+        let (ownership, acl) = try await createBucketAccess(s3)
         do {
-            try await store.createBucket(bucket, objectLock: objectLock, owner: user)
+            try await store.createBucket(bucket, objectLock: objectLock, owner: user, ownership: ownership, acl: acl)
         } catch {
             // us-east-1 answers a CreateBucket of a bucket its caller owns with 200 and
             // changes nothing; every other region with 409 BucketAlreadyOwnedByYou.

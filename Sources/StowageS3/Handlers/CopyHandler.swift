@@ -23,6 +23,7 @@ extension Handlers {
                                   })
         request.sourceVersionID = sourceVersionID
         request.lock = try Self.lockHeaders(s3)
+        request.acl = try await writeACL(s3, bucket: bucket)
         (request.encryption, request.customerKey) = try writeEncryption(s3)
         request.sourceCustomerKey = try customerKey(s3, prefix: Self.copySourceCustomerPrefix)
         switch s3.header("x-amz-tagging-directive") ?? "COPY" {

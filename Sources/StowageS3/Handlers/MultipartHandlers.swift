@@ -15,9 +15,10 @@ extension Handlers {
         }
         let type = try Self.checksumType(s3)
         let (encryption, _) = try writeEncryption(s3)
+        let acl = try await writeACL(s3, bucket: bucket)
         let (uploadID, applied) = try await store.beginMultipartUpload(
             bucket: bucket, key: key, attributes: try Self.attributes(s3), checksumAlgorithm: algorithm, checksumType: type,
-            lock: try Self.lockHeaders(s3), tags: try Self.taggingHeader(s3) ?? [], encryption: encryption)
+            lock: try Self.lockHeaders(s3), tags: try Self.taggingHeader(s3) ?? [], encryption: encryption, acl: acl)
         var xml = XMLWriter()
         xml.element("InitiateMultipartUploadResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Bucket", bucket)

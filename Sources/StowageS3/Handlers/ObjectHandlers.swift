@@ -21,6 +21,7 @@ extension Handlers {
         request.sizeHint = length
         request.lock = try Self.lockHeaders(s3)
         request.tags = try Self.taggingHeader(s3) ?? []
+        request.acl = try await writeACL(s3, bucket: bucket)
         (request.encryption, request.customerKey) = try writeEncryption(s3)
         let writer = try await store.offLoop { [request] in try $0.beginPut(request) }
         var (info, headers) = try await receive(body, into: writer, s3: s3, auth: auth, length: length)

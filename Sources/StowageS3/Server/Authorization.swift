@@ -14,7 +14,10 @@ import Stowage
 /// RenameObject needs `s3:PutObject` on the destination and `s3:DeleteObject` on the
 /// source; a copy `s3:GetObject` on its source. The policy itself (Put/Get/Delete,
 /// GetBucketPolicyStatus) is its owner's alone. Refusals are 403 AccessDenied with nothing
-/// read or written. (User policies and ACLs are not built; they are refused on the wire.)
+/// read or written.
+/// 5. Failing an `Allow`, the bucket's ACL (bucket actions, and writes of objects) or the
+///    object's ACL (reads of it, its ACL) may grant — unless the bucket's ownership is
+///    BucketOwnerEnforced, where ACLs are disabled.
 enum Authorization {
     /// Everything about the request that a policy may look at.
     struct Caller {
@@ -69,8 +72,56 @@ enum Authorization {
                (try? await store.offLoop({ try $0.publicAccessBlock(check.bucket) }))??.restrictPublicBuckets == true {
                 decisions = []
             }
-            guard isOwner || decisions.contains(.allow) else { throw denied }
+            if isOwner || decisions.contains(.allow) { continue }
+            guard try await aclAllows(check, s3, principal: principal, store: store) else { throw denied }
         }
+    }
+
+    /// The ACL permission an action needs, and whether the bucket's ACL or the object's
+    /// answers it (S3's mapping of ACL permissions to actions).
+    static func aclPermission(for action: String) -> (onObject: Bool, permission: AccessControlList.Permission)? {
+        switch action {
+        case "s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads": (false, .read)
+        case "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload",
+             "s3:ListMultipartUploadParts": (false, .write)
+        case "s3:GetBucketAcl": (false, .readACP)
+        case "s3:PutBucketAcl": (false, .writeACP)
+        case "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes": (true, .read)
+        case "s3:GetObjectAcl", "s3:GetObjectVersionAcl": (true, .readACP)
+        case "s3:PutObjectAcl", "s3:PutObjectVersionAcl": (true, .writeACP)
+        default: nil
+        }
+    }
+
+    /// Whether the bucket's or the object's ACL grants what `check` needs. Nothing does in a
+    /// BucketOwnerEnforced bucket (ACLs disabled); IgnorePublicAcls drops the grants to
+    /// AllUsers and AuthenticatedUsers.
+    static func aclAllows(_ check: Permission, _ s3: S3Request, principal: BucketPolicy.Principal,
+                          store: ObjectStore) async throws -> Bool {
+        guard let (onObject, needed) = aclPermission(for: check.action) else { return false }
+        let bucket = check.bucket
+        let access: ObjectStore.BucketAccess
+        do { access = try await store.offLoop { try $0.bucketAccess(bucket) } } catch { return false }
+        guard access.ownership.aclsEnabled else { return false }
+        let ignorePublic = try await store.offLoop { try $0.publicAccessBlock(bucket) }?.ignorePublicAcls == true
+        let matches = { (grantee: AccessControlList.Grantee) -> Bool in
+            switch grantee {
+            case .user(let name): principal == .user(name)
+            case .allUsers: !ignorePublic
+            case .authenticatedUsers: !ignorePublic && principal != .anonymous
+            case .logDelivery: false
+            }
+        }
+        guard onObject else { return access.acl.grants(needed, to: matches) }
+        guard let key = check.key, key != "*" else { return false }
+        let versionID = bucket == s3.bucket && key == s3.key ? s3.parameter("versionId") : nil
+        let acl: AccessControlList
+        do { acl = try await store.offLoop { try $0.objectACL(bucket: bucket, key: key, versionID: versionID).acl } } catch {
+            return false   // no such object: nothing to grant (the caller learns nothing)
+        }
+        // An object's owner may always read and write its ACL.
+        if needed == .readACP || needed == .writeACP, principal == .user(acl.owner) { return true }
+        return acl.grants(needed, to: matches)
     }
 
     static let denied = S3Error(.forbidden, "AccessDenied", "Access Denied")
@@ -147,6 +198,12 @@ enum Authorization {
         case .getBucketPolicyStatus: return onBucket("s3:GetBucketPolicyStatus")
         case .getPublicAccessBlock: return onBucket("s3:GetBucketPublicAccessBlock")
         case .putPublicAccessBlock, .deletePublicAccessBlock: return onBucket("s3:PutBucketPublicAccessBlock")
+        case .getBucketAcl: return onBucket("s3:GetBucketAcl")
+        case .putBucketAcl: return onBucket("s3:PutBucketAcl")
+        case .getObjectAcl: return object(versioned ? "s3:GetObjectVersionAcl" : "s3:GetObjectAcl")
+        case .putObjectAcl: return object(versioned ? "s3:PutObjectVersionAcl" : "s3:PutObjectAcl")
+        case .getBucketOwnershipControls: return onBucket("s3:GetBucketOwnershipControls")
+        case .putBucketOwnershipControls, .deleteBucketOwnershipControls: return onBucket("s3:PutBucketOwnershipControls")
         case .listBuckets: return []
         case .createBucket: return onBucket("s3:CreateBucket")
         }
@@ -168,6 +225,8 @@ enum Authorization {
         }
         if let version = s3.parameter("versionId") { context["s3:versionid"] = [version] }
         for header in ["x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-acl",
+                       "x-amz-grant-full-control", "x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp",
+                       "x-amz-grant-write-acp",
                        "x-amz-copy-source", "x-amz-metadata-directive", "x-amz-storage-class", "x-amz-content-sha256"] {
             if let value = s3.header(header) { context["s3:" + header] = [value] }
         }

@@ -40,6 +40,13 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
     case getBucketCors = "GetBucketCors"
     case putBucketCors = "PutBucketCors"
     case deleteBucketCors = "DeleteBucketCors"
+    case getBucketAcl = "GetBucketAcl"
+    case putBucketAcl = "PutBucketAcl"
+    case getBucketOwnershipControls = "GetBucketOwnershipControls"
+    case putBucketOwnershipControls = "PutBucketOwnershipControls"
+    case deleteBucketOwnershipControls = "DeleteBucketOwnershipControls"
+    case getObjectAcl = "GetObjectAcl"
+    case putObjectAcl = "PutObjectAcl"
     case listObjects = "ListObjects"
     case listObjectsV2 = "ListObjectsV2"
     case listObjectVersions = "ListObjectVersions"
@@ -95,6 +102,11 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
             case (.put, "cors"): return .putBucketCors
             case (.delete, "cors"): return .deleteBucketCors
             case (.delete, "tagging"): return .deleteBucketTagging
+            case (.get, "acl"): return .getBucketAcl
+            case (.put, "acl"): return .putBucketAcl
+            case (.get, "ownershipControls"): return .getBucketOwnershipControls
+            case (.put, "ownershipControls"): return .putBucketOwnershipControls
+            case (.delete, "ownershipControls"): return .deleteBucketOwnershipControls
             case (.get, ""): return s3.parameter("list-type") == "2" ? .listObjectsV2 : .listObjects
             case (.get, "versions"): return .listObjectVersions
             case (.get, "uploads"): return .listMultipartUploads
@@ -109,6 +121,8 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
         case (.get, "retention"): return .getObjectRetention
         case (.get, "attributes"): return .getObjectAttributes
         case (.get, "tagging"): return .getObjectTagging
+        case (.get, "acl"): return .getObjectAcl
+        case (.put, "acl"): return .putObjectAcl
         case (.put, "tagging"): return .putObjectTagging
         case (.delete, "tagging"): return .deleteObjectTagging
         case (.put, "retention"): return .putObjectRetention

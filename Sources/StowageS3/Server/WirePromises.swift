@@ -83,13 +83,15 @@ public enum WirePromises {
                                                       .putObjectLockConfiguration, .putObjectRetention, .putObjectLegalHold,
                                                       .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging,
                                                       .putBucketEncryption, .putBucketPolicy, .putBucketCors,
-                                                      .putPublicAccessBlock]
+                                                      .putPublicAccessBlock, .putBucketAcl, .putObjectAcl,
+                                                      .putBucketOwnershipControls]
     /// XML bodies whose model lets SDKs send a flexible checksum of them.
     private static let checksummedXML: Set<S3Operation> = [.deleteObjects, .putBucketVersioning, .putObjectLockConfiguration,
                                                            .putObjectRetention, .putObjectLegalHold,
                                                            .putBucketLifecycleConfiguration, .putObjectTagging, .putBucketTagging,
                                                            .putBucketEncryption, .putBucketPolicy, .putBucketCors,
-                                                           .putPublicAccessBlock]
+                                                           .putPublicAccessBlock, .putBucketAcl, .putObjectAcl,
+                                                           .putBucketOwnershipControls]
     /// Writes that take Object Lock headers for the version they make (a multipart upload's
     /// at Create, applied at Complete).
     private static let lockedWrites: Set<S3Operation> = [.putObject, .copyObject, .createMultipartUpload]
@@ -98,6 +100,8 @@ public enum WirePromises {
                                                          .putObjectLegalHold, .getObjectTagging, .putObjectTagging,
                                                          .deleteObjectTagging]
     private static let reads: Set<S3Operation> = [.getObject, .headObject]
+    /// The requests that take an ACL in headers.
+    private static let acls: Set<S3Operation> = writes.union([.createBucket, .putBucketAcl, .putObjectAcl])
     private static let copies: Set<S3Operation> = [.copyObject, .uploadPartCopy]
     private static let deletes: Set<S3Operation> = [.deleteObject, .deleteObjects]
     private static let lists: Set<S3Operation> = [.listObjects, .listObjectsV2, .listObjectVersions]
@@ -168,14 +172,11 @@ public enum WirePromises {
                    "true lets a version under GOVERNANCE retention be deleted, or its retention shortened or removed"),
             header("x-amz-mfa", deletes, .honoured, "no bucket has MFA delete"),
             header("x-amz-mfa", [.putBucketVersioning], .refused(.notImplemented("MFA delete")), "refused: MFA delete is not built"),
-            // ACLs: every bucket and object is private to its owner.
-            header("x-amz-acl", writes.union([.createBucket]),
-                   .honouredValues(["private", "bucket-owner-full-control"],
-                                   otherwise: .notImplemented("An ACL other than private")),
-                   "private and bucket-owner-full-control (what every object has); others refused"),
-            header("x-amz-object-ownership", [.createBucket],
-                   .honouredValues(["BucketOwnerEnforced"], otherwise: .notImplemented("Object ownership other than BucketOwnerEnforced")),
-                   "BucketOwnerEnforced (the bucket owner owns every object)"),
+            // ACLs (where the bucket's ownership enables them) and Object Ownership.
+            header("x-amz-acl", acls, .honoured,
+                   "a canned ACL, stored and evaluated; a BucketOwnerEnforced bucket takes only private and bucket-owner-full-control (AccessControlListNotSupported)"),
+            header("x-amz-object-ownership", [.createBucket], .honoured,
+                   "BucketOwnerEnforced (the default: ACLs disabled), BucketOwnerPreferred or ObjectWriter"),
             header("x-amz-bucket-object-lock-enabled", [.createBucket], .honoured,
                    "true creates the bucket with Object Lock (and versioning) on"),
             header("x-amz-transition-default-minimum-object-size", [.putBucketLifecycleConfiguration], .honoured,
@@ -211,7 +212,8 @@ public enum WirePromises {
                    "which of ETag, Checksum, ObjectParts, StorageClass, ObjectSize to answer"),
             header("x-amz-max-parts", [.getObjectAttributes], .honoured, "page size of ObjectParts"),
             header("x-amz-part-number-marker", [.getObjectAttributes], .honoured, "page start of ObjectParts"),
-            query("versionId", versionLocks.union([.getObject, .headObject, .deleteObject, .getObjectAttributes]), .honoured,
+            query("versionId", versionLocks.union([.getObject, .headObject, .deleteObject, .getObjectAttributes, .getObjectAcl,
+                                                   .putObjectAcl]), .honoured,
                   "that version (null: the null version); NoSuchVersion when the key has no such version"),
             query("partNumber", [.getObject, .headObject, .uploadPart, .uploadPartCopy], .honoured, "the part"),
             query("uploadId", [.uploadPart, .uploadPartCopy, .completeMultipartUpload, .abortMultipartUpload, .listParts],
@@ -237,7 +239,7 @@ public enum WirePromises {
             rules.append(query("response-" + name, reads, .honoured, "overrides the stored header in the answer"))
         }
         for suffix in ["full-control", "read", "read-acp", "write", "write-acp"] {
-            rules.append(header("x-amz-grant-" + suffix, nil, .refused(.notImplemented("ACL grants")), "refused"))
+            rules.append(header("x-amz-grant-" + suffix, acls, .honoured, "grants (id=, uri=), stored and evaluated"))
         }
         for suffix in ["algorithm", "key", "key-md5"] {
             rules.append(header("x-amz-server-side-encryption-customer-" + suffix, customerKeyed, .honoured,

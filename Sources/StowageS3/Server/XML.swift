@@ -11,6 +11,15 @@ struct XMLWriter {
         document += "</\(name)>"
     }
 
+    /// An element with attributes (names ours, values escaped), e.g. a Grantee's `xsi:type`.
+    mutating func element(_ name: String, attributes: KeyValuePairs<String, String>, _ body: (inout XMLWriter) -> Void) {
+        document += "<\(name)"
+        for (attribute, value) in attributes { document += " \(attribute)=\"\(Self.escape(value))\"" }
+        document += ">"
+        body(&self)
+        document += "</\(name)>"
+    }
+
     mutating func element(_ name: String, _ text: String) {
         document += "<\(name)>\(Self.escape(text))</\(name)>"
     }

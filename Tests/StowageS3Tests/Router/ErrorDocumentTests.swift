@@ -121,7 +121,7 @@ import Testing
         Reply("InvalidRange", .get, "/ids/k", headers: [("Range", "bytes=100-")], .rangeNotSatisfiable, "InvalidRange"),
         Reply("KeyTooLongError", .get, "/ids/" + String(repeating: "k", count: Limits.maxKeyBytes + 1), .badRequest,
               "KeyTooLongError"),
-        Reply("NotImplemented", .get, "/ids/k", query: [("acl", nil)], .notImplemented, "NotImplemented"),
+        Reply("NotImplemented", .get, "/ids/k", query: [("torrent", nil)], .notImplemented, "NotImplemented"),
         Reply("AccessDenied", .get, "/ids/k", signed: false, .forbidden, "AccessDenied"),
         Reply("HEAD NoSuchKey", .head, "/ids/missing", .notFound),
         Reply("HEAD NoSuchBucket", .head, "/nobucket", .notFound),
