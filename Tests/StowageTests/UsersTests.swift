@@ -11,6 +11,7 @@ import Testing
             try await store.createUser("alice")
             await expectStoreError(.userConflict) { try await store.createUser("alice") }
             await expectStoreError(.invalidArgument) { try await store.createUser("no spaces") }
+            await expectStoreError(.invalidArgument) { try await store.createUser("stowage") }
             await expectStoreError(.noSuchUser) { _ = try await store.createAccessKey(for: "nobody") }
             let key = try await store.createAccessKey(for: "alice")
             #expect(key.accessKeyID.count == 20 && key.secretKey.count == 40)

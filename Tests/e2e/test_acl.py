@@ -285,3 +285,19 @@ def test_the_aws_cli_and_s3cmd_set_acls(aws_cli, s3cmd, s3, bucket_name_factory,
     assert unsigned("GET", f"{s3_endpoint.url}/{name}/s3cmd.txt").content == b"via s3cmd"
     s3cmd("setacl", "--acl-private", f"s3://{name}/s3cmd.txt")
     assert unsigned("GET", f"{s3_endpoint.url}/{name}/s3cmd.txt").status_code == 403
+
+
+def test_expected_bucket_owner_is_the_owners_canonical_id(pair, s3, s3_error):
+    alice, bucket = pair.alice, pair.bucket
+    alice.put_object(Bucket=bucket, Key="k", Body=b"x", ExpectedBucketOwner=pair.alice_name)
+    assert s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner=pair.alice_name)["Body"].read() == b"x"
+    with s3_error(403, "AccessDenied"):
+        s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="stowage")
+    with s3_error(403, "AccessDenied"):
+        alice.put_object(Bucket=bucket, Key="other", Body=b"y", ExpectedBucketOwner=pair.bob_name)
+    assert code_of(lambda: alice.head_object(Bucket=bucket, Key="other"))[0] == 404
+    with s3_error(403, "AccessDenied"):
+        alice.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k"},
+                          ExpectedSourceBucketOwner="stowage")
+    alice.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k"},
+                      ExpectedSourceBucketOwner=pair.alice_name)

@@ -158,12 +158,29 @@ def test_a_users_key_works_on_its_own_bucket_only(s3_endpoint, tmp_path):
 
 
 def test_fields_whose_promise_is_not_kept_are_refused(s3_endpoint, s3, bucket):
-    for extra in ({"acl": "public-read"}, {"x-amz-storage-class": "GLACIER"}, {"tagging": "<Tagging/>"}):
+    for extra in ({"x-amz-storage-class": "GLACIER"}, {"tagging": "<Tagging/>"}):
         name, value = next(iter(extra.items()))
         form = signer(s3_endpoint).generate_presigned_post(bucket, "k", Fields=extra, Conditions=[{name: value}])
         refused = post(form)
         assert (refused.status_code, error_code(refused)) == (501, "NotImplemented"), name
     assert keys(s3, bucket) == []
+
+
+def test_the_acl_field_sets_the_objects_acl(s3_endpoint, s3, bucket, bucket_name_factory):
+    """`acl` is the new object's canned ACL: refused (400, nothing stored) where the
+    bucket's ownership disables ACLs, kept where it enables them."""
+    form = signer(s3_endpoint).generate_presigned_post(bucket, "k", Fields={"acl": "public-read"},
+                                                       Conditions=[{"acl": "public-read"}])
+    refused = post(form)
+    assert (refused.status_code, error_code(refused)) == (400, "AccessControlListNotSupported")
+    assert keys(s3, bucket) == []
+    name = bucket_name_factory("post-acl")
+    s3.create_bucket(Bucket=name, ObjectOwnership="ObjectWriter")
+    form = signer(s3_endpoint).generate_presigned_post(name, "open", Fields={"acl": "public-read"},
+                                                       Conditions=[{"acl": "public-read"}])
+    assert post(form).status_code == 204
+    assert requests.get(f"{s3_endpoint.url}/{name}/open", timeout=10).status_code == 200
+    s3.delete_object(Bucket=name, Key="open")
 
 
 def test_a_missing_key_and_a_missing_file_are_invalid_arguments(s3_endpoint, s3, bucket):

@@ -32,6 +32,9 @@ public enum UserDirectory {
     public static let maxKeysPerUser = 4
 
     /// IAM's user names: 1–64 of letters, digits and `+=,.@_-`.
+    /// The administrator's canonical id (ACLs, owners in listings): no user may have it.
+    public static let administratorID = "stowage"
+
     public static func isValidUserName(_ name: String) -> Bool {
         (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { c in
             (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
@@ -111,6 +114,9 @@ extension ObjectStore {
         _ = try requireMasterKey("Users")
         guard UserDirectory.isValidUserName(name) else {
             throw StoreError(.invalidArgument, "A user name is 1 to 64 letters, digits or +=,.@_-")
+        }
+        guard name != UserDirectory.administratorID else {
+            throw StoreError(.invalidArgument, "\(name) is the administrator's canonical id, not a user name")
         }
         let encoded = UserRecord(createdMilliseconds: Self.nowMilliseconds()).encoded()
         try await mutate { [index] txn in

@@ -96,8 +96,13 @@ extension Handlers {
     /// owner; a user writes as itself where ownership is ObjectWriter (or
     /// BucketOwnerPreferred without `bucket-owner-full-control`).
     func writeACL(_ s3: S3Request, bucket: String) async throws -> AccessControlList? {
-        let canned = s3.header("x-amz-acl")
-        let grants = try await grantsOfHeaders(s3)
+        try await writeACL(canned: s3.header("x-amz-acl"), grants: try await grantsOfHeaders(s3), bucket: bucket, writer: user)
+    }
+
+    /// As `writeACL(_:bucket:)`, from a canned ACL's name and grants (a POST form's `acl`
+    /// field too); `writer` nil: the administrator or an unsigned writer.
+    func writeACL(canned: String?, grants: [AccessControlList.Grant]?, bucket: String,
+                  writer user: String?) async throws -> AccessControlList? {
         if canned == nil, grants == nil, user == nil { return nil }
         if canned != nil, grants != nil { throw Self.cannedAndGrants }
         let access = try await store.offLoop { try $0.bucketAccess(bucket) }

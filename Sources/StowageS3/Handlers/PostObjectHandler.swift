@@ -66,6 +66,9 @@ extension Handlers {
         key = try Self.validKey(key)
         try await Authorization.check(.putObject, s3.addressing(key: key), caller: caller, store: store)
         var request = PutRequest(bucket: bucket, key: key, attributes: Self.postAttributes(fields))
+        var uploader: String?
+        if case .user(let name)? = caller.principal { uploader = name }
+        request.acl = try await writeACL(canned: fields["acl"], grants: nil, bucket: bucket, writer: uploader)
         if let algorithm = fields["x-amz-server-side-encryption"] {
             guard algorithm == "AES256" else { throw S3Error.notImplemented("POST Object with x-amz-server-side-encryption \(algorithm)") }
             request.encryption = .s3
@@ -166,7 +169,6 @@ extension Handlers {
 
     /// Refuses a field whose promise the server does not keep (501), never ignoring it.
     static func refuseUnbuiltFields(_ fields: [String: String]) throws(S3Error) {
-        if let acl = fields["acl"], acl != "private" { throw S3Error.notImplemented("POST Object with acl \(acl)") }
         for name in fields.keys.sorted() {
             if postUnbuiltFields.contains(name) { throw S3Error.notImplemented("POST Object with the field \(name)") }
             if name.hasPrefix("x-amz-") && !name.hasPrefix("x-amz-meta-") && !postAmzFields.contains(name) {

@@ -184,6 +184,7 @@ struct S3Responder: HTTPResponder {
             throw S3Error.notImplemented("\(s3.method) on \(target)\(named.isEmpty ? "" : " with ?" + named)")
         }
         try WirePromises.check(operation, s3)
+        try await checkExpectedOwners(operation, s3)
         var handlers = makeHandlers(logger)
         handlers.user = user
         let bucket = s3.bucket ?? ""
@@ -250,6 +251,27 @@ struct S3Responder: HTTPResponder {
         case .getObject: return try await handlers.getObject(bucket, key, s3, isHead: false)
         case .headObject: return try await handlers.getObject(bucket, key, s3, isHead: true)
         case .deleteObject: return try await handlers.deleteObject(bucket, key, s3)
+        }
+    }
+
+    /// `x-amz-expected-bucket-owner` (and a copy's `x-amz-source-expected-bucket-owner`):
+    /// 403 unless the bucket's owner has that canonical id. A bucket that does not exist is
+    /// left to the handler (404).
+    private func checkExpectedOwners(_ operation: S3Operation, _ s3: S3Request) async throws {
+        func expect(_ expected: String, of bucket: String) async throws {
+            let owner: String?
+            do { owner = try await store.offLoop { try $0.bucketOwner(bucket) } } catch {
+                if error.code == .noSuchBucket || error.code == .invalidBucketName { return }
+                throw error
+            }
+            guard Handlers.canonicalID(owner ?? "") == expected else { throw Authorization.denied }
+        }
+        if let expected = s3.header("x-amz-expected-bucket-owner"), let bucket = s3.bucket {
+            try await expect(expected, of: bucket)
+        }
+        if operation == .copyObject || operation == .uploadPartCopy, let expected = s3.header("x-amz-source-expected-bucket-owner"),
+           let source = s3.header("x-amz-copy-source"), let (bucket, _, _) = try? Handlers.copySource(source) {
+            try await expect(expected, of: bucket)
         }
     }
 

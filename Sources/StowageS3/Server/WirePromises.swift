@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Stowage
 
 /// What the server does with every request header and query parameter of the S3
 /// operations it answers — the one place that decides. A header either is honoured (read
@@ -24,8 +25,6 @@ public enum WirePromises {
         static func notImplemented(_ feature: String) -> Refusal {
             Refusal(status: .notImplemented, code: "NotImplemented", message: "\(feature) is not implemented by this server")
         }
-
-        static let notOwner = Refusal(status: .forbidden, code: "AccessDenied", message: "Access Denied")
 
         func error(naming name: String, value: String) -> S3Error {
             let what = value.isEmpty ? name : "\(name): \(value)"
@@ -59,7 +58,7 @@ public enum WirePromises {
     }
 
     /// The owner id every bucket has (ListBuckets and listings show it).
-    public static let ownerID = "stowage"
+    public static let ownerID = UserDirectory.administratorID
 
     private static func header(_ name: String, _ operations: Set<S3Operation>?, _ disposition: Disposition,
                                _ note: String, prefix: Bool = false) -> Rule {
@@ -161,10 +160,10 @@ public enum WirePromises {
             header("x-amz-rename-source-if-unmodified-since", [.renameObject], .honoured, "condition on the source"),
             header("x-amz-client-token", [.renameObject], .honoured, "idempotency token, kept 24 h"),
             // Ownership and billing: one owner, no charges.
-            header("x-amz-expected-bucket-owner", nil, .honouredValues([ownerID], otherwise: .notOwner),
-                   "checked: every bucket's owner is \(ownerID)"),
-            header("x-amz-source-expected-bucket-owner", copies, .honouredValues([ownerID], otherwise: .notOwner),
-                   "checked: every bucket's owner is \(ownerID)"),
+            header("x-amz-expected-bucket-owner", nil, .honoured,
+                   "checked against the bucket owner's canonical id (a user's name; \(ownerID) for the administrator's buckets)"),
+            header("x-amz-source-expected-bucket-owner", copies, .honoured,
+                   "checked against the source bucket owner's canonical id"),
             header("x-amz-request-payer", nil, .honoured, "nothing is charged"),
             header("x-amz-optional-object-attributes", lists, .honoured, "no object is archived, so there is no restore status"),
             // Waivers of protections no object has.
