@@ -148,6 +148,10 @@ def test_bucket_acl_grants_listing_and_writing(pair):
     assert alice.get_object(Bucket=bucket, Key="b")["Body"].read() == b"bob's"
     assert code_of(lambda: bob.get_bucket_acl(Bucket=bucket)) == (403, "AccessDenied")
     assert code_of(lambda: bob.put_bucket_acl(Bucket=bucket, ACL="public-read-write")) == (403, "AccessDenied")
+    listed = {o["Key"]: o["Owner"]["ID"] for o in alice.list_objects(Bucket=bucket)["Contents"]}
+    assert listed == {"a": pair.alice_name, "b": pair.bob_name}
+    listed = {o["Key"]: o["Owner"]["ID"] for o in alice.list_objects_v2(Bucket=bucket, FetchOwner=True)["Contents"]}
+    assert listed == {"a": pair.alice_name, "b": pair.bob_name}
     bob.delete_object(Bucket=bucket, Key="a")   # WRITE on the bucket: deleting any object
     assert [o["Key"] for o in alice.list_objects_v2(Bucket=bucket)["Contents"]] == ["b"]
 

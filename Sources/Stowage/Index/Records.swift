@@ -176,9 +176,11 @@ struct ObjectRecord: Equatable {
     }
 
     func info(key: String) -> ObjectInfo {
-        ObjectInfo(key: key, size: size, etag: etag, lastModifiedMilliseconds: lastModifiedMilliseconds,
-                   attributes: attributes, partCount: partCount == 0 ? nil : Int(partCount),
-                   lock: lock == ObjectLock() ? nil : lock, tags: tags)
+        var info = ObjectInfo(key: key, size: size, etag: etag, lastModifiedMilliseconds: lastModifiedMilliseconds,
+                              attributes: attributes, partCount: partCount == 0 ? nil : Int(partCount),
+                              lock: lock == ObjectLock() ? nil : lock, tags: tags)
+        info.owner = acl?.owner
+        return info
     }
 
     /// As `info`, with the version id S3 shows for it: none in a bucket never versioned,

@@ -68,6 +68,8 @@ public struct ObjectInfo: Sendable, Equatable {
     public var lock: ObjectLock?
     /// The version's tags (GET and HEAD show their count in `x-amz-tagging-count`).
     public var tags: [ObjectTag] = []
+    /// The owner its ACL names (a user; "" the administrator); nil: the bucket's owner.
+    public var owner: String?
 
     public var lastModified: Date {
         Date(timeIntervalSince1970: Double(lastModifiedMilliseconds) / 1000)

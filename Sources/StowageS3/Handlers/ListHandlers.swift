@@ -27,6 +27,7 @@ extension Handlers {
         }.answeringZeroKeys(maxKeys)
         func encode(_ text: String) -> String { urlEncoded ? urlEncode(text) : text }
         let fetchOwner = !v2 || s3.parameter("fetch-owner") == "true"
+        let bucketOwner = fetchOwner ? try await store.offLoop { try $0.bucketOwner(bucket) } ?? "" : ""
         var xml = XMLWriter()
         xml.element("ListBucketResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Name", bucket)
@@ -53,7 +54,7 @@ extension Handlers {
                 xml.element("Contents") { xml in
                     xml.element("Key", encode(object.key))
                     xml.element("LastModified", HTTPDate.iso8601(milliseconds: object.lastModifiedMilliseconds))
-                    xml.listedObject(object, owner: fetchOwner)
+                    xml.listedObject(object, owner: fetchOwner ? object.owner ?? bucketOwner : nil)
                 }
             }
             for common in page.commonPrefixes {
@@ -86,6 +87,7 @@ extension Handlers {
                                       versionIDMarker: versionMarker, maxKeys: maxKeys)
         }
         func encode(_ text: String) -> String { urlEncoded ? urlEncode(text) : text }
+        let bucketOwner = try await store.offLoop { try $0.bucketOwner(bucket) } ?? ""
         var xml = XMLWriter()
         xml.element("ListVersionsResult", namespace: XMLWriter.s3Namespace) { xml in
             xml.element("Name", bucket)
@@ -108,9 +110,9 @@ extension Handlers {
                     xml.element("IsLatest", version.isLatest ? "true" : "false")
                     xml.element("LastModified", HTTPDate.iso8601(milliseconds: object.lastModifiedMilliseconds))
                     if object.isDeleteMarker {
-                        xml.owner()
+                        xml.owner(bucketOwner)
                     } else {
-                        xml.listedObject(object, owner: true)
+                        xml.listedObject(object, owner: object.owner ?? bucketOwner)
                     }
                 }
             }
@@ -156,18 +158,19 @@ extension ListResult {
 extension XMLWriter {
     /// What a listing says of an object after its key and date: ETag, size, storage class,
     /// checksum algorithms and, if asked, the owner.
-    mutating func listedObject(_ object: ObjectInfo, owner: Bool) {
+    /// `owner`: the owner's engine name ("" the administrator), shown as its canonical id; nil: no Owner element.
+    mutating func listedObject(_ object: ObjectInfo, owner: String?) {
         element("ETag", object.quotedETag)
         element("Size", String(object.size))
         element("StorageClass", object.attributes.storageClass ?? "STANDARD")
         for (algorithm, _) in object.attributes.checksums { element("ChecksumAlgorithm", algorithm) }
-        if owner { self.owner() }
+        if let owner { self.owner(owner) }
     }
 
-    mutating func owner() {
+    mutating func owner(_ name: String) {
         element("Owner") { xml in
-            xml.element("ID", Handlers.owner.id)
-            xml.element("DisplayName", Handlers.owner.displayName)
+            xml.element("ID", Handlers.canonicalID(name))
+            xml.element("DisplayName", Handlers.canonicalID(name))
         }
     }
 }
