@@ -120,6 +120,33 @@ import StowageChecksums
         }
     }
 
+    /// DeleteBucket removes every per-bucket setting in its transaction: no meta entry named
+    /// after the bucket is left for a new bucket of the same name to inherit.
+    @Test func deleteBucketLeavesNoSettingBehind() async throws {
+        try await withTemporaryStore { store, _ in
+            func settingKeys() throws -> [String] {
+                try store.read { txn in
+                    var found: [String] = []
+                    try txn.scan(store.index.meta, from: []) { key, _ in
+                        let text = String(decoding: key, as: UTF8.self)
+                        if text.hasSuffix("/gone") { found.append(text) }
+                        return true
+                    }
+                    return found
+                }
+            }
+            try await store.createBucket("gone", owner: "alice", ownership: .objectWriter, acl: Self.publicRead)
+            try await store.setBucketTagging("gone", tags: [ObjectTag(key: "k", value: "v")])
+            try await store.setBucketPolicy("gone", Array("{}".utf8))
+            try await store.setPublicAccessBlock("gone", PublicAccessBlock(ignorePublicAcls: true))
+            try await store.setCORSConfiguration("gone", rules: [CORSRule(allowedOrigins: ["*"], allowedMethods: ["GET"])])
+            #expect(try settingKeys().count == 6)
+            #expect(Set(try settingKeys()).isSubset(of: ObjectStore.bucketSettingKeys("gone").map { String(decoding: $0, as: UTF8.self) }))
+            try await store.deleteBucket("gone")
+            #expect(try settingKeys().isEmpty)
+        }
+    }
+
     @Test func ownershipAndTheBucketACLGoWithTheBucket() async throws {
         try await withTemporaryStore { store, _ in
             try await store.createBucket("bkt", owner: "alice", ownership: .objectWriter, acl: Self.publicRead)

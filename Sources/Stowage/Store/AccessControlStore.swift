@@ -70,6 +70,24 @@ extension ObjectStore {
                             acl: acl ?? .private(owner: owner))
     }
 
+    /// Everything authorization reads of a bucket — owner, ownership, ACL, policy text and
+    /// PublicAccessBlock — in one read transaction (one snapshot; in cluster mode one etcd
+    /// revision). `NoSuchBucket` when there is no such bucket.
+    public struct BucketAuthority: Sendable {
+        public var access: BucketAccess
+        public var policy: [UInt8]?
+        public var publicAccessBlock: PublicAccessBlock?
+    }
+
+    public func bucketAuthority(_ bucket: String) throws(StoreError) -> BucketAuthority {
+        try Validation.checkBucketName(bucket)
+        return try read { txn in
+            BucketAuthority(access: try bucketAccess(txn, bucket),
+                            policy: try txn.withValue(index.meta, Self.bucketPolicyKey(bucket)) { Array($0) },
+                            publicAccessBlock: try publicAccessBlock(txn, bucket))
+        }
+    }
+
     /// PutBucketAcl. The ACL's owner is the bucket's; BucketOwnerEnforced accepts only an
     /// ACL that grants nothing beyond the owner (and changes nothing).
     public func setBucketACL(_ bucket: String, acl: AccessControlList) async throws(StoreError) {

@@ -63,15 +63,19 @@ extension ObjectStore {
         try Validation.checkBucketName(bucket)
         return try read { txn in
             try index.requireBucket(txn, bucket)
-            return try txn.withValue(index.meta, Self.publicAccessBlockKey(bucket)) { bytes throws(RecordError) in
-                var r = try RecordReader(bytes, record: "public access block", expectedVersion: 1)
-                let flags = try r.u8()
-                try r.finish()
-                guard let block = PublicAccessBlock(flags: flags) else {
-                    throw RecordError(record: "public access block", reason: "unknown flags \(flags)")
-                }
-                return block
+            return try publicAccessBlock(txn, bucket)
+        }
+    }
+
+    func publicAccessBlock(_ txn: borrowing some IndexReading & ~Copyable, _ bucket: String) throws -> PublicAccessBlock? {
+        try txn.withValue(index.meta, Self.publicAccessBlockKey(bucket)) { bytes throws(RecordError) in
+            var r = try RecordReader(bytes, record: "public access block", expectedVersion: 1)
+            let flags = try r.u8()
+            try r.finish()
+            guard let block = PublicAccessBlock(flags: flags) else {
+                throw RecordError(record: "public access block", reason: "unknown flags \(flags)")
             }
+            return block
         }
     }
 

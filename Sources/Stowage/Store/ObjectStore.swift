@@ -298,6 +298,14 @@ extension ObjectStore {
         }
     }
 
+    /// Every per-bucket setting's `meta` key (§2 of ARCHITECTURE): DeleteBucket removes
+    /// them all in its transaction, so no setting outlives its bucket (or greets a new
+    /// bucket of the same name). A new setting adds its key here.
+    static func bucketSettingKeys(_ name: String) -> [[UInt8]] {
+        [LifecycleRecord.key(bucket: name), bucketTaggingKey(name), KeyStore.bucketEncryptionKey(name), bucketPolicyKey(name),
+         publicAccessBlockKey(name), CORSRecord.key(bucket: name), bucketACLKey(name), ownershipKey(name)]
+    }
+
     public func headBucket(_ name: String) throws(StoreError) -> BucketInfo {
         try Validation.checkBucketName(name)
         return try read { txn in
@@ -340,14 +348,7 @@ extension ObjectStore {
             guard try !index.hasHistory(txn, bucket: name) else {
                 throw StoreError(.bucketNotEmpty, "The bucket you tried to delete is not empty. You must delete all versions in the bucket.")
             }
-            _ = try txn.delete(index.meta, LifecycleRecord.key(bucket: name))
-            _ = try txn.delete(index.meta, Self.bucketTaggingKey(name))
-            _ = try txn.delete(index.meta, KeyStore.bucketEncryptionKey(name))
-            _ = try txn.delete(index.meta, Self.bucketPolicyKey(name))
-            _ = try txn.delete(index.meta, Self.publicAccessBlockKey(name))
-            _ = try txn.delete(index.meta, CORSRecord.key(bucket: name))
-            _ = try txn.delete(index.meta, Self.bucketACLKey(name))
-            _ = try txn.delete(index.meta, Self.ownershipKey(name))
+            for key in Self.bucketSettingKeys(name) { _ = try txn.delete(index.meta, key) }
             try txn.delete(index.buckets, Array(name.utf8))
         }
     }

@@ -46,20 +46,25 @@ enum Authorization {
         guard let bucket = s3.bucket else { throw denied }
         let policyOperations: Set<S3Operation> = [.putBucketPolicy, .getBucketPolicy, .deleteBucketPolicy, .getBucketPolicyStatus,
                                                   .putPublicAccessBlock, .getPublicAccessBlock, .deletePublicAccessBlock]
+        // One snapshot per bucket the request touches (a rename's two checks share one).
+        var authorities: [String: ObjectStore.BucketAuthority?] = [:]
+        let requestContext = context(s3, caller: caller)
         for check in requiredPermissions(operation, s3, bucket: bucket) {
-            guard case .some(let owner) = try await Self.owner(of: check.bucket, store: store) else {
+            if authorities[check.bucket] == nil { authorities[check.bucket] = try await Self.authority(of: check.bucket, store: store) }
+            guard case .some(.some(let authority)) = authorities[check.bucket] else {
                 // No such bucket: a signed request learns it (404); an unsigned one, nothing.
                 if principal == .anonymous { throw denied }
                 continue
             }
-            let isOwner = principal == .user(owner ?? "") && owner != nil
+            let owner = authority.access.owner
+            let isOwner = !owner.isEmpty && principal == .user(owner)
             if policyOperations.contains(operation) {
                 guard isOwner else { throw denied }
                 continue
             }
-            let policy = try await Self.policy(of: check.bucket, store: store)
+            let policy = try Self.policy(authority.policy, of: check.bucket)
             var request = BucketPolicy.Request(principal: principal, action: check.action, resource: check.resource,
-                                               context: context(s3, caller: caller))
+                                               context: requestContext)
             if policy?.mentionsExistingObjectTags == true || userPolicy?.mentionsExistingObjectTags == true, let key = check.key {
                 for tag in (try? await store.offLoop { try $0.objectTagging(bucket: check.bucket, key: key).tags }) ?? [] {
                     request.context["s3:existingobjecttag/" + tag.key.lowercased()] = [tag.value]
@@ -68,12 +73,11 @@ enum Authorization {
             var decisions = [policy?.decide(request), userPolicy?.decide(request)]
             if decisions.contains(.deny) { throw denied }
             // RestrictPublicBuckets: a public policy grants nothing to unsigned requests.
-            if principal == .anonymous, policy?.isPublic == true,
-               (try? await store.offLoop({ try $0.publicAccessBlock(check.bucket) }))??.restrictPublicBuckets == true {
+            if principal == .anonymous, policy?.isPublic == true, authority.publicAccessBlock?.restrictPublicBuckets == true {
                 decisions = []
             }
             if isOwner || decisions.contains(.allow) { continue }
-            guard try await aclAllows(check, s3, principal: principal, store: store) else { throw denied }
+            guard try await aclAllows(check, s3, principal: principal, authority: authority, store: store) else { throw denied }
         }
     }
 
@@ -97,13 +101,12 @@ enum Authorization {
     /// BucketOwnerEnforced bucket (ACLs disabled); IgnorePublicAcls drops the grants to
     /// AllUsers and AuthenticatedUsers.
     static func aclAllows(_ check: Permission, _ s3: S3Request, principal: BucketPolicy.Principal,
-                          store: ObjectStore) async throws -> Bool {
+                          authority: ObjectStore.BucketAuthority, store: ObjectStore) async throws -> Bool {
         guard let (onObject, needed) = aclPermission(for: check.action) else { return false }
         let bucket = check.bucket
-        let access: ObjectStore.BucketAccess
-        do { access = try await store.offLoop { try $0.bucketAccess(bucket) } } catch { return false }
+        let access = authority.access
         guard access.ownership.aclsEnabled else { return false }
-        let ignorePublic = try await store.offLoop { try $0.publicAccessBlock(bucket) }?.ignorePublicAcls == true
+        let ignorePublic = authority.publicAccessBlock?.ignorePublicAcls == true
         let matches = { (grantee: AccessControlList.Grantee) -> Bool in
             switch grantee {
             case .user(let name): principal == .user(name)
@@ -233,28 +236,25 @@ enum Authorization {
         return context
     }
 
-    /// A bucket's owner: `.some(nil)` the administrator, `.some(name)` a user; nil when
-    /// the bucket does not exist (the handler then answers 404 or 400, as for anyone).
-    private static func owner(of bucket: String, store: ObjectStore) async throws -> String?? {
+    /// What authorization reads of a bucket, in one snapshot; nil when the bucket does not
+    /// exist (the handler then answers 404 or 400, as for anyone).
+    private static func authority(of bucket: String, store: ObjectStore) async throws -> ObjectStore.BucketAuthority? {
         do {
-            return .some(try await store.offLoop { try $0.bucketOwner(bucket) })
+            return try await store.offLoop { try $0.bucketAuthority(bucket) }
         } catch {
             if error.code == .noSuchBucket || error.code == .invalidBucketName { return nil }
             throw error
         }
     }
 
-    /// The bucket's policy, parsed; nil when it has none. A stored policy that no longer
-    /// parses (it parsed when put) denies rather than allows.
-    static func policy(of bucket: String, store: ObjectStore) async throws -> BucketPolicy? {
-        let text: [UInt8]?
-        do { text = try await store.offLoop { try $0.bucketPolicy(bucket) } } catch {
-            if error.code == .noSuchBucket { return nil }
-            throw error
-        }
+    /// A bucket's policy, parsed (`PolicyCache`: parsed once per text); nil when it has
+    /// none. A stored policy that no longer parses (it parsed when put) denies rather than allows.
+    static func policy(_ text: [UInt8]?, of bucket: String) throws -> BucketPolicy? {
         guard let text else { return nil }
-        do { return try PolicyParser.parse(text, bucket: bucket) } catch { throw denied }
+        do { return try policyCache.parsed(text, bucket: bucket) } catch { throw denied }
     }
+
+    static let policyCache = PolicyCache()
 
     /// The user's policies as one: their statements together. A stored policy that no
     /// longer parses denies rather than allows.
@@ -263,7 +263,7 @@ enum Authorization {
         guard !texts.isEmpty else { return nil }
         var statements: [BucketPolicy.Statement] = []
         for (_, text) in texts {
-            do { statements += try PolicyParser.parse(text, bucket: nil).statements } catch { throw denied }
+            do { statements += try policyCache.parsed(text, bucket: nil).statements } catch { throw denied }
         }
         return BucketPolicy(statements: statements)
     }

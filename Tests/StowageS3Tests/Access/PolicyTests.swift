@@ -13,6 +13,24 @@ import Testing
         policy.decide(BucketPolicy.Request(principal: principal, action: action, resource: resource, context: context))
     }
 
+    /// The cache answers the policy its text parses to, per bucket (a resource outside the
+    /// bucket is malformed for one bucket and fine for another), never a stale one, and
+    /// keeps at most its capacity.
+    @Test func policyCacheParsesEachTextOnceAndNeverServesAStaleOne() throws {
+        let cache = PolicyCache(capacity: 2)
+        let reads = Array(#"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/*"}}"#.utf8)
+        let denies = Array(#"{"Statement": {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/*"}}"#.utf8)
+        #expect(Self.ask(try cache.parsed(reads, bucket: "bkt")) == .allow)
+        #expect(Self.ask(try cache.parsed(reads, bucket: "bkt")) == .allow)
+        #expect(cache.count == 1)
+        #expect(Self.ask(try cache.parsed(denies, bucket: "bkt")) == .deny)
+        #expect(throws: S3Error.self) { _ = try cache.parsed(reads, bucket: "other") }
+        #expect(cache.count == 2)
+        let users = Array(#"{"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/*"}}"#.utf8)
+        #expect(Self.ask(try cache.parsed(users, bucket: nil)) == .allow)
+        #expect(cache.count == 1, "full: dropped, then the new entry kept")
+    }
+
     @Test func usersPoliciesHaveNoPrincipalAndReachAnyBucket() throws {
         let policy = try PolicyParser.parse(Array("""
             {"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other/*"}}
