@@ -312,7 +312,9 @@ extension ObjectStore {
         if let batch = itemsPerMutation {
             while try await mutate({ [index, self] txn -> Bool in
                 _ = try requireUpload(txn, uploadID, bucket: bucket, key: key)
-                let stored = try parts(txn, uploadID)
+                // Only the batch (and one more, to know there is more) is read: reading every
+                // part would check more keys than the transaction may.
+                let stored = try parts(txn, uploadID, limit: batch + 1)
                 guard stored.count > batch else { return false }
                 let some = stored.keys.sorted().prefix(batch)
                 for number in some {
@@ -408,14 +410,16 @@ extension ObjectStore {
     }
 
     /// Every part of an upload, by number.
-    func parts(_ txn: borrowing some IndexReading & ~Copyable, _ uploadID: String) throws -> [Int: PartRecord] {
+    /// The upload's parts; with `limit`, only the first `limit` of them by number (a
+    /// transaction over etcd checks every key it reads, so a batch reads only its batch).
+    func parts(_ txn: borrowing some IndexReading & ~Copyable, _ uploadID: String, limit: Int? = nil) throws -> [Int: PartRecord] {
         let prefix = Array(uploadID.utf8) + [0]
         var result: [Int: PartRecord] = [:]
         try txn.scan(index.uploads, from: prefix) { key, value in
             guard key.starts(with: prefix), key.count == prefix.count + 4 else { return false }
             let number = Int(UInt32(bigEndian: UnsafeRawBufferPointer(rebasing: key[prefix.count...]).loadUnaligned(as: UInt32.self)))
             result[number] = try PartRecord(decoding: value)
-            return true
+            return limit.map { result.count < $0 } ?? true
         }
         return result
     }
