@@ -38,6 +38,8 @@ class Cluster:
         self.ceph_conf = env["STOWAGE_CEPH_CONF"]
         self.pool = env["STOWAGE_RADOS_POOL"]
         self.etcd = env["STOWAGE_ETCD"].split(",")
+        # etcd's --max-txn-ops: the tests of what is larger than one transaction scale to it.
+        self.max_txn_ops = int(env.get("MAX_TXN_OPS", "1024"))
 
     def client(self, gateway: int = 0, attempts: int = 2, **config):
         """A boto3 client of one gateway; `attempts` counts the first try (botocore's own
@@ -78,7 +80,7 @@ def cluster():
         yield Cluster(path.parent, read_cluster_env(str(path)))
         return
     directory = pathlib.Path(tempfile.mkdtemp(prefix="stowage-cluster-"))
-    env = dict(os.environ, OSDS=os.environ.get("OSDS", "3"), DELETION_GRACE="2", MAX_TXN_OPS="1024")
+    env = dict(os.environ, OSDS=os.environ.get("OSDS", "3"), DELETION_GRACE="2", MAX_TXN_OPS="512")
     started = subprocess.run([str(SCRIPT), "up", str(directory)], env=env, capture_output=True, text=True, timeout=600)
     if started.returncode != 0:
         subprocess.run([str(SCRIPT), "down", str(directory)], timeout=120)

@@ -131,15 +131,16 @@ def test_prefix_rename_is_one_transaction_and_refused_whole_above_the_limit(clus
     assert moved.status_code == 200, moved.text
     keys = [o["Key"] for o in one.list_objects_v2(Bucket=bucket)["Contents"]]
     assert keys == [f"final/step/{i:03}" for i in range(30)]
-    # Over the cluster's --max-txn-ops (1024 here): each key is a delete, a put and a check.
-    for i in range(600):
+    # Over the cluster's --max-txn-ops: each key is a delete, a put and a check.
+    many = cluster.max_txn_ops // 3 + 30
+    for i in range(many):
         one.put_object(Bucket=bucket, Key=f"many/{i:04}", Body=b"m")
     refused = rename_prefix(cluster, 0, bucket, "many/", "moved/")
     assert refused.status_code == 400, refused.text
     assert "max-txn-ops" in refused.text or "transaction" in refused.text
     listed = other.list_objects_v2(Bucket=bucket, Prefix="moved/")
     assert listed["KeyCount"] == 0, "nothing moved"
-    assert other.list_objects_v2(Bucket=bucket, Prefix="many/", MaxKeys=1000)["KeyCount"] == 600
+    assert other.list_objects_v2(Bucket=bucket, Prefix="many/", MaxKeys=1000)["KeyCount"] == many
 
 
 def rename_prefix(cluster, gateway: int, bucket: str, source: str, destination: str):
@@ -387,9 +388,10 @@ def put_many(cluster, bucket: str, keys: list[str], body: bytes = b"x") -> None:
 
 
 def test_delete_objects_larger_than_one_etcd_transaction_deletes_every_key(cluster, bucket):
-    # 600 deletions change ~1,100 etcd keys: more than the test cluster's --max-txn-ops
-    # (1,024) takes at once. S3 gives each key its own outcome, so the gateway batches.
-    keys = [f"many/{n:04d}" for n in range(600)]
+    # Each deletion changes ~1.8 etcd keys (600 change ~1,100): 2/3 of --max-txn-ops
+    # deletions are more than one transaction takes. S3 gives each key its own outcome,
+    # so the gateway batches.
+    keys = [f"many/{n:04d}" for n in range(cluster.max_txn_ops * 2 // 3)]
     put_many(cluster, bucket, keys)
     one = cluster.client(0)
     answer = one.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys] + [{"Key": "never-there"}]})
@@ -402,13 +404,14 @@ def test_abort_of_an_upload_larger_than_one_etcd_transaction_removes_every_part(
     from concurrent.futures import ThreadPoolExecutor
     one = cluster.client(0)
     before = cluster.rados_objects()
+    parts = cluster.max_txn_ops // 2
     upload = one.create_multipart_upload(Bucket=bucket, Key="huge")["UploadId"]
     clients = [cluster.client(0), cluster.client(1)]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda n: clients[n % 2].upload_part(Bucket=bucket, Key="huge", UploadId=upload, PartNumber=n,
-                                                           Body=b"p%d" % n), range(1, 401)))
-    assert len(cluster.rados_objects() - before) == 400
-    # 400 parts released and deleted are ~1,200 changed etcd keys: more than one transaction.
+                                                           Body=b"p%d" % n), range(1, parts + 1)))
+    assert len(cluster.rados_objects() - before) == parts
+    # Each part released and deleted is ~3 changed etcd keys: more than one transaction.
     one.abort_multipart_upload(Bucket=bucket, Key="huge", UploadId=upload)
     with pytest.raises(ClientError) as gone:
         one.list_parts(Bucket=bucket, Key="huge", UploadId=upload)
