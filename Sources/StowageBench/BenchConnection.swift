@@ -395,7 +395,7 @@ final class BenchConnection: ChannelInboundHandler {
             guard text.contains(token) else {
                 return text.contains("<Error>") ? .error("HTTP \(status) \(Self.s3Code(text) ?? "Error") in the body") : .error("verify")
             }
-            return .ok(bytes: received)
+            return .ok(bytes: operation == .list ? received : 0)
         case .uploadID:
             guard status == 200 else { return failure(expected: 200) }
             guard let id = Self.element("UploadId", in: String(buffer: collected)) else { return .error("verify") }

@@ -64,8 +64,8 @@ public struct BenchReport: Sendable {
         ]
         for (name, stats) in operations.map({ ($0.operation.rawValue, $0.stats) }) + (operations.count > 1 ? [("total", total)] : []) {
             let h = stats.histogram
-            lines.append(String(format: "%-13@ %9d %10.1f %10.2f %9.3f %9.3f %9.3f %9.3f %9.3f %7d",
-                                name as NSString, stats.operations, rate(stats.operations), rate(stats.bytes) / 1e6,
+            lines.append(name.padding(toLength: 13, withPad: " ", startingAt: 0) + String(format: " %9d %10.1f %10.2f %9.3f %9.3f %9.3f %9.3f %9.3f %7d",
+                                stats.operations, rate(stats.operations), rate(stats.bytes) / 1e6,
                                 Double(h.percentile(50)) / 1e6, Double(h.percentile(90)) / 1e6, Double(h.percentile(99)) / 1e6,
                                 Double(h.percentile(99.9)) / 1e6, Double(h.maximumNanoseconds) / 1e6, stats.errorCount))
         }
