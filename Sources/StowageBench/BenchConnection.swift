@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// One keep-alive connection of the load, run entirely on its event loop: each answer,
 /// once checked, starts the next request from the same callback (no task, no thread hop).
@@ -47,9 +48,21 @@ final class BenchConnection: ChannelInboundHandler {
     private let shared: BenchShared
     private let configuration: BenchConfiguration
     private let index: Int
+    private let eventLoop: EventLoop
     private var signer: BenchSigner?
     private var random: SplitMix64
     private var context: ChannelHandlerContext?
+    /// A request is on the wire and its answer not yet complete.
+    private var inFlight = false
+    /// The server said `Connection: close`: the close that follows is no failure.
+    private var closeAfterAnswer = false
+    /// The request to write once a new connection is up.
+    private var pendingWrite: ((ChannelHandlerContext) -> Void)?
+    private var reconnecting = false
+    /// The request in flight, to send again once on a new connection if the old one closed
+    /// before any byte of the answer (a keep-alive race: the server closed as it was sent).
+    private var lastWrite: ((ChannelHandlerContext) -> Void)?
+    private var resent = false
     private var mode = Mode.idle
     private var result = ConnectionResult()
 
@@ -78,8 +91,9 @@ final class BenchConnection: ChannelInboundHandler {
     /// The largest XML or error body kept for checking.
     static let maxCollectedBytes = 1 << 20
 
-    init(shared: BenchShared, index: Int) {
+    init(shared: BenchShared, index: Int, eventLoop: EventLoop) {
         self.shared = shared
+        self.eventLoop = eventLoop
         self.configuration = shared.configuration
         self.index = index
         signer = configuration.unsigned ? nil
@@ -93,6 +107,38 @@ final class BenchConnection: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    /// Servers that answer `Connection: close` (moto's) or drop an idle connection get a
+    /// new one, from the same event loop, before the next request: its set-up time is in
+    /// that request's latency, as for any client.
+    private func reconnect(on eventLoop: EventLoop) {
+        guard !reconnecting else { return }
+        reconnecting = true
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(handler.value)
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port)
+            .whenComplete { result in handler.value.reconnected(result) }
+    }
+
+    private func reconnected(_ result: Result<Channel, Error>) {
+        reconnecting = false
+        guard let write = pendingWrite else { return }
+        pendingWrite = nil
+        switch result {
+        case .success:
+            if let context { write(context) } else { answered(.error("connection closed")) }
+        case .failure:
+            answered(.error("cannot reconnect"))
+        }
+    }
 
     // MARK: Commands from the runner (on this event loop)
 
@@ -263,7 +309,7 @@ final class BenchConnection: ChannelInboundHandler {
         let end = NIODeadline.now().uptimeNanoseconds
         if case .ok(let bytes) = outcome { applySuccess(); operationBytes = max(operationBytes, bytes) }
         if operationStartNanoseconds >= window.measureStartNanoseconds, operationStartNanoseconds < window.measureEndNanoseconds {
-            let statsIndex = BenchOperation.allCases.firstIndex(of: operation)!
+            let statsIndex = operation.index
             result.stats[statsIndex].operations += 1
             result.stats[statsIndex].histogram.record(nanoseconds: end - operationStartNanoseconds)
             result.lastEndNanoseconds = max(result.lastEndNanoseconds, end)
@@ -301,7 +347,6 @@ final class BenchConnection: ChannelInboundHandler {
     private func send(method: HTTPMethod, path: String, rawQuery: String = "", canonicalQuery: String = "",
                       amzHeaders: [(name: String, value: String)] = [], headers extra: [(String, String)] = [],
                       body: ByteBuffer? = nil, expect: Expectation) {
-        guard let context else { return }
         expectation = expect
         status = 0
         contentLength = nil
@@ -328,17 +373,29 @@ final class BenchConnection: ChannelInboundHandler {
         if body != nil || method == .PUT || method == .POST {
             headers.add(name: "Content-Length", value: String(body?.readableBytes ?? 0))
         }
-        let uri = rawQuery.isEmpty ? path : path + "?" + rawQuery
-        context.write(wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers))),
-                      promise: nil)
-        if let body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: rawQuery.isEmpty ? path : path + "?" + rawQuery,
+                                   headers: headers)
+        let write = { (context: ChannelHandlerContext) in
+            self.inFlight = true
+            context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+            if let body, body.readableBytes > 0 { context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        }
+        lastWrite = write
+        resent = false
+        if let context, context.channel.isActive, !closeAfterAnswer {
+            write(context)
+        } else {
+            pendingWrite = write
+            reconnect(on: eventLoop)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             status = head.status.code
+            closeAfterAnswer = !head.isKeepAlive
             contentLength = head.headers.first(name: "content-length").flatMap { Int($0) }
             etag = head.headers.first(name: "etag")
             collecting = !expectsBody(status) || {
@@ -367,6 +424,8 @@ final class BenchConnection: ChannelInboundHandler {
                 }
             }
         case .end:
+            inFlight = false
+            if closeAfterAnswer { context.close(promise: nil) }
             answered(evaluate())
         }
     }
@@ -437,30 +496,20 @@ final class BenchConnection: ChannelInboundHandler {
 
     // MARK: A connection lost
 
+    /// The connection closed: an answer cut short is an error; the next request opens a
+    /// new connection.
     func channelInactive(context: ChannelHandlerContext) {
-        switch mode {
-        case .idle: break
-        case .single(let promise):
-            mode = .idle
-            promise.succeed("connection closed")
-        case .setup(let promise, _):
-            mode = .idle
-            result.setupErrors["connection closed", default: 0] += 1
-            promise.succeed(result)
-        case .run(let window, _):
-            finishOperationOnClose(window)
-        }
         self.context = nil
-    }
-
-    private func finishOperationOnClose(_ window: BenchWindow) {
-        if operationStartNanoseconds >= window.measureStartNanoseconds {
-            let statsIndex = BenchOperation.allCases.firstIndex(of: operation)!
-            result.stats[statsIndex].operations += 1
-            result.stats[statsIndex].errors["connection closed", default: 0] += 1
-            shared.failed.add(1, ordering: .relaxed)
+        closeAfterAnswer = false
+        guard inFlight else { return }
+        inFlight = false
+        if status == 0, !resent, let lastWrite {
+            resent = true
+            pendingWrite = lastWrite
+            reconnect(on: eventLoop)
+        } else {
+            answered(.error("connection closed"))
         }
-        finish()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -12,23 +12,23 @@ public enum BenchRunner {
         let shared = BenchShared(configuration: configuration,
                                  payload: BenchPayload(sizes: configuration.sizes, seed: configuration.seed))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
-        var channels: [Channel] = []
         do {
-            channels = try await connect(shared, group)
-            let report = try await load(shared, channels, progress)
-            try await close(channels)
-            try await group.shutdownGracefully()
+            let report = try await load(shared, try await connect(shared, group), progress)
+            try await group.shutdownGracefully()  // closes the connections
             return report
         } catch {
-            try? await close(channels)
             try? await group.shutdownGracefully()
             throw error
         }
     }
 
-    static func connect(_ shared: BenchShared, _ group: MultiThreadedEventLoopGroup) async throws -> [Channel] {
+    /// A connection's handler, usable from its event loop only (it reconnects by itself,
+    /// so it outlives its first channel).
+    typealias Connection = NIOLoopBound<BenchConnection>
+
+    static func connect(_ shared: BenchShared, _ group: MultiThreadedEventLoopGroup) async throws -> [Connection] {
         let configuration = shared.configuration
-        var channels: [Channel] = []
+        var connections: [Connection] = []
         for index in 0..<configuration.concurrency {
             let bootstrap = ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -36,38 +36,33 @@ public enum BenchRunner {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        try channel.pipeline.syncOperations.addHandler(BenchConnection(shared: shared, index: index))
+                        try channel.pipeline.syncOperations.addHandler(BenchConnection(shared: shared, index: index, eventLoop: channel.eventLoop))
                     }
                 }
+            let channel: Channel
             do {
-                channels.append(try await bootstrap.connect(host: configuration.host, port: configuration.port).get())
+                channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
             } catch {
-                try? await close(channels)
                 throw BenchFailure("cannot connect to \(configuration.host):\(configuration.port): \(error)")
             }
+            connections.append(try await channel.eventLoop.submit {
+                Connection(try channel.pipeline.syncOperations.handler(type: BenchConnection.self), eventLoop: channel.eventLoop)
+            }.get())
         }
-        return channels
+        return connections
     }
 
-    static func close(_ channels: [Channel]) async throws {
-        for channel in channels { try? await channel.close() }
-    }
-
-    /// Runs `body` with connection `channel`'s handler, on its event loop.
-    static func with<Result: Sendable>(_ channel: Channel,
+    /// Runs `body` with a connection's handler, on its event loop.
+    static func with<Result: Sendable>(_ connection: Connection,
                                        _ body: @escaping @Sendable (BenchConnection, EventLoopPromise<Result>) -> Void) async throws -> Result {
-        try await channel.eventLoop.flatSubmit {
-            let promise = channel.eventLoop.makePromise(of: Result.self)
-            do {
-                body(try channel.pipeline.syncOperations.handler(type: BenchConnection.self), promise)
-            } catch {
-                promise.fail(error)
-            }
+        try await connection.eventLoop.flatSubmit {
+            let promise = connection.eventLoop.makePromise(of: Result.self)
+            body(connection.value, promise)
             return promise.futureResult
         }.get()
     }
 
-    static func load(_ shared: BenchShared, _ channels: [Channel],
+    static func load(_ shared: BenchShared, _ channels: [Connection],
                      _ progress: (@Sendable (String) -> Void)?) async throws -> BenchReport {
         let configuration = shared.configuration
         if configuration.createBucket, let error = try await with(channels[0], { $0.createBucket($1) }) {
@@ -125,7 +120,7 @@ public enum BenchRunner {
                            operations: zip(BenchOperation.allCases, stats).filter { $0.1.operations > 0 }.map { ($0.0, $0.1) })
     }
 
-    static func all<Result: Sendable>(_ channels: [Channel],
+    static func all<Result: Sendable>(_ channels: [Connection],
                                       _ body: @escaping @Sendable (BenchConnection, EventLoopPromise<Result>) -> Void) async throws -> [Result] {
         try await withThrowingTaskGroup(of: Result.self) { group in
             for channel in channels { group.addTask { try await with(channel, body) } }

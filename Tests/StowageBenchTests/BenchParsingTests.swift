@@ -94,3 +94,8 @@ import Testing
         #expect(BenchPayload(sizes: sizes, seed: 8).buffer != one.buffer)
     }
 }
+
+/// The stats arrays are indexed by `BenchOperation.index`: it must be `allCases`' order.
+@Test func operationIndexIsAllCasesOrder() {
+    #expect(BenchOperation.allCases.map(\.index) == Array(BenchOperation.allCases.indices))
+}

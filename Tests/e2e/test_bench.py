@@ -112,10 +112,13 @@ def test_each_operation_runs_clean_and_leaves_the_objects(s3_endpoint, s3, bucke
 
 class CorruptingProxy:
     """Forwards TCP to the server; in each answer with a body (Content-Length, as
-    Stowage's GETs have), flips the first byte of the body."""
+    Stowage's GETs have), flips the first byte of the body — or, with `close_each`,
+    leaves the bytes alone and closes the connection after each answer."""
 
-    def __init__(self, target_host: str, target_port: int):
+    def __init__(self, target_host: str, target_port: int, close_each: bool = False):
         self.target = (target_host, target_port)
+        self.close_each = close_each
+        self.closed = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.flipped = 0
@@ -163,7 +166,9 @@ class CorruptingProxy:
                             name, _, value = line.partition(b":")
                             if name.strip().lower() == b"content-length":
                                 length = int(value.strip())
-                        remaining, flip = length, length > 0 and head.startswith(b"HTTP/1.1 200")
+                        remaining, flip = length, length > 0 and head.startswith(b"HTTP/1.1 200") and not self.close_each
+                        if remaining == 0 and self.close_each:
+                            return self.hang_up(source, sink)
                         continue
                     piece, buffer = buffer[:remaining], buffer[remaining:]
                     remaining -= len(piece)
@@ -172,8 +177,18 @@ class CorruptingProxy:
                         flip = False
                         self.flipped += 1
                     sink.sendall(piece)
+                    if remaining == 0 and self.close_each:
+                        return self.hang_up(source, sink)
         except OSError:
             pass
+
+    def hang_up(self, *sockets):
+        self.closed += 1
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def close(self):
         self.stopping = True
@@ -193,6 +208,21 @@ def test_a_corrupted_body_is_a_verify_error_and_fails_the_run(s3_endpoint, bucke
     assert report["verify_errors"] > 0, output
     assert report["operations"]["get"]["errors"].get("verify", 0) == report["verify_errors"]
     assert "verify" in json.dumps(report["operations"]["get"]["errors"])
+
+
+def test_connections_the_server_closes_are_reopened(s3_endpoint, bucket_name_factory):
+    """A server that closes the connection after each answer (as moto's does): the bench
+    opens a new one for the next request, with no error."""
+    bucket = bucket_name_factory("bench")
+    proxy = CorruptingProxy(s3_endpoint.host, s3_endpoint.port, close_each=True)
+    try:
+        status, report, output = run_bench(f"http://127.0.0.1:{proxy.port}", s3_endpoint, bucket,
+                                           "--mix", "get=3,put=1", "--duration", SECONDS, "--concurrency", "2")
+    finally:
+        proxy.close()
+    assert status == 0, output
+    assert report["errors"] == 0 and report["operations"]["get"]["ops"] > 0, output
+    assert proxy.closed > report["total"]["ops"] / 2
 
 
 def test_usage_errors_are_refused_before_any_request(s3_endpoint):
