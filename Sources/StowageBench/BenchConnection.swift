@@ -100,7 +100,8 @@ final class BenchConnection: ChannelInboundHandler {
             : BenchSigner(accessKey: configuration.accessKey, secretKey: configuration.secretKey, region: configuration.region)
         random = SplitMix64(seed: configuration.seed &* 1_000_003 &+ UInt64(index))
         ownedSlots = (configuration.objects - index + configuration.concurrency - 1) / configuration.concurrency
-        exists = Array(repeating: configuration.needsObjects && configuration.setup, count: ownedSlots)
+        // Objects the mix reads are there: PUT at set-up, or by an earlier run (--no-setup, --unsigned).
+        exists = Array(repeating: configuration.needsObjects, count: ownedSlots)
         renamed = Array(repeating: false, count: ownedSlots)
         prefixMoved = Array(repeating: false, count: ownedSlots)
         collected = ByteBufferAllocator().buffer(capacity: 4096)

@@ -231,3 +231,13 @@ def test_usage_errors_are_refused_before_any_request(s3_endpoint):
                           env=dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y"))
     assert done.returncode != 0
     assert "unknown operation" in done.stderr
+
+
+def test_no_setup_reads_the_objects_an_earlier_run_wrote(s3_endpoint, bucket_name_factory):
+    bucket = bucket_name_factory("bench")
+    first, _, output = run_bench(s3_endpoint.url, s3_endpoint, bucket, "--mix", "head", "--duration", "0.3")
+    assert first == 0, output
+    status, report, output = run_bench(s3_endpoint.url, s3_endpoint, bucket, "--mix", "get", "--duration", SECONDS,
+                                       "--no-setup")
+    assert status == 0, output
+    assert report["operations"]["get"]["ops"] > 0 and report["operations"]["get"]["absent"] == 0, output
