@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -64,6 +65,7 @@ def main() -> None:
     finally:
         for target in servers.values():
             side.stop(target.process)
+        shutil.rmtree(work, ignore_errors=True)
     table = []
     for label, _, _ in MEASURES:
         row = {"measure": label}
