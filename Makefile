@@ -10,6 +10,8 @@ APT_PACKAGES := liblmdb-dev libxxhash-dev libisal-dev pkg-config librados-dev
 CLUSTER_APT  := etcd-server etcd-client ceph-mon ceph-osd ceph-common
 E2E_APT      := s3cmd rclone curl openssl
 BENCH_APT    := iperf3
+# The side by side's peers: nginx (the HTTP floor) and Ceph's RADOS Gateway on a one-OSD cluster.
+BENCH_PEERS_APT := nginx radosgw ceph-mon ceph-osd ceph-common
 BENCH_TLS_APT := wrk
 PYTHON       ?= python3
 SOAK_CYCLES  ?= 50
@@ -148,9 +150,10 @@ serve: release
 	.build/release/stowage serve --data $(DATA) --port $(PORT) --master-key-file $(MASTER_KEY)
 
 # What `make bench-compare` needs besides the build: moto's S3 server (the store compared
-# against), matplotlib (the plot) and iperf3 (the loopback reference).
+# against), matplotlib (the plot), iperf3 (the loopback reference), nginx and radosgw (the
+# side by side's peers).
 bench-deps: deps-e2e
-	$(call apt_install_missing,$(BENCH_APT))
+	$(call apt_install_missing,$(BENCH_APT) $(BENCH_PEERS_APT))
 	@$(PYTHON) -c 'import moto.server, flask, flask_cors, matplotlib' 2>/dev/null || \
 	  $(PYTHON) -m pip install -q -r Benchmarks/http/requirements.txt
 
@@ -158,8 +161,11 @@ bench-deps: deps-e2e
 # with rename(2), cp+rm and the machine's disk, MD5 and loopback rates as references.
 # Writes docs/bench/compare.csv, compare-tables.md and rename-latency.png (about 5 min
 # after the build; QUICK=1: small sizes and short phases, outputs in .bench-tmp/quick/).
+# Then `stowage bench` drives Stowage strict and relaxed, moto, radosgw (where it starts)
+# and nginx (static files) side by side: docs/bench/side-by-side.{json,md,png} (about 8 min).
 bench-compare: release bench-deps
 	STOWAGE_BIN=$(CURDIR)/.build/release/stowage QUICK=$(QUICK) $(PYTHON) Benchmarks/http/compare.py
+	STOWAGE_BIN=$(CURDIR)/.build/release/stowage QUICK=$(QUICK) $(PYTHON) Benchmarks/http/bench_side.py
 
 # HTTPS beside plain HTTP in one run (docs/BENCHMARKS.md): two relaxed servers, one with
 # --tls-cert/--tls-key, measured with wrk over presigned GETs, alternating, median of 3

@@ -47,6 +47,8 @@ public struct SigV4Verifier: Sendable {
     }
 
     public let credentials: S3Credentials
+    /// Signing keys derived once per secret and scope (day, region, service).
+    let signingKeys = SigV4SigningKeyCache()
 
     public init(credentials: S3Credentials) {
         self.credentials = credentials
@@ -254,7 +256,7 @@ extension SigV4Verifier {
         let timestamp = claim.timestamp.basicISO8601
         let stringToSign = [SigV4SigningContext.algorithm, timestamp, claim.scope,
                             SigV4SigningContext.sha256Hex(Array(canonical.utf8))].joined(separator: "\n")
-        let key = SigV4SigningContext.deriveSigningKey(secret: secret, scopeElements: claim.scopeElements)
+        let key = signingKeys.signingKey(secret: secret, scope: claim.scope, scopeElements: claim.scopeElements)
         let expected = SigV4SigningContext.signature(key: key, of: stringToSign)
         guard SigV4Encoding.constantTimeEqual(expected, claim.signature.lowercased()) else {
             throw S3ProtocolError(.signatureDoesNotMatch,

@@ -1,0 +1,243 @@
+"""`stowage bench` (issue 18) against the real server: every operation runs a short load
+and must report operations and no error, and what it did must be in the bucket after
+(read back with boto3); and through a proxy that flips a byte of every GET body, the
+bench must report `verify` errors and exit non-zero — a fast wrong answer is not a fast
+answer.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from conftest import REPO
+
+OBJECTS = 8
+CONCURRENCY = 4
+SECONDS = "1"
+WARMUP = "0.2"
+TIMEOUT_SECONDS = 120
+
+
+def binary() -> pathlib.Path:
+    path = pathlib.Path(os.environ.get("STOWAGE_BIN", REPO / ".build" / "debug" / "stowage"))
+    if not path.is_file():
+        pytest.fail(f"stowage binary not found at {path}: build it (swift build) or set STOWAGE_BIN", pytrace=False)
+    return path
+
+
+def run_bench(endpoint_url: str, endpoint, bucket: str, *args: str) -> tuple[int, dict, str]:
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=endpoint.access_key, AWS_SECRET_ACCESS_KEY=endpoint.secret_key)
+    done = subprocess.run([str(binary()), "bench", "--endpoint", endpoint_url, "--bucket", bucket, "--json",
+                           "--objects", str(OBJECTS), "--concurrency", str(CONCURRENCY), "--warmup", WARMUP, *args],
+                          capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS)
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        report = {}
+    return done.returncode, report, done.stdout + done.stderr
+
+
+def keys(s3, bucket: str, prefix: str = "bench/") -> dict[str, int]:
+    found = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            found[item["Key"]] = item["Size"]
+    return found
+
+
+# (mix, extra arguments)
+OPERATIONS = [
+    ("put", ["--obj-size", "1KiB-16KiB"]),
+    ("get", ["--obj-size", "1KiB-16KiB"]),
+    ("get-range", ["--obj-size", "16KiB", "--range-size", "1000"]),
+    ("head", []),
+    ("delete", []),
+    ("list", []),
+    ("copy", []),
+    ("rename-object", []),
+    ("rename-prefix", ["--prefix-objects", "3"]),
+    ("multipart", ["--obj-size", "6MiB", "--part-size", "5MiB", "--count", "4"]),
+    ("get=50,put=20,delete=10,rename-object=10,head=10", ["--obj-size", "1KiB-8KiB"]),
+]
+
+
+@pytest.mark.parametrize("mix, extra", OPERATIONS, ids=[m.split("=")[0] if "," not in m else "mixed" for m, _ in OPERATIONS])
+def test_each_operation_runs_clean_and_leaves_the_objects(s3_endpoint, s3, bucket_name_factory, mix, extra):
+    bucket = bucket_name_factory("bench")
+    status, report, output = run_bench(s3_endpoint.url, s3_endpoint, bucket, "--mix", mix, "--duration", SECONDS, *extra)
+    assert status == 0, output
+    assert report["errors"] == 0 and report["verify_errors"] == 0, output
+    for operation in [part.split("=")[0] for part in mix.split(",")]:
+        figures = report["operations"][operation]
+        assert figures["ops"] > 0, output
+        assert figures["errors"] == {}, output
+        assert figures["latency_ms"]["p50"] > 0 and figures["latency_ms"]["max"] >= figures["latency_ms"]["p99"]
+    assert report["client_cpu"]["user_s"] + report["client_cpu"]["system_s"] > 0
+
+    stored = keys(s3, bucket)
+    slots = range(OBJECTS)
+    objects = {key: size for key, size in stored.items() if key.startswith("bench/obj-")}
+    if mix in ("get", "get-range", "head", "list"):  # all written at set-up
+        assert set(objects) == {f"bench/obj-{n}" for n in slots}, stored
+    if mix in ("put", "multipart"):  # the slots the load drew
+        assert objects and set(objects) <= {f"bench/obj-{n}" for n in slots}, stored
+    low, high = report["object_size"]["min_bytes"], report["object_size"]["max_bytes"]
+    assert all(low <= size <= high for size in objects.values()), stored
+    if mix == "delete":
+        assert not any(key.startswith("bench/obj-") for key in stored), stored
+    if mix == "copy":
+        copies = [n for n in slots if f"bench/copy-{n}" in stored]
+        assert copies
+        for n in copies:
+            assert s3.get_object(Bucket=bucket, Key=f"bench/copy-{n}")["Body"].read() == \
+                s3.get_object(Bucket=bucket, Key=f"bench/obj-{n}")["Body"].read()
+    if mix == "rename-object":
+        # Each object under exactly one of its two names, and some moved.
+        for n in slots:
+            assert (f"bench/obj-{n}" in stored) != (f"bench/obj-{n}.moved" in stored), stored
+        assert any(key.endswith(".moved") for key in stored)
+    if mix == "rename-prefix":
+        for n in slots:
+            under_a = {k for k in stored if k.startswith(f"bench/dir-{n}/a/")}
+            under_b = {k for k in stored if k.startswith(f"bench/dir-{n}/b/")}
+            assert (len(under_a), len(under_b)) in ((3, 0), (0, 3)), stored
+        assert any("/b/" in key for key in stored)
+
+
+class CorruptingProxy:
+    """Forwards TCP to the server; in each answer with a body (Content-Length, as
+    Stowage's GETs have), flips the first byte of the body — or, with `close_each`,
+    leaves the bytes alone and closes the connection after each answer."""
+
+    def __init__(self, target_host: str, target_port: int, close_each: bool = False):
+        self.target = (target_host, target_port)
+        self.close_each = close_each
+        self.closed = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.flipped = 0
+        self.stopping = False
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while not self.stopping:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            threading.Thread(target=self.pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=self.corrupt, args=(server, client), daemon=True).start()
+
+    @staticmethod
+    def pump(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def corrupt(self, source, sink):
+        buffer, remaining, flip = b"", 0, False
+        try:
+            while data := source.recv(65536):
+                buffer += data
+                while buffer:
+                    if remaining == 0:
+                        end = buffer.find(b"\r\n\r\n")
+                        if end < 0:
+                            break
+                        head, buffer = buffer[:end + 4], buffer[end + 4:]
+                        sink.sendall(head)
+                        length = 0
+                        for line in head.split(b"\r\n")[1:]:
+                            name, _, value = line.partition(b":")
+                            if name.strip().lower() == b"content-length":
+                                length = int(value.strip())
+                        remaining, flip = length, length > 0 and head.startswith(b"HTTP/1.1 200") and not self.close_each
+                        if remaining == 0 and self.close_each:
+                            return self.hang_up(source, sink)
+                        continue
+                    piece, buffer = buffer[:remaining], buffer[remaining:]
+                    remaining -= len(piece)
+                    if flip:
+                        piece = bytes([piece[0] ^ 0x01]) + piece[1:]
+                        flip = False
+                        self.flipped += 1
+                    sink.sendall(piece)
+                    if remaining == 0 and self.close_each:
+                        return self.hang_up(source, sink)
+        except OSError:
+            pass
+
+    def hang_up(self, *sockets):
+        self.closed += 1
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stopping = True
+        self.listener.close()
+
+
+def test_a_corrupted_body_is_a_verify_error_and_fails_the_run(s3_endpoint, bucket_name_factory):
+    bucket = bucket_name_factory("bench")
+    proxy = CorruptingProxy(s3_endpoint.host, s3_endpoint.port)
+    try:
+        status, report, output = run_bench(f"http://127.0.0.1:{proxy.port}", s3_endpoint, bucket,
+                                           "--mix", "get", "--duration", SECONDS, "--concurrency", "2")
+    finally:
+        proxy.close()
+    assert proxy.flipped > 0
+    assert status == 1, output
+    assert report["verify_errors"] > 0, output
+    assert report["operations"]["get"]["errors"].get("verify", 0) == report["verify_errors"]
+    assert "verify" in json.dumps(report["operations"]["get"]["errors"])
+
+
+def test_connections_the_server_closes_are_reopened(s3_endpoint, bucket_name_factory):
+    """A server that closes the connection after each answer (as moto's does): the bench
+    opens a new one for the next request, with no error."""
+    bucket = bucket_name_factory("bench")
+    proxy = CorruptingProxy(s3_endpoint.host, s3_endpoint.port, close_each=True)
+    try:
+        status, report, output = run_bench(f"http://127.0.0.1:{proxy.port}", s3_endpoint, bucket,
+                                           "--mix", "get=3,put=1", "--duration", SECONDS, "--concurrency", "2")
+    finally:
+        proxy.close()
+    assert status == 0, output
+    assert report["errors"] == 0 and report["operations"]["get"]["ops"] > 0, output
+    assert proxy.closed > report["total"]["ops"] / 2
+
+
+def test_usage_errors_are_refused_before_any_request(s3_endpoint):
+    done = subprocess.run([str(binary()), "bench", "--endpoint", s3_endpoint.url, "--mix", "fetch=1"],
+                          capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+                          env=dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y"))
+    assert done.returncode != 0
+    assert "unknown operation" in done.stderr
+
+
+def test_no_setup_reads_the_objects_an_earlier_run_wrote(s3_endpoint, bucket_name_factory):
+    bucket = bucket_name_factory("bench")
+    first, _, output = run_bench(s3_endpoint.url, s3_endpoint, bucket, "--mix", "head", "--duration", "0.3")
+    assert first == 0, output
+    status, report, output = run_bench(s3_endpoint.url, s3_endpoint, bucket, "--mix", "get", "--duration", SECONDS,
+                                       "--no-setup")
+    assert status == 0, output
+    assert report["operations"]["get"]["ops"] > 0 and report["operations"]["get"]["absent"] == 0, output
