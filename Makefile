@@ -78,15 +78,17 @@ test-e2e: build-tests deps-e2e
 ETCD_SKIP := keyLimitEdge|tenThousandKeysMove|atomicUnderConcurrentReaders|atomicVisibility
 # Over the cluster run the e2e suites whose behaviour goes through the seams — objects,
 # renames, conditions, copies, multipart, listings, buckets, prefix renames, versions,
-# locks, tags, concurrency across gateways, large bodies, users' keys on every gateway —
-# and one or two tests of each setting kept in the index (encryption, policies, ACLs,
-# CORS, POST). The suites about signatures, wire promises, abuse and the CLIs' flags test
-# code above the seams that is the same in both modes; they run over the embedded store
-# (`make test-e2e`). Not the ones about a data directory (fsck, compaction, a full disk,
+# locks, tags, large bodies — and one to three tests of each thing kept in the index
+# (users' keys on every gateway, encryption, policies, ACLs, CORS, POST). Races across
+# gateways are Tests/cluster's own (test_concurrency's many-client races and hammer run
+# over the embedded store). The suites about signatures, wire promises, abuse and the
+# CLIs' flags test code above the seams that is the same in both modes; they run over the
+# embedded store (`make test-e2e`). Not the ones about a data directory (fsck, compaction, a full disk,
 # crash soak) nor test_memory's 1 GiB.
 CLUSTER_E2E := test_objects.py test_rename.py test_conditional.py test_copy.py test_multipart.py test_listing.py \
-  test_buckets.py test_prefix_rename.py test_concurrency.py test_large.py test_versioning.py test_object_lock.py \
-  test_tagging.py test_users.py test_cli_rclone.py \
+  test_buckets.py test_prefix_rename.py test_large.py test_versioning.py test_object_lock.py test_tagging.py \
+  test_cli_rclone.py test_users.py::test_a_second_user_is_refused_on_the_first_users_bucket \
+  test_users.py::test_a_deleted_key_is_refused_everywhere_within_seconds \
   test_encryption.py::test_sse_s3_bytes_are_encrypted_at_rest_and_read_back test_encryption.py::test_sse_kms_with_the_key_store \
   test_encryption.py::test_bucket_default_encryption test_encryption.py::test_rename_and_same_encryption_copy_write_no_byte \
   test_policies.py::test_a_policy_grants_read_and_nothing_more test_policies.py::test_a_public_read_bucket_serves_unsigned_gets_only \
