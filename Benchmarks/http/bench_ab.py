@@ -41,7 +41,9 @@ def main() -> None:
     parser.add_argument("--label", default="before vs after")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    work = pathlib.Path(tempfile.mkdtemp(prefix="ab-", dir=os.environ.get("BENCH_TMPDIR", REPO / ".bench-tmp")))
+    scratch = pathlib.Path(os.environ.get("BENCH_TMPDIR", REPO / ".bench-tmp"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    work = pathlib.Path(tempfile.mkdtemp(prefix="ab-", dir=scratch))
     servers = {}
     runs = []
     load_start = os.getloadavg()

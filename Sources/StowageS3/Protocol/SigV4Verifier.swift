@@ -66,7 +66,7 @@ public struct SigV4Verifier: Sendable {
         // A blank Authorization value is no credentials at all: an anonymous request,
         // refused with 403 like a missing header (never a malformed-header 400).
         let authorization = request.headers.first("authorization").flatMap {
-            $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0
+            $0.isBlank ? nil : $0
         }
         let presigned = request.query.contains(QueryParameter.algorithm)
         switch (authorization, presigned) {
@@ -266,5 +266,19 @@ extension SigV4Verifier {
             accessKey: claim.accessKey, payload: payload,
             signing: SigV4SigningContext(timestamp: timestamp, scope: claim.scope, seedSignature: expected, signingKey: key),
             isPresigned: presigned)
+    }
+}
+
+extension StringProtocol {
+    /// Nothing but whitespace (or nothing): what `trimmingCharacters(in: .whitespaces).isEmpty`
+    /// says, without Foundation's bridging for the ASCII values headers are (perf showed the
+    /// bridge at 6 % of a 4 KiB GET load's CPU, for the Authorization header alone).
+    var isBlank: Bool {
+        var ascii = true
+        let blank = utf8.allSatisfy { byte in
+            if byte >= 0x80 { ascii = false }
+            return byte == 0x20 || byte == 0x09
+        }
+        return ascii ? blank : trimmingCharacters(in: .whitespaces).isEmpty
     }
 }

@@ -142,7 +142,7 @@ struct S3Responder: HTTPResponder {
 
     /// No credentials of any kind: no Authorization value, no presigned query parameters.
     static func isAnonymous(_ request: Request) -> Bool {
-        if let value = request.headers[.authorization], !value.trimmingCharacters(in: .whitespaces).isEmpty { return false }
+        if let value = request.headers[.authorization], !value.isBlank { return false }
         let query = request.uri.query ?? ""
         return !["X-Amz-Algorithm=", "X-Amz-Credential=", "X-Amz-Signature=", "AWSAccessKeyId=", "Signature="].contains { name in
             query.hasPrefix(name) || query.contains("&" + name)

@@ -5,6 +5,14 @@ import Testing
 /// Every refusal of `SigV4Verifier`, one row per case, with the S3 code and HTTP status.
 /// The base requests are AWS's GET-with-Range and presigned examples, valid as they stand.
 @Suite struct SigV4VerifierErrorTests {
+    /// `isBlank` says what `trimmingCharacters(in: .whitespaces).isEmpty` says (the
+    /// Authorization header's "no credentials" test), ASCII fast, Unicode spaces too.
+    @Test(arguments: ["", " ", "\t \t", "AWS4-HMAC-SHA256 Credential=x", " x ", "\u{00A0}", " \u{2003} ", "é", " é"])
+    func blankIsWhatTrimmingSays(_ value: String) {
+        #expect(value.isBlank == value.trimmingCharacters(in: .whitespaces).isEmpty)
+        #expect(value[...].isBlank == value.isBlank)
+    }
+
     struct Case: Sendable, CustomTestStringConvertible {
         let testDescription: String
         let rawQuery: String
