@@ -230,6 +230,11 @@ extension ObjectStore {
     }
 
     /// The bucket's owner: a user's name, or nil for the administrator.
+    /// Whether `name` is a user (one index read; an ACL grant names users by it).
+    public func userExists(_ name: String) throws(StoreError) -> Bool {
+        try read { txn in try txn.withValue(index.meta, UserDirectory.userKey(name)) { _ in true } ?? false }
+    }
+
     public func bucketOwner(_ name: String) throws(StoreError) -> String? {
         try Validation.checkBucketName(name)
         let owner = try read { txn in try index.bucketRecord(txn, name).owner }

@@ -239,7 +239,7 @@ extension Handlers {
     /// The engine's name for a canonical id: "" for `stowage`, else a user that exists.
     private func userName(ofCanonicalID id: String) async throws -> String {
         if id == WirePromises.ownerID { return "" }
-        guard try await store.offLoop({ try $0.users() }).contains(where: { $0.name == id }) else {
+        guard try await store.offLoop({ try $0.userExists(id) }) else {
             throw S3Error.invalidArgument("Invalid id: \(id) is no user of this server")
         }
         return id
