@@ -80,8 +80,10 @@ public struct BenchConfiguration: Sendable {
         self.mix = mix
         self.sizes = sizes
         // Each connection owns the slots whose number modulo the concurrency is its own,
-        // so that it knows whether each of its objects exists and under which name.
-        self.objects = max(objects, concurrency)
+        // so that it knows whether each of its objects exists and under which name. A mix
+        // that only reads may share fewer objects among more connections (many readers of
+        // one large object: `--objects 1 --concurrency 64`).
+        self.objects = mix.onlyReads ? objects : max(objects, concurrency)
         self.concurrency = concurrency
         self.durationSeconds = durationSeconds
         self.count = count
@@ -95,6 +97,10 @@ public struct BenchConfiguration: Sendable {
         self.threads = threads > 0 ? threads : min(concurrency, System.coreCount)
         self.seed = seed
     }
+
+    /// The connection whose slots connection `index` reads: itself, unless fewer objects
+    /// than connections are shared by a mix that only reads.
+    func homeConnection(_ index: Int) -> Int { index % min(objects, concurrency) }
 
     /// `Host` as sent (and signed).
     public var hostHeader: String { port == 80 ? host : "\(host):\(port)" }

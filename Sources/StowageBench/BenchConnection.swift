@@ -48,6 +48,8 @@ final class BenchConnection: ChannelInboundHandler {
     private let shared: BenchShared
     private let configuration: BenchConfiguration
     private let index: Int
+    /// The connection whose slots this one uses: itself, unless readers share objects.
+    private let home: Int
     private let eventLoop: EventLoop
     private var signer: BenchSigner?
     private var random: SplitMix64
@@ -99,7 +101,8 @@ final class BenchConnection: ChannelInboundHandler {
         signer = configuration.unsigned ? nil
             : BenchSigner(accessKey: configuration.accessKey, secretKey: configuration.secretKey, region: configuration.region)
         random = SplitMix64(seed: configuration.seed &* 1_000_003 &+ UInt64(index))
-        ownedSlots = (configuration.objects - index + configuration.concurrency - 1) / configuration.concurrency
+        home = configuration.homeConnection(index)
+        ownedSlots = (configuration.objects - home + configuration.concurrency - 1) / configuration.concurrency
         // Objects the mix reads are there: PUT at set-up, or by an earlier run (--no-setup, --unsigned).
         exists = Array(repeating: configuration.needsObjects, count: ownedSlots)
         renamed = Array(repeating: false, count: ownedSlots)
@@ -164,7 +167,8 @@ final class BenchConnection: ChannelInboundHandler {
     // MARK: Set-up
 
     private var setupRequests: Int {
-        guard configuration.setup else { return 0 }
+        // A reader sharing another connection's objects leaves their PUTs to that one.
+        guard configuration.setup, home == index else { return 0 }
         let objects = configuration.needsObjects ? ownedSlots : 0
         let prefixes = configuration.mix.contains(.renamePrefix) ? ownedSlots * configuration.prefixObjects : 0
         return objects + prefixes
@@ -193,7 +197,7 @@ final class BenchConnection: ChannelInboundHandler {
 
     // MARK: The load
 
-    private func globalSlot(_ local: Int) -> Int { index + local * configuration.concurrency }
+    private func globalSlot(_ local: Int) -> Int { home + local * configuration.concurrency }
 
     private func objectPath(_ key: String) -> String { "/" + configuration.bucket + "/" + key }
 

@@ -90,4 +90,8 @@ public struct OperationMix: Sendable, Equatable {
     }
 
     public func contains(_ operation: BenchOperation) -> Bool { weights.contains { $0.operation == operation } }
+
+    /// Whether every operation only reads objects (get, get-range, head): then connections
+    /// may share them, and `--objects` may be below `--concurrency`.
+    public var onlyReads: Bool { operations.allSatisfy { $0 == .get || $0 == .getRange || $0 == .head } }
 }

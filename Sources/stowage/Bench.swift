@@ -38,7 +38,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Object size, or a uniform range: 4KiB, 1MiB, 4KiB-1MiB.")
     var objSize = "4KiB"
 
-    @Option(help: "Objects (each connection owns objects/concurrency of them).")
+    @Option(help: "Objects (each connection owns objects/concurrency of them; a mix of get, get-range and head may share fewer among more connections).")
     var objects = 1000
 
     @Option(help: "Concurrent keep-alive connections, one request in flight on each.")

@@ -241,3 +241,24 @@ def test_no_setup_reads_the_objects_an_earlier_run_wrote(s3_endpoint, bucket_nam
                                        "--no-setup")
     assert status == 0, output
     assert report["operations"]["get"]["ops"] > 0 and report["operations"]["get"]["absent"] == 0, output
+
+
+def test_readers_share_fewer_objects_than_connections(s3_endpoint, s3, bucket_name_factory):
+    """Many readers of one large object (point 4's 64 downloads of 1 GiB): a mix that only
+    reads may have fewer objects than connections; each object is PUT once and every
+    connection's GETs of it are checked."""
+    bucket = bucket_name_factory("bench")
+    status, report, output = run_bench(s3_endpoint.url, s3_endpoint, bucket, "--mix", "get=3,head=1",
+                                       "--duration", SECONDS, "--objects", "2", "--concurrency", "6",
+                                       "--obj-size", "64KiB")
+    assert status == 0, output
+    assert report["errors"] == 0 and report["operations"]["get"]["ops"] >= 6, output
+    assert keys(s3, bucket) == {"bench/obj-0": 65536, "bench/obj-1": 65536}
+
+
+def test_a_mix_that_writes_keeps_one_object_per_connection_at_least(s3_endpoint, s3, bucket_name_factory):
+    bucket = bucket_name_factory("bench")
+    status, report, output = run_bench(s3_endpoint.url, s3_endpoint, bucket, "--mix", "get=3,put=1",
+                                       "--duration", SECONDS, "--objects", "2", "--concurrency", "3")
+    assert status == 0, output
+    assert sorted(keys(s3, bucket)) == ["bench/obj-0", "bench/obj-1", "bench/obj-2"]
