@@ -60,4 +60,6 @@ extension Mapping: BlobPin {
     }
 
     static let smallestDroppedChunk = 64 << 10
+
+    func isResident(offsetBytes: UInt64, count: Int) -> Bool { isResident(offset: offsetBytes, count: count) }
 }

@@ -35,6 +35,22 @@ final class Mapping: @unchecked Sendable {
         madvise(UnsafeMutableRawPointer(mutating: base + Int(start)), Int(end - start), MADV_DONTNEED)
     }
 
+    /// Whether every page of `[offset, offset + count)` is in the page cache (`mincore`):
+    /// then reading it costs no disk wait, only minor faults. False on any doubt.
+    func isResident(offset: UInt64, count: Int) -> Bool {
+        let page = UInt64(Self.pageBytes)
+        let start = offset / page * page
+        let end = min(offset + UInt64(max(count, 1)), UInt64(length))
+        guard end > start else { return false }
+        let pages = Int((end - start + page - 1) / page)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: pages) { vector in
+            guard mincore(UnsafeMutableRawPointer(mutating: base + Int(start)), Int(end - start), vector.baseAddress) == 0 else {
+                return false
+            }
+            return vector.allSatisfy { $0 & 1 == 1 }
+        }
+    }
+
     /// Asks the kernel to start reading `[offset, offset + count)` in (`MADV_WILLNEED`), so
     /// a sequential pass over it waits for the disk less (compaction's copy).
     func prefetch(offset: UInt64, count: Int) {

@@ -78,10 +78,15 @@ protocol BlobPin: Sendable {
     /// How many chunks a reader should keep loading ahead of the one it serves: 0 for
     /// memory (a mapping), a few when each load is a network round trip.
     var readAhead: Int { get }
+    /// Whether `load` of these bytes would return without waiting (mapped pages in the
+    /// page cache): a small chunk is then served on the caller's thread, with no hop to
+    /// `BlockingIO`. False when unsure.
+    func isResident(offsetBytes: UInt64, count: Int) -> Bool
 }
 
 extension BlobPin {
     var readAhead: Int { 0 }
+    func isResident(offsetBytes: UInt64, count: Int) -> Bool { false }
 }
 
 /// Bytes lent by a blob backend, valid while `owner` lives: a mapping, or a buffer.

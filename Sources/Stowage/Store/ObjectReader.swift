@@ -60,6 +60,8 @@ public struct ObjectBody: AsyncSequence, Sendable {
     let verify: Bool
     let location: String
     let logger: Logger
+    /// Small resident chunks are served on the consumer's thread (`inliningSmallResidentChunks`).
+    var inlinesSmallResidentChunks = false
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let body: ObjectBody
@@ -92,7 +94,12 @@ public struct ObjectBody: AsyncSequence, Sendable {
             position += 1
             let loaded: ObjectBytes
             do {
-                if ahead.isEmpty {
+                if body.inlinesSmallResidentChunks, ahead.isEmpty, window == 0, chunk.chunkLength <= ObjectBody.inlineChunkBytes,
+                   chunk.pin.isResident(offsetBytes: chunk.chunkOffset, count: chunk.chunkLength) {
+                    // A small chunk already in memory: loading and hashing it take a few
+                    // microseconds, less than the two thread hops of `BlockingIO`.
+                    loaded = try ObjectBody.serve(chunk, verify: verify, location: location)
+                } else if ahead.isEmpty {
                     loaded = try await BlockingIO.run(lane) { try ObjectBody.serve(chunk, verify: verify, location: location) }
                 } else {
                     loaded = try await ahead.removeFirst().value
@@ -107,6 +114,23 @@ public struct ObjectBody: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
+
+    /// The largest chunk served on the consumer's own thread when its pages are resident
+    /// (XXH3 of 64 KiB is a few microseconds); larger ones, and any that would wait for
+    /// the disk, run on `BlockingIO`.
+    static let inlineChunkBytes = 64 << 10
+
+    /// This body, with chunks of up to `inlineChunkBytes` whose pages are in the page cache
+    /// loaded and verified on the consumer's own thread instead of a `BlockingIO` one (the
+    /// server's GETs: no thread hop for a small object). Only for a consumer that suspends
+    /// between chunks or bodies anyway, as a request waiting on its socket does: a loop
+    /// reading such bodies back to back would never suspend and could hold a cooperative
+    /// thread from every other task.
+    public func inliningSmallResidentChunks() -> ObjectBody {
+        var body = self
+        body.inlinesSmallResidentChunks = true
+        return body
+    }
 
     /// The slice of the chunk that is served: verified (`load`), then decrypted when the
     /// blob is encrypted — only the slice, never the rest of the chunk.
