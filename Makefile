@@ -19,7 +19,7 @@ SOAK_CYCLES  ?= 50
 SOAK_SERVE_ARGS ?= --segment-size 8 --compaction-interval 1 --compaction-threshold 0.3
 
 .PHONY: deps deps-e2e deps-cluster build build-tests release test test-swift test-e2e test-cluster soak serve clean \
-        bench-deps bench-compare bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster bench-tls bench-sse
+        bench-deps bench-compare bench-memory bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster bench-tls bench-sse
 
 define apt_install_missing
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -173,6 +173,13 @@ bench-compare: release bench-deps
 # --tls-cert/--tls-key, measured with wrk over presigned GETs, alternating, median of 3
 # rounds. Writes docs/bench/tls.json (about 3 min after the build).
 # Encryption at rest beside plain objects (rename, copy, GET, PUT): docs/bench/sse.json.
+# The server's peak resident memory under 64 concurrent 1 GiB GETs and 64 concurrent PUTs
+# (each as large as the free disk allows, up to 1 GiB), driven by `stowage bench`, each
+# phase on a fresh strict server: docs/bench/memory.json (about 5 min after the build;
+# 64 × 1 GiB of uploads need that much free disk, less is measured when there is less).
+bench-memory: release
+	$(PYTHON) Benchmarks/http/bench_memory.py --binary $(CURDIR)/.build/release/stowage --out docs/bench/memory.json
+
 bench-sse: release deps-e2e
 	$(PYTHON) Benchmarks/http/bench_sse.py --binary $(CURDIR)/.build/release/stowage
 

@@ -78,7 +78,8 @@ let package = Package(
         .testTarget(name: "StowageBenchTests", dependencies: ["StowageBench", "StowageS3"]),
         .testTarget(name: "StowageTests", dependencies: ["Stowage", "StowageChecksums"]),
         .testTarget(name: "StowageS3Tests",
-                    dependencies: ["StowageS3", "Stowage", "StowageChecksums", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+                    dependencies: ["StowageS3", "Stowage", "StowageChecksums", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "NIOPosix", package: "swift-nio")]),
     ]
 )
 

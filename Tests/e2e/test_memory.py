@@ -94,3 +94,36 @@ def test_one_gib_streams_with_bounded_memory(s3, bucket, s3_endpoint):
     assert upload.peak < LIMIT_BYTES, f"upload peak RSS {upload.peak >> 20} MiB"
     assert download.peak < LIMIT_BYTES, f"download peak RSS {download.peak >> 20} MiB"
     s3.delete_object(Bucket=bucket, Key="huge")
+
+
+CONCURRENT_READERS = 32
+CONCURRENT_OBJECT_BYTES = 64 << 20
+# Per reader: a chunk being copied, about one queued behind it and the socket's watermark.
+CONCURRENT_GROWTH_LIMIT_BYTES = 192 << 20
+
+
+def test_concurrent_downloads_keep_memory_bounded(s3_endpoint, bucket_name_factory):
+    """Issue 18, point 4: many readers of large objects at once. Each GET's writes reach
+    the connection through its event loop; without the body waiting for that loop now and
+    then, a busy loop let every reader queue chunks far ahead of the socket (64 readers of
+    1 GiB held 2.4 GiB). Driven by `stowage bench`, which checks every byte it reads."""
+    from test_bench import run_bench
+    pid = s3_endpoint.pid
+    bucket = bucket_name_factory("memory")
+    # The object first (one PUT), then the readers, so that the peak is theirs.
+    status, _, output = run_bench(s3_endpoint.url, s3_endpoint, bucket, "--mix", "get", "--objects", "1",
+                                  "--concurrency", "1", "--count", "1", "--obj-size", str(CONCURRENT_OBJECT_BYTES))
+    assert status == 0, output
+    with PeakRSS(pid) as idle:
+        time.sleep(0.1)
+    baseline = idle.peak
+    with PeakRSS(pid) as readers:
+        status, report, output = run_bench(s3_endpoint.url, s3_endpoint, bucket, "--mix", "get", "--no-setup",
+                                           "--objects", "1", "--concurrency", str(CONCURRENT_READERS),
+                                           "--count", str(2 * CONCURRENT_READERS),
+                                           "--obj-size", str(CONCURRENT_OBJECT_BYTES))
+    assert status == 0, output
+    assert report["operations"]["get"]["ops"] >= CONCURRENT_READERS and report["verify_errors"] == 0, output
+    growth = readers.peak - baseline
+    assert growth < CONCURRENT_GROWTH_LIMIT_BYTES, \
+        f"{CONCURRENT_READERS} readers of {CONCURRENT_OBJECT_BYTES >> 20} MiB grew the server by {growth >> 20} MiB"

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Stowage
 import StowageChecksums
 
@@ -14,6 +15,9 @@ struct Handlers {
     var secure = false
     /// The user that signed the request; nil: the administrator.
     var user: String?
+    /// The connection's event loop, which a long response body waits on now and then
+    /// (`ResponsePacing`) so that what it has written cannot pile up unsent.
+    var connectionLoop: (any EventLoop)?
 
     /// Largest XML request body read into memory (DeleteObjects with 1000 long keys fits).
     static let maxXMLBodyBytes = 2 << 20

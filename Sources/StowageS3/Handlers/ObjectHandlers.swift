@@ -85,12 +85,16 @@ extension Handlers {
             headers[.contentRange] = "bytes \(read.range.lowerBound)-\(read.range.upperBound - 1)/\(read.info.size)"
         }
         guard !isHead else { return Response(status: read.isPartial ? .partialContent : .ok, headers: headers) }
-        let objectBody = read.body
+        // A request task suspends on its socket between requests, so small chunks already
+        // in memory may be served on its own thread.
+        let objectBody = read.body.inliningSmallResidentChunks()
+        let pacing = ResponsePacing(connectionLoop)
         let body = ResponseBody(contentLength: length) { writer in
             for try await piece in objectBody {
                 var buffer = ByteBufferAllocator().buffer(capacity: piece.count)
                 piece.withUnsafeBytes { _ = buffer.writeBytes($0) }
                 try await writer.write(buffer)
+                try await pacing.wrote(piece.count)
             }
             try await writer.finish(nil)
         }

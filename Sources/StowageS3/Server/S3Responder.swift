@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Stowage
 
 /// Every request's path through the server: a request id, addressing, SigV4 or SigV2, dispatch to
@@ -106,7 +107,8 @@ struct S3Responder: HTTPResponder {
                         throw Authorization.denied
                     }
                     await context.sendContinue(for: request)
-                    response = try await route(s3, auth: auth, user: user, body: request.body, logger: logger)
+                    response = try await route(s3, auth: auth, user: user, body: request.body, logger: logger,
+                                               connectionLoop: context.channel?.eventLoop)
                 }
             }
         } catch {
@@ -177,7 +179,7 @@ struct S3Responder: HTTPResponder {
     /// else is 501: a request is never silently taken for a different operation. Every
     /// header and query parameter passes `WirePromises` before the handler runs.
     private func route(_ s3: S3Request, auth: SigV4Authentication, user: String?, body: RequestBody,
-                       logger: Logger) async throws -> Response {
+                       logger: Logger, connectionLoop: (any EventLoop)?) async throws -> Response {
         guard let operation = S3Operation.of(s3) else {
             let named = Set(s3.subresources).sorted().joined(separator: "&")
             let target = s3.bucket == nil ? "/" : s3.key == nil ? "a bucket" : "an object"
@@ -187,6 +189,7 @@ struct S3Responder: HTTPResponder {
         try await checkExpectedOwners(operation, s3)
         var handlers = makeHandlers(logger)
         handlers.user = user
+        handlers.connectionLoop = connectionLoop
         let bucket = s3.bucket ?? ""
         let key = s3.key ?? ""
         switch operation {
@@ -321,8 +324,12 @@ struct RequestLine {
     }
 
     func log(to logger: Logger, elapsed: Duration, slow threshold: Duration) {
-        let milliseconds = elapsed.seconds * 1000
         let slow = elapsed >= threshold
+        let level: Logger.Level = status >= 500 ? .error : slow ? .notice : .info
+        // Most servers log at warning: the line's metadata is not even built then (it was
+        // a dictionary and a formatted string on every request).
+        guard logger.logLevel <= level else { return }
+        let milliseconds = elapsed.seconds * 1000
         var metadata: Logger.Metadata = [
             "method": .string(method), "path": .string(path), "status": .stringConvertible(status),
             "operation": .string(operation ?? "-"), "bytes_in": .stringConvertible(bytesIn),
@@ -337,7 +344,6 @@ struct RequestLine {
             metadata["error_message"] = .string(error.message)
         }
         if slow { metadata["slow"] = .string("true") }
-        let level: Logger.Level = status >= 500 ? .error : slow ? .notice : .info
         logger.log(level: level, "request", metadata: metadata)
     }
 }
