@@ -74,13 +74,17 @@ import Testing
         }
     }
 
+    static func configuration(mix: String, objects: Int, concurrency: Int) throws -> BenchConfiguration {
+        try BenchConfiguration(
+            endpoint: "http://127.0.0.1:9000", bucket: "b", accessKey: "k", secretKey: "s", mix: try OperationMix(parsing: mix),
+            sizes: SizeDistribution(minimumBytes: 1, maximumBytes: 1), objects: objects, concurrency: concurrency,
+            durationSeconds: 1, warmupSeconds: 0)
+    }
+
     /// A mix that writes: every object slot belongs to exactly one connection, so there are
     /// at least as many as connections.
     @Test func objectsAtLeastConnectionsWhenWriting() throws {
-        let configuration = try BenchConfiguration(
-            endpoint: "http://127.0.0.1:9000", bucket: "b", accessKey: "k", secretKey: "s",
-            mix: try OperationMix(parsing: "get=9,put=1"),
-            sizes: SizeDistribution(minimumBytes: 1, maximumBytes: 1), objects: 3, concurrency: 8, durationSeconds: 1, warmupSeconds: 0)
+        let configuration = try Self.configuration(mix: "get=9,put=1", objects: 3, concurrency: 8)
         #expect(configuration.objects == 8)
         #expect((0..<8).map(configuration.homeConnection) == Array(0..<8))
         #expect(configuration.hostHeader == "127.0.0.1:9000")
@@ -89,10 +93,7 @@ import Testing
     /// A mix that only reads shares fewer objects among more connections: connection i
     /// reads the objects of connection i mod objects, which alone PUTs them.
     @Test func readersShareObjects() throws {
-        let configuration = try BenchConfiguration(
-            endpoint: "http://127.0.0.1:9000", bucket: "b", accessKey: "k", secretKey: "s",
-            mix: try OperationMix(parsing: "get=3,get-range=1,head=1"),
-            sizes: SizeDistribution(minimumBytes: 1, maximumBytes: 1), objects: 3, concurrency: 8, durationSeconds: 1, warmupSeconds: 0)
+        let configuration = try Self.configuration(mix: "get=3,get-range=1,head=1", objects: 3, concurrency: 8)
         #expect(configuration.objects == 3)
         #expect((0..<8).map(configuration.homeConnection) == [0, 1, 2, 0, 1, 2, 0, 1])
         #expect(try OperationMix(parsing: "get,head").onlyReads)

@@ -632,17 +632,6 @@ private func editBlob(_ store: ObjectStore, _ id: UInt64, _ change: @escaping @S
     }
 }
 
-/// Flips the low bit of one byte of a segment file, through the file (not the engine).
-private func flipByte(_ directory: String, segment: UInt64, at offset: UInt64) throws {
-    let fd = open(segmentPath(directory, segment), O_RDWR)
-    try #require(fd >= 0)
-    defer { close(fd) }
-    var byte: UInt8 = 0
-    try #require(pread(fd, &byte, 1, off_t(offset)) == 1)
-    byte ^= 0x01
-    try #require(pwrite(fd, &byte, 1, off_t(offset)) == 1)
-}
-
 /// XXH3 of every file under `directory` except LMDB's lock file (readers register there).
 private func fileDigests(_ directory: String) throws -> [String: UInt64] {
     var result: [String: UInt64] = [:]

@@ -16,15 +16,7 @@ import Testing
                 try store.index.blob(txn, try store.index.object(txn, bucket: "bkt", key: "victim")!.blobID)!.extents[0]
             }
             // Flip one byte in the second chunk of the victim, through the file (not the engine).
-            let path = directory + "/segments/" + SegmentFile.fileName(extent.segmentID)
-            let fd = open(path, O_RDWR)
-            #expect(fd >= 0)
-            var byte: UInt8 = 0
-            let offset = off_t(extent.offsetBytes) + 70_000
-            #expect(pread(fd, &byte, 1, offset) == 1)
-            byte ^= 0x01
-            #expect(pwrite(fd, &byte, 1, offset) == 1)
-            close(fd)
+            try flipByte(directory, segment: extent.segmentID, at: extent.offsetBytes + 70_000)
 
             await expectStoreError(.integrity) { _ = try await store.bytes("bkt", "victim") }
             // A range inside an undamaged chunk still reads; one touching the damage does not.

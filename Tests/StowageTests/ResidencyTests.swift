@@ -42,15 +42,7 @@ import Testing
             #expect(pin.isResident(offsetBytes: extent.offsetBytes, count: 4096))
             // Flip a byte through the file: the page stays in the page cache (resident), so
             // the GET takes the inline path, and must still refuse the bytes.
-            let path = directory + "/segments/" + SegmentFile.fileName(extent.segmentID)
-            let fd = open(path, O_RDWR)
-            #expect(fd >= 0)
-            var byte: UInt8 = 0
-            let offset = off_t(extent.offsetBytes) + 100
-            #expect(pread(fd, &byte, 1, offset) == 1)
-            byte ^= 0x80
-            #expect(pwrite(fd, &byte, 1, offset) == 1)
-            close(fd)
+            try flipByte(directory, segment: extent.segmentID, at: extent.offsetBytes + 100, mask: 0x80)
             #expect(pin.isResident(offsetBytes: extent.offsetBytes, count: 4096))
             let inline = try store.getObject(bucket: "bkt", key: "small").body.inliningSmallResidentChunks()
             #expect(inline.inlinesSmallResidentChunks)

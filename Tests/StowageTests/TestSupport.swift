@@ -148,3 +148,15 @@ func segmentSnapshot(_ directory: String) throws -> [String: String] {
     }
     return result
 }
+
+/// Flips bits (`mask`) of one byte of a segment file, through the file (not the engine):
+/// the page cache holds the damaged byte at once.
+func flipByte(_ directory: String, segment: UInt64, at offset: UInt64, mask: UInt8 = 0x01) throws {
+    let fd = open(segmentPath(directory, segment), O_RDWR)
+    try #require(fd >= 0)
+    defer { close(fd) }
+    var byte: UInt8 = 0
+    try #require(pread(fd, &byte, 1, off_t(offset)) == 1)
+    byte ^= mask
+    try #require(pwrite(fd, &byte, 1, off_t(offset)) == 1)
+}
