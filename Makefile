@@ -19,7 +19,7 @@ SOAK_CYCLES  ?= 50
 SOAK_SERVE_ARGS ?= --segment-size 8 --compaction-interval 1 --compaction-threshold 0.3
 
 .PHONY: deps deps-e2e deps-cluster build build-tests release test test-swift test-e2e test-cluster soak serve clean \
-        bench-deps bench-compare bench-memory bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster bench-tls bench-sse
+        bench-deps bench-compare bench-memory bench-large bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster bench-tls bench-sse
 
 define apt_install_missing
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -179,6 +179,12 @@ bench-compare: release bench-deps
 # 64 × 1 GiB of uploads need that much free disk, less is measured when there is less).
 bench-memory: release
 	$(PYTHON) Benchmarks/http/bench_memory.py --binary $(CURDIR)/.build/release/stowage --out docs/bench/memory.json
+
+# Issue 18's large-object targets beside their references in one run: PUT and GET of 1 GiB
+# over one stream and a 4-stream multipart PUT, against one core's MD5 rate, the disk's
+# (dd + fdatasync) and nginx sending the same file: docs/bench/large.json (about 3 min).
+bench-large: release bench-deps
+	$(PYTHON) Benchmarks/http/bench_large.py --binary $(CURDIR)/.build/release/stowage --out docs/bench/large.json
 
 bench-sse: release deps-e2e
 	$(PYTHON) Benchmarks/http/bench_sse.py --binary $(CURDIR)/.build/release/stowage
