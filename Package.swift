@@ -71,6 +71,8 @@ let package = Package(
         .executableTarget(name: "stowage",
                           dependencies: ["StowageS3", "Stowage", "StowageBench",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "NIOCore", package: "swift-nio"),
+                                         .product(name: "NIOPosix", package: "swift-nio"),
                                          .product(name: "Metrics", package: "swift-metrics"),
                                          .product(name: "Prometheus", package: "swift-prometheus"),
                                          .product(name: "Yams", package: "Yams")]),

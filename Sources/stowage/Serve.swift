@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import Metrics
+import NIOCore
+import NIOPosix
 import Prometheus
 import Stowage
 import StowageS3
@@ -103,6 +105,13 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         try settings.layers.check()
+        // Swift Concurrency's jobs run on the server's NIO event loops instead of Dispatch's
+        // cooperative pool (NIO's documented take-over; `any()` keeps a job on the loop that
+        // resumed it). A request's task and its connection then share a thread, so reading
+        // the request and writing the answer no longer cross threads twice per request.
+        // Blocking work never runs on a task: disk and network waits go to `BlockingIO`'s
+        // threads, index reads inline are LMDB memory reads.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         if settings.logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
         // Before the store opens: the engine's metric handles are made at first use.
         let registry = PrometheusCollectorRegistry()

@@ -213,7 +213,11 @@ def s3_endpoint():
     # A master key, so that SSE-S3 and SSE-KMS are served (test_encryption.py).
     master_key = workdir / "master.key"
     master_key.write_text(os.urandom(32).hex())
-    server = StowageProcess(binary, workdir, ["--master-key-file", str(master_key)])
+    # No background compaction: a pass copies live extents into the open segment whenever
+    # its timer fires, which would look like a stray write to the tests that watch the
+    # segment files (segment_files). test_compaction.py and test_soak.py start their own
+    # servers with it on.
+    server = StowageProcess(binary, workdir, ["--master-key-file", str(master_key), "--compaction-interval", "0"])
     server.start()
     server.wait_ready()
     try:
