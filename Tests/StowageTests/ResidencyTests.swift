@@ -48,6 +48,30 @@ import Testing
             #expect(inline.inlinesSmallResidentChunks)
             await expectStoreError(.integrity) { _ = try await inline.collect() }
             await expectStoreError(.integrity) { _ = try await store.bytes("bkt", "small") }
+            // The one-write answer of a small GET checks the same bytes the same way.
+            await expectStoreError(.integrity) { _ = try store.getObject(bucket: "bkt", key: "small").body.residentSmallBytes() }
+        }
+    }
+
+    /// `residentSmallBytes`: a whole small body in one run of verified bytes, or nil when
+    /// the body must be streamed (more than one chunk, or a chunk over 64 KiB).
+    @Test func residentSmallBytesOnlyForOneSmallChunk() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.createBucket("bkt")
+            let small = testBytes(4096, seed: 12)
+            try await store.put("bkt", "small", small)
+            let loaded = try #require(try store.getObject(bucket: "bkt", key: "small").body.residentSmallBytes())
+            #expect(loaded.withUnsafeBytes { Array($0) } == small)
+            // A range of it: only the slice asked for.
+            let ranged = try store.getObject(bucket: "bkt", key: "small", range: .from(first: 100, last: 199))
+            #expect(try ranged.body.residentSmallBytes()?.withUnsafeBytes { Array($0) } == Array(small[100...199]))
+            try await store.put("bkt", "empty", [])
+            #expect(try store.getObject(bucket: "bkt", key: "empty").body.residentSmallBytes()?.count == 0)
+            // Over 64 KiB in one chunk, and two chunks: streamed.
+            try await store.put("bkt", "medium", testBytes(100 << 10, seed: 13))
+            #expect(try store.getObject(bucket: "bkt", key: "medium").body.residentSmallBytes() == nil)
+            try await store.put("bkt", "large", testBytes(3 << 20 / 2, seed: 14))
+            #expect(try store.getObject(bucket: "bkt", key: "large").body.residentSmallBytes() == nil)
         }
     }
 }

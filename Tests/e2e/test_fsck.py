@@ -182,3 +182,31 @@ def test_exit_2_when_it_cannot_run(tmp_path):
     assert done.returncode == 2 and "could not run" in done.stderr
     # --reclaim-orphans without --repair is refused before anything is opened.
     assert fsck("--data", tmp_path, "--reclaim-orphans").returncode == 2
+
+
+def test_a_damaged_small_object_is_refused_by_a_running_server(tmp_path):
+    """A 4 KiB object already in the page cache is answered in one write (head and body
+    together, issue 18): its XXH3 is still checked first, so a byte damaged under the
+    running server is a 500 InternalError, never the damaged bytes with a 200."""
+    server = ServerOn(tmp_path / "server", tmp_path / "data")
+    server.start()
+    try:
+        server.wait_ready()
+        s3 = server.client()
+        s3.create_bucket(Bucket="small")
+        body = os.urandom(4096)
+        s3.put_object(Bucket="small", Key="first", Body=body)      # segment 1, offset 0
+        s3.put_object(Bucket="small", Key="second", Body=b"untouched")
+        assert s3.get_object(Bucket="small", Key="first")["Body"].read() == body
+        # Written through the file: the page stays in the page cache, so the one-write path serves it.
+        flip_byte(server.data_dir, segment=1, offset=100)
+        for _ in range(3):
+            with pytest.raises(ClientError) as error:
+                s3.get_object(Bucket="small", Key="first")
+            assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+            assert error.value.response["Error"]["Code"] == "InternalError"
+        assert s3.get_object(Bucket="small", Key="second")["Body"].read() == b"untouched"
+    finally:
+        status, killed = server.stop()
+    assert status == 0 and not killed, server.log_tail()
+    assert "failed its checksum" in server.log_path.read_text()

@@ -87,6 +87,14 @@ extension Handlers {
         guard !isHead else { return Response(status: read.isPartial ? .partialContent : .ok, headers: headers) }
         // A request task suspends on its socket between requests, so small chunks already
         // in memory may be served on its own thread.
+        let status: HTTPResponse.Status = read.isPartial ? .partialContent : .ok
+        if let bytes = try read.body.residentSmallBytes() {
+            // A small object already in memory: head, body and end go to the connection in
+            // one batched write (Hummingbird's path for a single buffer), one `writev`.
+            var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+            bytes.withUnsafeBytes { _ = buffer.writeBytes($0) }
+            return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: buffer))
+        }
         let objectBody = read.body.inliningSmallResidentChunks()
         let pacing = ResponsePacing(connectionLoop)
         let body = ResponseBody(contentLength: length) { writer in
@@ -98,7 +106,7 @@ extension Handlers {
             }
             try await writer.finish(nil)
         }
-        return Response(status: read.isPartial ? .partialContent : .ok, headers: headers, body: body)
+        return Response(status: status, headers: headers, body: body)
     }
 
     func deleteObject(_ bucket: String, _ key: String, _ s3: S3Request) async throws -> Response {
