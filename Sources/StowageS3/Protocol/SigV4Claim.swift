@@ -33,29 +33,37 @@ struct SigV4Claim {
     }
 
     /// The access key is everything before the last four elements, so keys of other S3
-    /// servers that contain `/` still parse.
+    /// servers that contain `/` still parse. One pass over the bytes (per request).
     private static func credential(_ credential: String, malformed: S3ProtocolError.Code)
         throws(S3ProtocolError) -> (accessKey: String, scope: [Substring]) {
-        let elements = credential.split(separator: "/", omittingEmptySubsequences: false)
-        guard elements.count > scopeElementCount else {
+        let utf8 = credential.utf8
+        // The last four `/`s, from the end: the scope is what follows the fourth.
+        var slashes: [String.Index] = []
+        var index = utf8.endIndex
+        while index > utf8.startIndex, slashes.count < scopeElementCount {
+            index = utf8.index(before: index)
+            if utf8[index] == UInt8(ascii: "/") { slashes.append(index) }
+        }
+        guard slashes.count == scopeElementCount else {
             throw S3ProtocolError(malformed, "The credential \(credential) is not of the form <key>/<date>/<region>/s3/aws4_request.")
         }
-        let scope = Array(elements.suffix(scopeElementCount))
-        let accessKey = elements.dropLast(scopeElementCount).joined(separator: "/")
-        guard !accessKey.isEmpty, !scope[1].isEmpty, scope[2] == service, scope[3] == terminator else {
+        let keyEnd = slashes[3]
+        let scope = [credential[utf8.index(after: slashes[3])..<slashes[2]], credential[utf8.index(after: slashes[2])..<slashes[1]],
+                     credential[utf8.index(after: slashes[1])..<slashes[0]], credential[utf8.index(after: slashes[0])...]]
+        guard keyEnd > utf8.startIndex, !scope[1].isEmpty, scope[2] == service, scope[3] == terminator else {
             throw S3ProtocolError(malformed, "The credential scope of \(credential) must be <date>/<region>/s3/aws4_request.")
         }
-        return (accessKey, scope)
+        return (String(credential[..<keyEnd]), scope)
     }
 
     /// `SignedHeaders`: `;`-separated names, `host` among them (S3 requires it signed).
     private static func headerNames(_ signedHeaders: String, malformed: S3ProtocolError.Code)
         throws(S3ProtocolError) -> [Substring] {
-        let names = signedHeaders.split(separator: ";", omittingEmptySubsequences: false)
+        let names = signedHeaders.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).map(Substring.init)
         guard !signedHeaders.isEmpty, names.allSatisfy({ !$0.isEmpty }) else {
             throw S3ProtocolError(malformed, "SignedHeaders '\(signedHeaders)' is not a ;-separated list of header names.")
         }
-        guard names.contains(where: { $0.lowercased() == "host" }) else {
+        guard names.contains(where: { SigV4Encoding.equalsIgnoringASCIICase($0, "host") }) else {
             throw S3ProtocolError(malformed, "SignedHeaders must include host.")
         }
         return names
@@ -76,24 +84,32 @@ struct SigV4AuthorizationHeader {
 
     init(_ value: String) throws(S3ProtocolError) {
         guard value.hasPrefix(Self.prefix),
-              let separator = value.dropFirst(Self.prefix.count).first, SigV4Encoding.isWhitespace(separator.asciiValue ?? 0)
+              let separator = value.utf8.dropFirst(Self.prefix.utf8.count).first, SigV4Encoding.isWhitespace(separator)
         else {
             if value.hasPrefix(Self.signatureV2Prefix) { throw SigV4Verifier.unsupportedMechanism }
             throw Self.malformed("The authorization header must start with \(Self.prefix).")
         }
-        var fields: [Substring: Substring] = [:]
-        for field in value.dropFirst(Self.prefix.count).split(separator: ",") {
-            let trimmed = SigV4Encoding.trim(field)
-            guard let equals = trimmed.firstIndex(of: "=") else {
+        // One pass over the bytes: `name=value` fields between commas, trimmed.
+        var credential: Substring?, signedHeaders: Substring?, signature: Substring?
+        var others: [Substring] = []
+        let utf8 = value.utf8
+        for field in utf8[utf8.index(utf8.startIndex, offsetBy: Self.prefix.utf8.count)...].split(separator: UInt8(ascii: ",")) {
+            let trimmed = SigV4Encoding.trim(Substring(field))
+            guard let equals = trimmed.utf8.firstIndex(of: UInt8(ascii: "=")) else {
                 throw Self.malformed("The authorization header field '\(trimmed)' has no '='.")
             }
             let name = trimmed[..<equals]
-            guard fields.updateValue(trimmed[trimmed.index(after: equals)...], forKey: name) == nil else {
-                throw Self.malformed("The authorization header repeats \(name).")
+            let fieldValue = trimmed[trimmed.utf8.index(after: equals)...]
+            let repeated: Bool
+            switch name {
+            case "Credential": repeated = credential != nil; credential = fieldValue
+            case "SignedHeaders": repeated = signedHeaders != nil; signedHeaders = fieldValue
+            case "Signature": repeated = signature != nil; signature = fieldValue
+            default: repeated = others.contains(name); others.append(name)
             }
+            guard !repeated else { throw Self.malformed("The authorization header repeats \(name).") }
         }
-        guard let credential = fields["Credential"], let signedHeaders = fields["SignedHeaders"],
-              let signature = fields["Signature"] else {
+        guard let credential, let signedHeaders, let signature else {
             throw Self.malformed("The authorization header needs Credential, SignedHeaders and Signature.")
         }
         self.credential = String(credential)

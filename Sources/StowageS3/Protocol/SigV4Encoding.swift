@@ -81,6 +81,24 @@ enum SigV4Encoding {
         return String(decoding: output, as: UTF8.self)
     }
 
+    /// `value` in lowercase: itself when it has no ASCII capital (header names from
+    /// HTTPTypes are already lowercase), `lowercased()` otherwise.
+    static func lowercased(_ value: some StringProtocol) -> String {
+        guard value.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 >= 0x80 }) else {
+            return String(value)
+        }
+        return value.lowercased()
+    }
+
+    /// ASCII case-insensitive equality with a lowercase ASCII `lowercase`.
+    static func equalsIgnoringASCIICase(_ value: some StringProtocol, _ lowercase: StaticString) -> Bool {
+        let wanted = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        guard value.utf8.count == wanted.count else { return false }
+        return zip(value.utf8, wanted).allSatisfy { byte, lower in
+            byte == lower || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == lower)
+        }
+    }
+
     static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: " ") || (byte >= 0x09 && byte <= 0x0d)
     }

@@ -5,7 +5,7 @@ struct SigV4Headers {
 
     init(_ headers: [(name: String, value: String)]) {
         for header in headers {
-            valuesByName[header.name.lowercased(), default: []].append(header.value)
+            valuesByName[SigV4Encoding.lowercased(header.name), default: []].append(header.value)
         }
     }
 
@@ -100,8 +100,14 @@ enum SigV4CanonicalRequest {
     static func headers(_ headers: SigV4Headers, signed names: [Substring]) -> String {
         var output = ""
         for name in names {
-            let values = headers.values(name.lowercased()).map(SigV4Encoding.trimAll)
-            output += "\(name):\(values.joined(separator: ","))\n"
+            let values = headers.values(SigV4Encoding.lowercased(name))
+            output += name
+            output += ":"
+            for (index, value) in values.enumerated() {
+                if index > 0 { output += "," }
+                output += SigV4Encoding.trimAll(value)
+            }
+            output += "\n"
         }
         return output
     }

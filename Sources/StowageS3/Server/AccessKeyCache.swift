@@ -45,8 +45,10 @@ final class AccessKeyCache: Sendable {
     /// `Credential=` (header or `X-Amz-Credential`), or SigV2's `AWS ID:` / `AWSAccessKeyId`.
     static func claimedAccessKey(authorization: String?, query: String) -> String? {
         if let authorization {
-            if let range = authorization.range(of: "Credential=") {
-                return String(authorization[range.upperBound...].prefix { $0 != "/" && $0 != "," })
+            // Bytes, not Foundation's `range(of:)`: this runs on every signed request.
+            if let range = authorization.utf8.firstRange(of: "Credential=".utf8) {
+                let value = authorization.utf8[range.upperBound...]
+                return String(Substring(value.prefix { $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ",") }))
             }
             if authorization.hasPrefix("AWS ") {
                 return String(authorization.dropFirst(4).prefix { $0 != ":" })
