@@ -112,7 +112,11 @@ struct Serve: AsyncParsableCommand {
         // Blocking work never runs on a task: disk and network waits go to `BlockingIO`'s
         // threads, index reads inline are LMDB memory reads.
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        if settings.logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
+        if settings.logFormat == "json" {
+            LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        } else {
+            LoggingSystem.bootstrap { TextLogHandler(label: $0) }
+        }
         // Before the store opens: the engine's metric handles are made at first use.
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
