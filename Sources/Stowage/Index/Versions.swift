@@ -1,3 +1,4 @@
+import Crypto
 /// Object versioning in the index.
 ///
 /// A key's *current* version, when it is an object, stays where every unversioned object
@@ -37,9 +38,24 @@ public enum VersionID {
     /// A new random version id, drawn before the mutation that stores it (the re-run rule).
     static func make() -> String {
         assert(!MutationScope.isActive, "a version id was drawn inside an index mutation")
-        var generator = SystemRandomNumberGenerator()
-        return String(decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self)
+        // Random bytes from swift-crypto's generator (BoringSSL's RAND_bytes, seeded by the
+        // kernel), a buffer at a time: drawing each character from the system generator was
+        // one `getrandom` syscall per character, 32 per PUT (perf: 3.7 % of a 4 KiB PUT
+        // load). Bytes of 248 or more are skipped so that every character is equally likely.
+        var id: [UInt8] = []
+        id.reserveCapacity(length)
+        while id.count < length {
+            SymmetricKey(size: .init(bitCount: 2 * length * 8)).withUnsafeBytes { pool in
+                for byte in pool where byte < acceptedBelow && id.count < length {
+                    id.append(alphabet[Int(byte) % alphabet.count])
+                }
+            }
+        }
+        return String(decoding: id, as: UTF8.self)
     }
+
+    /// The largest multiple of the alphabet's size that fits a byte.
+    private static let acceptedBelow = UInt8(256 / alphabet.count * alphabet.count)
 
     /// Whether `text` could be a version id this store gave (or `null`): anything else is
     /// S3's 400 "Invalid version id specified", not a missing version.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HTTPTypes
 import Hummingbird
 import Metrics
@@ -89,14 +90,44 @@ enum RequestMetrics {
     static let inFlight = Meter(label: "stowage_requests_in_flight")
 
     static func record(_ line: RequestLine, nanoseconds: Int64) {
-        let operation = line.operation ?? "-"
-        Counter(label: "stowage_requests_total", dimensions: [("operation", operation), ("status", String(line.status))]).increment()
-        Timer(label: "stowage_request_duration_seconds", dimensions: [("operation", operation)]).recordNanoseconds(nanoseconds)
-        if line.bytesIn > 0 {
-            Counter(label: "stowage_received_bytes_total", dimensions: [("operation", operation)]).increment(by: line.bytesIn)
-        }
-        if line.bytesOut > 0 {
-            Counter(label: "stowage_sent_bytes_total", dimensions: [("operation", operation)]).increment(by: line.bytesOut)
+        let handles = handles(line.operation ?? "-", status: line.status)
+        handles.requests.increment()
+        handles.duration.recordNanoseconds(nanoseconds)
+        if line.bytesIn > 0 { handles.received.increment(by: line.bytesIn) }
+        if line.bytesOut > 0 { handles.sent.increment(by: line.bytesOut) }
+    }
+
+    /// One operation's metric handles, made once: asking the metrics factory for them on
+    /// every request (a registry lookup by label and dimensions each) was ~1.7 % of a 4 KiB
+    /// GET load.
+    private struct Handles {
+        let requests: Metrics.Counter
+        let duration: Metrics.Timer
+        let received: Metrics.Counter
+        let sent: Metrics.Counter
+    }
+
+    private static let made = Mutex<[OperationStatus: Handles]>([:])
+
+    private struct OperationStatus: Hashable {
+        let operation: String
+        let status: Int
+    }
+
+    private static func handles(_ operation: String, status: Int) -> Handles {
+        let key = OperationStatus(operation: operation, status: status)
+        if let known = made.withLock({ $0[key] }) { return known }
+        let fresh = Handles(
+            requests: Metrics.Counter(label: "stowage_requests_total", dimensions: [("operation", operation), ("status", String(status))]),
+            duration: Metrics.Timer(label: "stowage_request_duration_seconds", dimensions: [("operation", operation)]),
+            received: Metrics.Counter(label: "stowage_received_bytes_total", dimensions: [("operation", operation)]),
+            sent: Metrics.Counter(label: "stowage_sent_bytes_total", dimensions: [("operation", operation)]))
+        return made.withLock { made in
+            // Operations and statuses are finite sets; the bound only guards against a bug.
+            if made.count >= 4096 { made.removeAll() }
+            if let raced = made[key] { return raced }
+            made[key] = fresh
+            return fresh
         }
     }
 }
