@@ -179,7 +179,10 @@ public final class ObjectWriter: @unchecked Sendable {
     private func process(buffer index: Int, count: Int, at offset: UInt64, wanted: UInt64) throws {
         let target = try place(UInt64(count), wanted: wanted)
         let outcome = ChunkOutcome()
-        DispatchQueue.concurrentPerform(iterations: 2) { lane in
+        // A small chunk's two halves take microseconds each: run them here, one after the
+        // other, rather than wake a second thread and wait for it (two context switches
+        // per small PUT, the larger part of its hashing time).
+        let work: @Sendable (Int) -> Void = { [self] lane in
             let bytes = UnsafeRawBufferPointer(rebasing: buffers[index][..<count])
             if lane == 0 {
                 md5.update(bytes)
@@ -200,9 +203,18 @@ public final class ObjectWriter: @unchecked Sendable {
                 }
             }
         }
+        if count <= Self.serialChunkBytes {
+            work(0)
+            work(1)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: 2, execute: work)
+        }
         if let error = outcome.error { throw error }
         record(chunkHash: outcome.hash, segmentID: target.container, offset: target.offset, length: UInt64(count))
     }
+
+    /// Chunks up to this size are hashed and written on one thread (`process`).
+    static let serialChunkBytes = 64 << 10
 
     /// How much to reserve if the chunk of `length` bytes starting at `writtenBytes` needs
     /// new space: the rest of the announced size, or a run when the size is unknown.
