@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Stowage
+import Synchronization
 
 /// Every request's path through the server: a request id, addressing, SigV4 or SigV2, dispatch to
 /// one handler, and errors rendered as S3 XML. Handlers parse, call the engine, render.
@@ -283,15 +284,22 @@ struct S3Responder: HTTPResponder {
     }
 
     /// 16 uppercase hex digits, as S3's request ids look.
+    /// 16 uppercase hex digits: a random 32-bit prefix drawn once per process, then a
+    /// counter. Unique per process and across restarts with all but negligible chance,
+    /// like S3's; drawing 64 random bits per request was a `getrandom` syscall each.
     static func makeRequestID() -> String {
-        String(UInt64.random(in: .min ... .max), radix: 16, uppercase: true).leftPadded(to: 16)
+        let serial = requestSerial.add(1, ordering: .relaxed).newValue
+        let value = requestIDPrefix << 32 | UInt64(truncatingIfNeeded: serial)
+        var digits = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 {
+            digits[15 - i] = hexDigits[Int(value >> (4 * UInt64(i)) & 0xF)]
+        }
+        return String(decoding: digits, as: UTF8.self)
     }
-}
 
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
+    private static let requestIDPrefix = UInt64(UInt32.random(in: .min ... .max))
+    private static let requestSerial = Atomic<UInt32>(0)
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 }
 
 extension HTTPField.Name {
