@@ -173,9 +173,10 @@ public final class ObjectWriter: @unchecked Sendable {
     }
 
     /// On a Dispatch thread: reserve (may create a segment, which blocks), then MD5 and the
-    /// S3 checksums on one core while the write and the XXH3 run on the other. An encrypted
-    /// blob's chunk is encrypted on the write's core; MD5 and the checksums are of the
-    /// plain bytes (what the client sent), the XXH3 of the stored ones.
+    /// S3 checksums on one core while the write and the XXH3 run on the other (a small
+    /// chunk: both here, one after the other). An encrypted blob's chunk is encrypted on
+    /// the write's core; MD5 and the checksums are of the plain bytes (what the client
+    /// sent), the XXH3 of the stored ones.
     private func process(buffer index: Int, count: Int, at offset: UInt64, wanted: UInt64) throws {
         let target = try place(UInt64(count), wanted: wanted)
         let outcome = ChunkOutcome()
