@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Side by side, driven by `stowage bench` (issue 18): Stowage embedded `--durability
 strict` and `relaxed`, moto's S3 server, Ceph's RADOS Gateway where it can be started
-here (Benchmarks/http/rgw.sh), and nginx serving the same objects as static files as the
-HTTP floor, all on this machine in one run.
+here (Benchmarks/http/rgw.sh), nginx serving the same objects as static files as the
+HTTP floor, and Hummingbird's floor (`stowage http-floor`: the same files answered from
+memory through the HTTP stack `stowage serve` runs on, no signature, no index, no disk),
+all on this machine in one run.
 
 Measures (4 KiB objects, 1,024 of them):
-  GET        at 1, 16 and 64 connections — every server (nginx: `stowage bench --unsigned`
-             over files written by `stowage bench --write-files`, so the same client, the
-             same bytes and the same body check);
+  GET        at 1, 16 and 64 connections — every server (nginx and the Hummingbird floor:
+             `stowage bench --unsigned` over files written by `stowage bench --write-files`,
+             so the same client, the same bytes and the same body check);
   PUT        at 64 connections — the S3 servers;
   RenameObject at 64 connections — Stowage (moto answers 200 and stores an empty
              destination: not measured; radosgw 16 has no RenameObject).
@@ -112,6 +114,15 @@ def start_moto(work: pathlib.Path) -> Target:
     return Target("moto", "none (memory)", f"http://127.0.0.1:{port}", process)
 
 
+def write_files(binary: str, work: pathlib.Path) -> pathlib.Path:
+    """The bench's objects as files (`stowage bench --write-files`), once per run."""
+    root = work / "www"
+    if not root.exists():
+        subprocess.run([binary, "bench", "--write-files", str(root), "--bucket", "files", "--obj-size", SIZE,
+                        "--objects", str(OBJECTS), "--unsigned"], check=True)
+    return root
+
+
 def start_nginx(binary: str, work: pathlib.Path) -> Target:
     """nginx on its own config and prefix, in the foreground, serving the bench's objects
     as files (`stowage bench --write-files`)."""
@@ -119,15 +130,14 @@ def start_nginx(binary: str, work: pathlib.Path) -> Target:
     if not os.access(nginx, os.X_OK):
         raise RuntimeError("nginx is not installed (make bench-deps installs it)")
     prefix = work / "nginx"
-    root = prefix / "www"
-    for sub in ("logs", "tmp", "www"):
+    root = write_files(binary, work)
+    for sub in ("logs", "tmp"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
-    subprocess.run([binary, "bench", "--write-files", str(root), "--bucket", "files", "--obj-size", SIZE,
-                    "--objects", str(OBJECTS), "--unsigned"], check=True)
-    for directory, _, files in os.walk(prefix):  # workers run as nobody when started by root
-        os.chmod(directory, 0o755)
-        for name in files:
-            os.chmod(os.path.join(directory, name), 0o644)
+    for top in (prefix, root):  # workers run as nobody when started by root
+        for directory, _, files in os.walk(top):
+            os.chmod(directory, 0o755)
+            for name in files:
+                os.chmod(os.path.join(directory, name), 0o644)
     work.chmod(0o755)
     port = free_port()
     conf = prefix / "nginx.conf"
@@ -157,6 +167,20 @@ http {{
                                stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     wait_port(port, process, "nginx", prefix / "logs" / "error.log")
     target = Target("nginx (static files)", "n/a (static files)", f"http://127.0.0.1:{port}", process, unsigned=True, puts=False)
+    target.prepared.add("files")
+    return target
+
+
+def start_floor(binary: str, work: pathlib.Path) -> Target:
+    """`stowage http-floor`: the same files from memory through Hummingbird, no S3."""
+    root = write_files(binary, work)
+    port = free_port()
+    log = work / "http-floor.log"
+    process = subprocess.Popen([binary, "http-floor", "--root", str(root), "--address", "127.0.0.1", "--port", str(port)],
+                               stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    wait_port(port, process, "http-floor", log)
+    target = Target("Hummingbird floor (memory)", "n/a (memory)", f"http://127.0.0.1:{port}", process,
+                    unsigned=True, puts=False)
     target.prepared.add("files")
     return target
 
@@ -305,6 +329,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--no-rgw", action="store_true", help="do not try to start radosgw")
+    parser.add_argument("--no-floor", action="store_true", help="do not run the Hummingbird floor (`stowage http-floor`)")
     parser.add_argument("--tmpdir", default=os.environ.get("BENCH_TMPDIR", str(REPO / ".bench-tmp")))
     parser.add_argument("--out", default=None, help="directory for side-by-side.{json,md,png} (default docs/bench)")
     args = parser.parse_args()
@@ -337,6 +362,8 @@ def main() -> None:
             if rgw:
                 targets.append(rgw)
         targets.append(start_nginx(binary, work))
+        if not args.no_floor:
+            targets.append(start_floor(binary, work))
         for target in targets:
             print(f"{target.name:28} {target.url}  durability: {target.durability}", flush=True)
         runs = run(binary, targets, rounds, seconds, warmup)
@@ -355,7 +382,7 @@ def main() -> None:
         f"{'QUICK' if args.quick else 'full'}: {rounds} round(s) of {seconds:g} s per measure after {warmup:g} s of warm-up, "
         f"servers alternating; {os.cpu_count()} cores shared by every server and the client",
         f"client: `stowage bench` (release build), {OBJECTS} objects of {SIZE}, every body checked; "
-        f"nginx read with `--unsigned` (no signature), the S3 servers with SigV4 (UNSIGNED-PAYLOAD)",
+        f"nginx and the Hummingbird floor read with `--unsigned` (no signature), the S3 servers with SigV4 (UNSIGNED-PAYLOAD)",
         f"load average {' '.join(f'{x:.2f}' for x in load_start)} at the start, "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end; {(time.monotonic() - started) / 60:.1f} min",
         *notes,
