@@ -24,7 +24,7 @@ public struct S3Authenticator: Sendable {
         let query = SigV4Query(rawQuery)
         let parsedHeaders = SigV4Headers(headers)
         guard let form = SigV2Verifier.form(headers: parsedHeaders, query: query) else {
-            return try signatureV4.verify(method: method, rawPath: rawPath, rawQuery: rawQuery, headers: headers, now: now)
+            return try signatureV4.verify(method: method, rawPath: rawPath, query: query, headers: parsedHeaders, now: now)
         }
         return try signatureV2.verify(form, method: method, rawPath: rawPath, rawQuery: rawQuery, query: query,
                                       headers: parsedHeaders, hostBucket: hostBucket, now: now)

@@ -66,18 +66,23 @@ enum SigV4Encoding {
     }
 
     /// SigV4's `Trimall`: no white space at either end, inner runs of it as one space.
-    static func trimAll(_ value: String) -> String {
-        var output: [UInt8] = []
+    static func trimAll(_ value: String, into output: inout [UInt8]) {
+        let start = output.count
         var pendingSpace = false
         for byte in value.utf8 {
             if isWhitespace(byte) {
-                pendingSpace = !output.isEmpty
+                pendingSpace = output.count > start
                 continue
             }
             if pendingSpace { output.append(UInt8(ascii: " ")) }
             pendingSpace = false
             output.append(byte)
         }
+    }
+
+    static func trimAll(_ value: String) -> String {
+        var output: [UInt8] = []
+        trimAll(value, into: &output)
         return String(decoding: output, as: UTF8.self)
     }
 
@@ -99,6 +104,15 @@ enum SigV4Encoding {
         }
     }
 
+    /// ASCII case-insensitive equality with an already lowercase `lowercase`, without
+    /// making a lowercase copy of `value`.
+    static func equalsIgnoringASCIICase(_ value: some StringProtocol, lowercase: some StringProtocol) -> Bool {
+        guard value.utf8.count == lowercase.utf8.count else { return false }
+        return zip(value.utf8, lowercase.utf8).allSatisfy { byte, lower in
+            byte == lower || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == lower)
+        }
+    }
+
     static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: " ") || (byte >= 0x09 && byte <= 0x0d)
     }
@@ -112,6 +126,7 @@ enum SigV4Encoding {
 
     static func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
         var output: [UInt8] = []
+        output.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
             output.append(lowerHexDigits[Int(byte >> 4)])
             output.append(lowerHexDigits[Int(byte & 0x0f)])

@@ -10,8 +10,9 @@ public struct SigV4SigningContext: Sendable {
     public let scope: String
     /// The request signature, lowercase hex: the "previous signature" of the first chunk.
     public let seedSignature: String
-    /// HMAC chain of the secret over the scope; never leaves the module.
-    let signingKey: [UInt8]
+    /// HMAC chain of the secret over the scope, ready to sign; never leaves the module.
+    let key: SigV4SigningKey
+    var signingKey: [UInt8] { key.bytes }
 
     static let algorithm = "AWS4-HMAC-SHA256"
     static let chunkAlgorithm = "AWS4-HMAC-SHA256-PAYLOAD"
@@ -20,10 +21,14 @@ public struct SigV4SigningContext: Sendable {
     static let emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
     init(timestamp: String, scope: String, seedSignature: String, signingKey: [UInt8]) {
+        self.init(timestamp: timestamp, scope: scope, seedSignature: seedSignature, key: SigV4SigningKey(signingKey))
+    }
+
+    init(timestamp: String, scope: String, seedSignature: String, key: SigV4SigningKey) {
         self.timestamp = timestamp
         self.scope = scope
         self.seedSignature = seedSignature
-        self.signingKey = signingKey
+        self.key = key
     }
 
     /// `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, day), region), service), "aws4_request")`,
@@ -50,7 +55,7 @@ public struct SigV4SigningContext: Sendable {
     }
 
     func signature(of stringToSign: String) -> String {
-        Self.signature(key: signingKey, of: stringToSign)
+        SigV4Encoding.lowercaseHex(key.authenticationCode(Array(stringToSign.utf8)))
     }
 
     /// The signature a chunk must carry, given the previous one in the chain and the hex
@@ -65,5 +70,32 @@ public struct SigV4SigningContext: Sendable {
     func trailerSignature(previous: String, trailersSHA256: String) -> String {
         signature(of: [Self.trailerAlgorithm, timestamp, scope, previous, trailersSHA256]
             .joined(separator: "\n"))
+    }
+}
+
+/// A derived signing key with HMAC-SHA256 already keyed by it: the key's padding blocks are
+/// hashed once, when the key is derived, not once per signature (perf: keying HMAC was
+/// 1.4 % of a 4 KiB GET load's CPU). Each signature works on a copy.
+///
+/// `@unchecked Sendable`: swift-crypto's `HMAC` is a value whose digest state is copied on
+/// write; the held one is never written, so copies taken on any thread are independent.
+struct SigV4SigningKey: @unchecked Sendable {
+    let bytes: [UInt8]
+    private let keyed: HMAC<SHA256>
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        keyed = HMAC<SHA256>(key: SymmetricKey(data: bytes))
+    }
+
+    func authenticationCode(_ message: [UInt8]) -> HashedAuthenticationCode<SHA256> {
+        var mac = keyed
+        mac.update(data: message)
+        return mac.finalize()
+    }
+
+    /// Lowercase hex of the signature of `message`.
+    func signature(_ message: [UInt8]) -> String {
+        SigV4Encoding.lowercaseHex(authenticationCode(message))
     }
 }

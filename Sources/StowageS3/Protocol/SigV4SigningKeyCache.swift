@@ -15,15 +15,20 @@ final class SigV4SigningKeyCache: Sendable {
         let scope: String
     }
 
-    private let entries = Mutex<[Key: [UInt8]]>([:])
+    private let entries = Mutex<[Key: SigV4SigningKey]>([:])
 
     var count: Int { entries.withLock { $0.count } }
 
     /// The key for `scope` (`day/region/service/aws4_request`, split in `scopeElements`).
     func signingKey(secret: String, scope: String, scopeElements: [Substring]) -> [UInt8] {
+        prepared(secret: secret, scope: scope, scopeElements: scopeElements).bytes
+    }
+
+    /// The same key, with HMAC keyed by it for signing.
+    func prepared(secret: String, scope: String, scopeElements: [Substring]) -> SigV4SigningKey {
         let key = Key(secret: secret, scope: scope)
         if let cached = entries.withLock({ $0[key] }) { return cached }
-        let derived = SigV4SigningContext.deriveSigningKey(secret: secret, scopeElements: scopeElements)
+        let derived = SigV4SigningKey(SigV4SigningContext.deriveSigningKey(secret: secret, scopeElements: scopeElements))
         entries.withLock { entries in
             if entries.count >= Self.maxEntries { entries.removeAll(keepingCapacity: true) }
             entries[key] = derived

@@ -5,6 +5,10 @@ import Foundation
 /// Parsed by hand: the formats are fixed, and a fuzzer should not reach a `DateFormatter`.
 struct SigV4Timestamp: Equatable, Sendable {
     let secondsSince1970: Int64
+    /// `yyyyMMdd'T'HHmmss'Z'`, the form the string to sign carries: formatted once, when
+    /// the timestamp is made (a request reads it twice: the credential's day and the string
+    /// to sign).
+    let basicISO8601: String
 
     static let secondsPerDay: Int64 = 86_400
     private static let basicLength = 16
@@ -16,18 +20,40 @@ struct SigV4Timestamp: Equatable, Sendable {
 
     init(secondsSince1970: Int64) {
         self.secondsSince1970 = secondsSince1970
+        self.basicISO8601 = Self.format(secondsSince1970)
     }
 
     var date: Date { Date(timeIntervalSince1970: TimeInterval(secondsSince1970)) }
 
-    /// `yyyyMMdd'T'HHmmss'Z'`, the form the string to sign carries.
-    var basicISO8601: String {
+    private static func format(_ secondsSince1970: Int64) -> String {
         let days = secondsSince1970 >= 0 ? secondsSince1970 / Self.secondsPerDay
                                          : (secondsSince1970 - Self.secondsPerDay + 1) / Self.secondsPerDay
         let seconds = secondsSince1970 - days * Self.secondsPerDay
         let (year, month, day) = Self.civil(fromDays: days)
-        return pad(year, 4) + pad(month, 2) + pad(day, 2) + "T"
-            + pad(seconds / 3600, 2) + pad(seconds / 60 % 60, 2) + pad(seconds % 60, 2) + "Z"
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(basicLength)
+        appendDigits(year, 4, to: &bytes)
+        appendDigits(month, 2, to: &bytes)
+        appendDigits(day, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        appendDigits(seconds / 3600, 2, to: &bytes)
+        appendDigits(seconds / 60 % 60, 2, to: &bytes)
+        appendDigits(seconds % 60, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `value` in decimal, zero-padded to `width`; wider values (years past 9999) in full.
+    private static func appendDigits(_ value: Int64, _ width: Int, to bytes: inout [UInt8]) {
+        guard value >= 0 else { bytes.append(contentsOf: String(value).utf8); return }
+        var count = 1
+        var power: Int64 = 1
+        while value / power >= 10 { power *= 10; count += 1 }
+        for _ in count..<max(count, width) { bytes.append(UInt8(ascii: "0")) }
+        while power > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / power % 10))
+            power /= 10
+        }
     }
 
     /// `yyyyMMdd`, the first element of the credential scope.
@@ -64,7 +90,7 @@ struct SigV4Timestamp: Equatable, Sendable {
               (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second)
         else { return nil }
         let days = Self.days(year: Int64(year), month: Int64(month), day: Int64(day))
-        secondsSince1970 = days * Self.secondsPerDay + Int64(hour * 3600 + minute * 60 + second)
+        self.init(secondsSince1970: days * Self.secondsPerDay + Int64(hour * 3600 + minute * 60 + second))
     }
 
     /// Digits only, at most four of them (years, days, clock fields).
@@ -108,9 +134,4 @@ struct SigV4Timestamp: Equatable, Sendable {
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
-}
-
-private func pad(_ value: Int64, _ width: Int) -> String {
-    let digits = String(value)
-    return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }

@@ -61,8 +61,15 @@ public struct SigV4Verifier: Sendable {
     ///     `:authority` as `host`).
     public func verify(method: String, rawPath: String, rawQuery: String,
                        headers: [(name: String, value: String)], now: Date) throws(S3ProtocolError) -> SigV4Authentication {
-        let request = Request(method: method, rawPath: rawPath, query: SigV4Query(rawQuery),
-                              headers: SigV4Headers(headers), now: Int64(now.timeIntervalSince1970.rounded(.down)))
+        try verify(method: method, rawPath: rawPath, query: SigV4Query(rawQuery), headers: SigV4Headers(headers), now: now)
+    }
+
+    /// The same, with the query and headers already parsed (`S3Authenticator` parses them
+    /// once for both signature versions).
+    func verify(method: String, rawPath: String, query: SigV4Query, headers: SigV4Headers,
+                now: Date) throws(S3ProtocolError) -> SigV4Authentication {
+        let request = Request(method: method, rawPath: rawPath, query: query,
+                              headers: headers, now: Int64(now.timeIntervalSince1970.rounded(.down)))
         // A blank Authorization value is no credentials at all: an anonymous request,
         // refused with 403 like a missing header (never a malformed-header 400).
         let authorization = request.headers.first("authorization").flatMap {
@@ -230,43 +237,47 @@ extension SigV4Verifier {
     /// `x-amz-copy-source`) could be added to a captured request to change what it does.
     private func checkAmzHeadersSigned(_ claim: SigV4Claim, _ headers: SigV4Headers) throws(S3ProtocolError) {
         // A handful of signed names: a scan beats building a set on every request.
-        let unsigned = headers.names.filter { name in
-            name.hasPrefix("x-amz-") && !claim.signedHeaders.contains { SigV4Encoding.lowercased($0) == name }
-        }.sorted()
+        var unsigned: [String] = []
+        for header in headers.all where header.name.hasPrefix("x-amz-") && !unsigned.contains(header.name) {
+            if !claim.signedHeaders.contains(where: { SigV4Encoding.equalsIgnoringASCIICase($0, lowercase: header.name) }) {
+                unsigned.append(header.name)
+            }
+        }
+        unsigned.sort()
         guard unsigned.isEmpty else {
             throw S3ProtocolError(.accessDenied,
                                   "There were headers present in the request which were not signed: \(unsigned.joined(separator: ", "))")
         }
     }
 
-    private func canonicalRequest(_ claim: SigV4Claim, _ request: Request, payloadLine: String,
-                                  presigned: Bool) -> String {
-        SigV4CanonicalRequest.build(
-            method: request.method,
-            uri: SigV4CanonicalRequest.uri(rawPath: request.rawPath),
-            query: SigV4CanonicalRequest.query(request.query, excludingSignature: presigned),
-            headers: SigV4CanonicalRequest.headers(request.headers, signed: claim.signedHeaders),
-            signedHeaders: claim.signedHeadersLine,
-            payload: payloadLine)
-    }
-
     /// Checks the signature itself; on success hands on the signing context, seeded with it.
     private func finish(_ claim: SigV4Claim, secret: String, _ request: Request, payloadLine: String,
                         payload: S3PayloadMode, presigned: Bool) throws(S3ProtocolError) -> SigV4Authentication {
         try checkAmzHeadersSigned(claim, request.headers)
-        let canonical = canonicalRequest(claim, request, payloadLine: payloadLine, presigned: presigned)
+        let canonical = SigV4CanonicalRequest.bytes(
+            method: request.method, rawPath: request.rawPath, query: request.query, excludingSignature: presigned,
+            headers: request.headers, signed: claim.signedHeaders, signedHeadersLine: claim.signedHeadersLine,
+            payload: payloadLine)
         let timestamp = claim.timestamp.basicISO8601
-        let stringToSign = [SigV4SigningContext.algorithm, timestamp, claim.scope,
-                            SigV4SigningContext.sha256Hex(Array(canonical.utf8))].joined(separator: "\n")
-        let key = signingKeys.signingKey(secret: secret, scope: claim.scope, scopeElements: claim.scopeElements)
-        let expected = SigV4SigningContext.signature(key: key, of: stringToSign)
-        guard SigV4Encoding.constantTimeEqual(expected, claim.signature.lowercased()) else {
+        // The string to sign: algorithm, timestamp, scope and the canonical request's hash.
+        var stringToSign: [UInt8] = []
+        stringToSign.reserveCapacity(160)
+        stringToSign.append(contentsOf: SigV4SigningContext.algorithm.utf8)
+        stringToSign.append(UInt8(ascii: "\n"))
+        stringToSign.append(contentsOf: timestamp.utf8)
+        stringToSign.append(UInt8(ascii: "\n"))
+        stringToSign.append(contentsOf: claim.scope.utf8)
+        stringToSign.append(UInt8(ascii: "\n"))
+        stringToSign.append(contentsOf: SigV4SigningContext.sha256Hex(canonical).utf8)
+        let key = signingKeys.prepared(secret: secret, scope: claim.scope, scopeElements: claim.scopeElements)
+        let expected = key.signature(stringToSign)
+        guard SigV4Encoding.constantTimeEqual(expected, SigV4Encoding.lowercased(claim.signature)) else {
             throw S3ProtocolError(.signatureDoesNotMatch,
                                   "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
         }
         return SigV4Authentication(
             accessKey: claim.accessKey, payload: payload,
-            signing: SigV4SigningContext(timestamp: timestamp, scope: claim.scope, seedSignature: expected, signingKey: key),
+            signing: SigV4SigningContext(timestamp: timestamp, scope: claim.scope, seedSignature: expected, key: key),
             isPresigned: presigned)
     }
 }
