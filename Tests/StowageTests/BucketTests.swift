@@ -49,6 +49,7 @@ import Testing
         (String(repeating: "a", count: 64), false), ("Abc", false), ("a_b", false),
         ("-abc", false), ("abc-", false), (".abc", false), ("a..b", false), ("a.b-c9", true),
         ("192.168.1.1", false), ("192.168.1.a", true), ("ab c", false), ("", false),
+        ("192.168.1.256", true), ("1.2.3.4.5", true), ("ab.", false), ("a.b..", false), ("ab\u{e9}", false),
     ])
     func bucketNames(name: String, valid: Bool) async throws {
         try await withTemporaryStore { store, _ in

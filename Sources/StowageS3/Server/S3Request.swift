@@ -85,7 +85,8 @@ struct S3Request: Sendable {
     /// The bucket a virtual-hosted request names in its host (`BUCKET.<domain>`); nil for
     /// a path-style one.
     static func virtualBucket(host: String, baseDomain: String) -> String? {
-        guard host.hasSuffix("." + baseDomain), host.count > baseDomain.count + 1 else { return nil }
+        guard host.utf8.count > baseDomain.utf8.count + 1, host.hasSuffix(baseDomain),
+              host.utf8.dropLast(baseDomain.utf8.count).last == UInt8(ascii: ".") else { return nil }
         return String(host.dropLast(baseDomain.count + 1))
     }
 
@@ -98,7 +99,8 @@ struct S3Request: Sendable {
 
     private static func hostWithoutPort(_ host: String) -> String {
         if host.hasPrefix("[") { return host }   // IPv6 literal: never a virtual host
-        return String(host.split(separator: ":", maxSplits: 1).first ?? "").lowercased()
+        let name = host.utf8.firstIndex(of: UInt8(ascii: ":")).map { host[..<$0] } ?? host[...]
+        return SigV4Encoding.lowercased(name)
     }
 
     /// Query pairs in order; `+` is a space in a query (form encoding), as clients send it.

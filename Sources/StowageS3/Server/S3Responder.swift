@@ -32,7 +32,7 @@ struct S3Responder: HTTPResponder {
         var response = try await answer(request, context: context)
         // The connection closes after this answer: say so (RFC 9112 §9.6), so that a client
         // does not send its next request on it.
-        if let connection = request.headers[.connection], connection.lowercased().contains("close") {
+        if let connection = request.headers.first(.connection), connection.lowercased().contains("close") {
             response.headers[.connection] = "close"
         }
         return response
@@ -78,7 +78,7 @@ struct S3Responder: HTTPResponder {
                 let s3 = try S3Request(request, baseDomain: baseDomain)
                 resource = s3.resource
                 (line.bucket, line.key) = (s3.bucket, s3.key)
-                if let bucket = s3.bucket, let origin = request.headers[.origin] { crossOrigin = (bucket, origin) }
+                if let bucket = s3.bucket, let origin = request.headers.first(.origin) { crossOrigin = (bucket, origin) }
                 line.operation = S3Operation.of(s3)?.rawValue
                 if let bucket = s3.bucket, S3Operation.isPostObject(s3) {
                     // A browser form: its credentials and key are fields of the body, checked by the handler.
@@ -134,18 +134,20 @@ struct S3Responder: HTTPResponder {
         response.headers[.xAmzID2] = hostID
         response.headers[.server] = "Stowage"
         line.status = Int(response.status.code)
-        line.bytesIn = request.headers[HTTPField.Name("x-amz-decoded-content-length")!].flatMap { Int($0) }
-            ?? request.headers[.contentLength].flatMap { Int($0) } ?? 0
-        line.bytesOut = request.method == .head ? 0 : response.headers[.contentLength].flatMap { Int($0) } ?? 0
+        line.bytesIn = request.headers.first(Self.decodedContentLength).flatMap { Int($0) }
+            ?? request.headers.first(.contentLength).flatMap { Int($0) } ?? 0
+        line.bytesOut = request.method == .head ? 0 : response.headers.first(.contentLength).flatMap { Int($0) } ?? 0
         let elapsed = ContinuousClock.now - started
         line.log(to: logger, elapsed: elapsed, slow: slowRequest)
         RequestMetrics.record(line, nanoseconds: Int64(elapsed.seconds * 1e9))
         return response
     }
 
+    static let decodedContentLength = HTTPField.Name("x-amz-decoded-content-length")!
+
     /// No credentials of any kind: no Authorization value, no presigned query parameters.
     static func isAnonymous(_ request: Request) -> Bool {
-        if let value = request.headers[.authorization], !value.isBlank { return false }
+        if let value = request.headers.first(.authorization), !value.isBlank { return false }
         let query = request.uri.query ?? ""
         return !["X-Amz-Algorithm=", "X-Amz-Credential=", "X-Amz-Signature=", "AWSAccessKeyId=", "Signature="].contains { name in
             query.hasPrefix(name) || query.contains("&" + name)
@@ -160,7 +162,7 @@ struct S3Responder: HTTPResponder {
     /// A user's key (not one of the server's own) is read from the store before the
     /// verifier, which is synchronous, needs its secret.
     private func loadUserKey(_ request: Request) async throws {
-        guard let claimed = AccessKeyCache.claimedAccessKey(authorization: request.headers[.authorization],
+        guard let claimed = AccessKeyCache.claimedAccessKey(authorization: request.headers.first(.authorization),
                                                             query: request.uri.query ?? ""),
               !claimed.isEmpty, !credentials.isAdministrator(claimed) else { return }
         try await keys.load(claimed)
