@@ -262,3 +262,62 @@ def test_a_mix_that_writes_keeps_one_object_per_connection_at_least(s3_endpoint,
                                        "--duration", SECONDS, "--objects", "2", "--concurrency", "3")
     assert status == 0, output
     assert sorted(keys(s3, bucket)) == ["bench/obj-0", "bench/obj-1", "bench/obj-2"]
+
+
+def test_unsigned_reads_the_written_files_from_the_http_floor(tmp_path):
+    """`--write-files` writes the bench's objects as files; `stowage http-floor` (the
+    Hummingbird reference of the side by side) serves them from memory; `--unsigned`
+    reads them back with every body checked. A wrong byte in a file is a verify error."""
+    import http.client
+    import urllib.request
+
+    root = tmp_path / "www"
+    subprocess.run([str(binary()), "bench", "--write-files", str(root), "--bucket", "files", "--obj-size", "4KiB",
+                    "--objects", str(OBJECTS), "--unsigned"], check=True, timeout=TIMEOUT_SECONDS)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    assert len(files) == OBJECTS and all(p.stat().st_size == 4096 for p in files)
+
+    def serve() -> tuple[subprocess.Popen, int]:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        process = subprocess.Popen([str(binary()), "http-floor", "--root", str(root), "--port", str(port)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert "serving" in process.stdout.readline()
+        return process, port
+
+    process, port = serve()
+    try:
+        relative = "/" + files[0].relative_to(root).as_posix()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{relative}", timeout=10) as answer:
+            assert answer.read() == files[0].read_bytes()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/files/absent")
+        assert connection.getresponse().status == 404
+        connection.close()
+        done = subprocess.run([str(binary()), "bench", "--endpoint", f"http://127.0.0.1:{port}", "--bucket", "files",
+                               "--json", "--objects", str(OBJECTS), "--concurrency", str(CONCURRENCY), "--warmup", WARMUP,
+                               "--unsigned", "--mix", "get", "--obj-size", "4KiB", "--duration", SECONDS],
+                              capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+        assert done.returncode == 0, done.stdout + done.stderr
+        figures = json.loads(done.stdout)["operations"]["get"]
+        assert figures["ops"] > 0 and not figures["errors"]
+    finally:
+        process.terminate()
+        process.wait(10)
+
+    # One byte changed in one file: the floor serves it, the bench refuses it.
+    damaged = bytearray(files[0].read_bytes())
+    damaged[100] ^= 0xFF
+    files[0].write_bytes(bytes(damaged))
+    process, port = serve()
+    try:
+        done = subprocess.run([str(binary()), "bench", "--endpoint", f"http://127.0.0.1:{port}", "--bucket", "files",
+                               "--json", "--objects", str(OBJECTS), "--concurrency", "1", "--warmup", "0",
+                               "--unsigned", "--mix", "get", "--obj-size", "4KiB", "--count", str(OBJECTS * 2)],
+                              capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+        assert done.returncode != 0
+        assert "verify" in json.loads(done.stdout)["operations"]["get"]["errors"]
+    finally:
+        process.terminate()
+        process.wait(10)
