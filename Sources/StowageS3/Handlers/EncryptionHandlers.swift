@@ -49,6 +49,8 @@ extension Handlers {
     /// An SSE-C key from the three headers under `prefix`, checked as S3 checks them:
     /// all three or none, AES256, 256 bits, the MD5 matching; and only over TLS.
     func customerKey(_ s3: S3Request, prefix: String) throws -> CustomerKey? {
+        // Most requests carry none: one pass over the names before three lookups.
+        guard s3.headers.contains(where: { $0.name.canonicalName.hasPrefix(prefix) }) else { return nil }
         let algorithm = s3.header(prefix + "algorithm")
         let key = s3.header(prefix + "key")
         let md5 = s3.header(prefix + "key-md5")

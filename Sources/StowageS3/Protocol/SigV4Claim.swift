@@ -24,7 +24,8 @@ struct SigV4Claim {
             throw S3ProtocolError(malformed, "Invalid credential date \(scopeElements[0]). Date is not the same as X-Amz-Date.")
         }
         self.accessKey = accessKey
-        self.scope = scopeElements.joined(separator: "/")
+        // The elements are consecutive in the credential: the scope is what follows the key.
+        self.scope = String(credential[scopeElements[0].startIndex...])
         self.scopeElements = scopeElements
         self.signedHeadersLine = signedHeaders
         self.signedHeaders = try Self.headerNames(signedHeaders, malformed: malformed)
@@ -93,8 +94,14 @@ struct SigV4AuthorizationHeader {
         var credential: Substring?, signedHeaders: Substring?, signature: Substring?
         var others: [Substring] = []
         let utf8 = value.utf8
-        for field in utf8[utf8.index(utf8.startIndex, offsetBy: Self.prefix.utf8.count)...].split(separator: UInt8(ascii: ",")) {
-            let trimmed = SigV4Encoding.trim(Substring(field))
+        // Fields between commas, empty ones skipped (as `split` would), without an array of them.
+        var fieldStart = utf8.index(utf8.startIndex, offsetBy: Self.prefix.utf8.count)
+        while fieldStart < utf8.endIndex {
+            let fieldEnd = utf8[fieldStart...].firstIndex(of: UInt8(ascii: ",")) ?? utf8.endIndex
+            let field = value[fieldStart..<fieldEnd]
+            fieldStart = fieldEnd < utf8.endIndex ? utf8.index(after: fieldEnd) : fieldEnd
+            guard !field.isEmpty else { continue }
+            let trimmed = SigV4Encoding.trim(field)
             guard let equals = trimmed.utf8.firstIndex(of: UInt8(ascii: "=")) else {
                 throw Self.malformed("The authorization header field '\(trimmed)' has no '='.")
             }

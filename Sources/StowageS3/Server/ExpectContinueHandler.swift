@@ -32,9 +32,15 @@ final class ExpectContinueHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .head(let head) = unwrapInboundIn(data) {
-            owesContinue = head.headerFields[.expect]?.lowercased() == "100-continue"
+            owesContinue = Self.asksToContinue(head.headerFields)
         }
         context.fireChannelRead(data)
+    }
+
+    /// `Expect: 100-continue` (case-insensitive).
+    static func asksToContinue(_ headers: HTTPFields) -> Bool {
+        guard let expect = headers.first(.expect) else { return false }
+        return SigV4Encoding.equalsIgnoringASCIICase(expect, "100-continue")
     }
 
     /// The request passed authentication: let the client send its body.
@@ -68,7 +74,7 @@ extension S3RequestContext {
     /// Sends the `100 Continue` the request asked for, if any, before the handler goes on:
     /// the interim answer is on the wire before any final one.
     func sendContinue(for request: Request) async {
-        guard request.headers[.expect]?.lowercased() == "100-continue", let channel else { return }
+        guard ExpectContinueHandler.asksToContinue(request.headers), let channel else { return }
         try? await channel.eventLoop.submit {
             try channel.pipeline.syncOperations.handler(type: ExpectContinueHandler.self).sendContinue()
         }.get()

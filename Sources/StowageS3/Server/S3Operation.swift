@@ -69,7 +69,8 @@ public enum S3Operation: String, Sendable, CaseIterable, Hashable {
     /// The operation a request names by method, addressing and sub-resources; nil when the
     /// server has no such operation (answered 501, never taken for another one).
     static func of(_ s3: S3Request) -> S3Operation? {
-        let named = Set(s3.subresources).sorted().joined(separator: "&")
+        let subresources = s3.subresources
+        let named = subresources.isEmpty ? "" : Set(subresources).sorted().joined(separator: "&")
         guard s3.bucket != nil else {
             return s3.method == .get && named.isEmpty ? .listBuckets : nil
         }

@@ -79,7 +79,9 @@ struct S3Responder: HTTPResponder {
                 resource = s3.resource
                 (line.bucket, line.key) = (s3.bucket, s3.key)
                 if let bucket = s3.bucket, let origin = request.headers.first(.origin) { crossOrigin = (bucket, origin) }
-                line.operation = S3Operation.of(s3)?.rawValue
+                // Worked out once: the log line, the authorization check and the route share it.
+                let operation = S3Operation.of(s3)
+                line.operation = operation?.rawValue
                 if let bucket = s3.bucket, S3Operation.isPostObject(s3) {
                     // A browser form: its credentials and key are fields of the body, checked by the handler.
                     line.operation = "PostObject"
@@ -102,13 +104,13 @@ struct S3Responder: HTTPResponder {
                     let caller = Authorization.Caller(principal: anonymous ? .anonymous : user.map { .user($0) },
                                                       sourceIP: Authorization.sourceIP(context.remoteAddress), secure: secure)
                     // Refused before the client sends its body (Expect: 100-continue).
-                    if let operation = S3Operation.of(s3) {
+                    if let operation {
                         try await Authorization.check(operation, s3, caller: caller, store: store)
                     } else if anonymous {
                         throw Authorization.denied
                     }
-                    await context.sendContinue(for: request)
-                    response = try await route(s3, auth: auth, user: user, body: request.body, logger: logger,
+                    if ExpectContinueHandler.asksToContinue(request.headers) { await context.sendContinue(for: request) }
+                    response = try await route(s3, operation: operation, auth: auth, user: user, body: request.body, logger: logger,
                                                connectionLoop: context.channel?.eventLoop)
                 }
             }
@@ -130,8 +132,9 @@ struct S3Responder: HTTPResponder {
     private func finish(_ response: Response, request: Request, line: inout RequestLine, started: ContinuousClock.Instant,
                         logger: Logger, requestID: String) -> Response {
         var response = response
-        response.headers[.xAmzRequestID] = requestID
-        response.headers[.xAmzID2] = hostID
+        // Only set here: appended, not looked up and replaced.
+        response.headers.append(HTTPField(name: .xAmzRequestID, value: requestID))
+        response.headers.append(HTTPField(name: .xAmzID2, value: hostID))
         response.headers[.server] = "Stowage"
         line.status = Int(response.status.code)
         line.bytesIn = request.headers.first(Self.decodedContentLength).flatMap { Int($0) }
@@ -181,9 +184,9 @@ struct S3Responder: HTTPResponder {
     /// S3's operations by method, addressing and sub-resource (`S3Operation.of`). Anything
     /// else is 501: a request is never silently taken for a different operation. Every
     /// header and query parameter passes `WirePromises` before the handler runs.
-    private func route(_ s3: S3Request, auth: SigV4Authentication, user: String?, body: RequestBody,
+    private func route(_ s3: S3Request, operation: S3Operation?, auth: SigV4Authentication, user: String?, body: RequestBody,
                        logger: Logger, connectionLoop: (any EventLoop)?) async throws -> Response {
-        guard let operation = S3Operation.of(s3) else {
+        guard let operation else {
             let named = Set(s3.subresources).sorted().joined(separator: "&")
             let target = s3.bucket == nil ? "/" : s3.key == nil ? "a bucket" : "an object"
             throw S3Error.notImplemented("\(s3.method) on \(target)\(named.isEmpty ? "" : " with ?" + named)")
