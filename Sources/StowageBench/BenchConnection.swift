@@ -363,12 +363,12 @@ final class BenchConnection: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.reserveCapacity(8 + amzHeaders.count + extra.count)
         headers.add(name: "Host", value: configuration.hostHeader)
-        if var signer {
+        if signer != nil {
             let seconds = Int64(Date().timeIntervalSince1970)
-            let (date, authorization) = signer.sign(method: method.rawValue, canonicalPath: path, canonicalQuery: canonicalQuery,
-                                                    host: configuration.hostHeader, amzHeaders: amzHeaders,
-                                                    payloadHash: BenchSigner.unsignedPayload, secondsSince1970: seconds)
-            self.signer = signer
+            // In place: the signer reuses its buffers, which a copy would make shared.
+            let (date, authorization) = signer!.sign(method: method.rawValue, canonicalPath: path, canonicalQuery: canonicalQuery,
+                                                     host: configuration.hostHeader, amzHeaders: amzHeaders,
+                                                     payloadHash: BenchSigner.unsignedPayload, secondsSince1970: seconds)
             headers.add(name: "x-amz-date", value: date)
             headers.add(name: "x-amz-content-sha256", value: BenchSigner.unsignedPayload)
             headers.add(name: "Authorization", value: authorization)

@@ -17,9 +17,15 @@ public struct BenchSigner {
     let region: String
     let service: String
     private var cachedDay = ""
-    private var signingKey = SymmetricKey(data: [UInt8]())
+    private var cachedScope = ""
+    /// HMAC-SHA256 keyed with the day's signing key: copied per request, so the key's
+    /// padding blocks are hashed once a day, not once per request.
+    private var keyed = HMAC<SHA256>(key: SymmetricKey(data: [UInt8]()))
     private var cachedSecond: Int64 = .min
     private var cachedTimestamp = ""
+    /// Reused per request: the canonical request and the string to sign, as bytes.
+    private var canonical: [UInt8] = []
+    private var stringToSign: [UInt8] = []
 
     public init(accessKey: String, secretKey: String, region: String, service: String = "s3") {
         self.accessKey = accessKey
@@ -41,25 +47,44 @@ public struct BenchSigner {
             for element in [day, region, service, "aws4_request"] {
                 key = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array(element.utf8), using: key)))
             }
-            signingKey = key
+            keyed = HMAC<SHA256>(key: key)
             cachedDay = day
+            cachedScope = day + "/" + region + "/" + service + "/aws4_request"
         }
+        // The three fixed headers sort as host < x-amz-content-sha256 < x-amz-date; any
+        // others (x-amz-*) are merged in by name.
         var headers = [(name: "host", value: host), (name: "x-amz-content-sha256", value: payloadHash),
                        (name: "x-amz-date", value: timestamp)]
-        headers.append(contentsOf: amzHeaders)
-        headers.sort { $0.name < $1.name }
-        var canonical = method + "\n" + canonicalPath + "\n" + canonicalQuery + "\n"
+        if !amzHeaders.isEmpty {
+            headers.append(contentsOf: amzHeaders)
+            headers.sort { $0.name < $1.name }
+        }
+        canonical.removeAll(keepingCapacity: true)
+        Self.appendLine(method, to: &canonical)
+        Self.appendLine(canonicalPath, to: &canonical)
+        Self.appendLine(canonicalQuery, to: &canonical)
         var signedHeaders = ""
         for (index, header) in headers.enumerated() {
-            canonical += header.name + ":" + header.value + "\n"
-            signedHeaders += index == 0 ? header.name : ";" + header.name
+            canonical.append(contentsOf: header.name.utf8)
+            canonical.append(UInt8(ascii: ":"))
+            canonical.append(contentsOf: header.value.utf8)
+            canonical.append(UInt8(ascii: "\n"))
+            if index > 0 { signedHeaders += ";" }
+            signedHeaders += header.name
         }
-        canonical += "\n" + signedHeaders + "\n" + payloadHash
-        let scope = day + "/" + region + "/" + service + "/aws4_request"
-        let stringToSign = "AWS4-HMAC-SHA256\n" + timestamp + "\n" + scope + "\n"
-            + Self.hex(SHA256.hash(data: Array(canonical.utf8)))
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey))
-        return (timestamp, "AWS4-HMAC-SHA256 Credential=" + accessKey + "/" + scope + ", SignedHeaders=" + signedHeaders
+        canonical.append(UInt8(ascii: "\n"))
+        canonical.append(contentsOf: signedHeaders.utf8)
+        canonical.append(UInt8(ascii: "\n"))
+        canonical.append(contentsOf: payloadHash.utf8)
+        stringToSign.removeAll(keepingCapacity: true)
+        Self.appendLine("AWS4-HMAC-SHA256", to: &stringToSign)
+        Self.appendLine(timestamp, to: &stringToSign)
+        Self.appendLine(cachedScope, to: &stringToSign)
+        Self.appendHex(SHA256.hash(data: canonical), to: &stringToSign)
+        var mac = keyed
+        mac.update(data: stringToSign)
+        let signature = Self.hex(mac.finalize())
+        return (timestamp, "AWS4-HMAC-SHA256 Credential=" + accessKey + "/" + cachedScope + ", SignedHeaders=" + signedHeaders
                 + ", Signature=" + signature)
     }
 
@@ -88,14 +113,24 @@ public struct BenchSigner {
         return "\(year)\(two(month))\(two(day))T\(two(secondOfDay / 3600))\(two(secondOfDay / 60 % 60))\(two(secondOfDay % 60))Z"
     }
 
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
+    private static func appendLine(_ text: String, to out: inout [UInt8]) {
+        out.append(contentsOf: text.utf8)
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func appendHex<D: Sequence>(_ digest: D, to out: inout [UInt8]) where D.Element == UInt8 {
         for byte in digest {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 15)])
         }
+    }
+
+    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        appendHex(digest, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 }
