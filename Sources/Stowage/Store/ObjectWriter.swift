@@ -66,23 +66,27 @@ public struct PutRequest: Sendable {
 
 /// Streams one object's bytes into the blob backend (the blob seam): fills a chunk-sized
 /// staging buffer, and for each full chunk computes its XXH3, feeds the MD5 (the ETag),
-/// and writes it into reserved space. Two staging buffers: while one chunk is hashed and written on a
-/// Dispatch thread — MD5 on one core, `pwrite` + XXH3 on the other — the caller fills the
-/// next. Memory is two chunks, whatever the object's size.
+/// and writes it into reserved space. Up to three staging buffers (`stagingDepth`; one
+/// when the body fits a chunk): while the chunks handed out are hashed and written on a
+/// Dispatch thread, one after the other — MD5 on one core, `pwrite` + XXH3 on the other —
+/// the caller fills the next. Memory is three chunks, whatever the object's size.
 ///
 /// `@unchecked Sendable`: one task drives a writer at a time (write… then finish or
-/// abort), and at most one chunk is in flight; the in-flight chunk's buffer is not
-/// touched by the caller until that chunk is done.
+/// abort); the chunks in flight are processed one at a time, in order, each after the one
+/// before it is done, and a buffer in flight is not touched by the caller until its chunk
+/// is done.
 public final class ObjectWriter: @unchecked Sendable {
     private let store: ObjectStore
     public let request: PutRequest
     private let chunkBytes: Int
     private let buffers: [UnsafeMutableRawBufferPointer]
+    /// The buffer being filled.
     private var current = 0
     private var staging: UnsafeMutableRawBufferPointer { buffers[current] }
     private var stagedBytes = 0
-    /// The chunk being hashed and written, if any.
-    private var inFlight: Task<Void, Error>?
+    /// The chunks handed out and not yet known done, oldest first; each task waits for the
+    /// one before it, so chunks are hashed and written one at a time, in order.
+    private var inFlight: [Task<Void, Error>] = []
     private var md5 = MD5Digest()
     private var checksummers: [S3Checksummer]
     private var writtenBytes: UInt64 = 0
@@ -108,7 +112,11 @@ public final class ObjectWriter: @unchecked Sendable {
         let algorithms = Set(request.checksumAlgorithms).union(request.expectedChecksums.keys)
         checksummers = S3ChecksumAlgorithm.allCases.filter(algorithms.contains).map(S3Checksummer.init)
         let stagingBytes = Int(min(UInt64(chunkBytes), max(request.sizeHint ?? UInt64(chunkBytes), 1)))
-        buffers = (0..<2).map { _ in .allocate(byteCount: stagingBytes, alignment: 4096) }
+        // One buffer for a body that fits one chunk; otherwise `stagingDepth`, so that the
+        // caller fills ahead while the chunks before are hashed and written.
+        let fitsOneChunk = request.sizeHint.map { $0 <= UInt64(store.options.chunkSizeBytes) } ?? false
+        let depth = fitsOneChunk ? 1 : Self.stagingDepth
+        buffers = (0..<depth).map { _ in .allocate(byteCount: stagingBytes, alignment: 4096) }
     }
 
     // The in-flight task holds the writer, so deinit never frees a buffer in use.
@@ -150,27 +158,43 @@ public final class ObjectWriter: @unchecked Sendable {
         if UInt64(stagedBytes) + writtenBytes > Limits.maxPutObjectBytes {
             throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed object size")
         }
-        try await waitForChunk()
         let (index, count) = (current, stagedBytes)
         // Decided here, on the caller's side, from the bytes written *before* this chunk:
         // the chunk's task must not read `writtenBytes`, which the caller moves on.
         let wanted = reservationWanted(for: UInt64(count))
         let lane = store.blockingLane
         let offset = writtenBytes
-        inFlight = Task { [self] in
+        let previous = inFlight.last
+        inFlight.append(Task { [self] in
+            // In order: MD5 and the reservation's placement follow the body's order.
+            try await previous?.value
             try await BlockingIO.run(lane) { try self.process(buffer: index, count: count, at: offset, wanted: wanted) }
-        }
-        current ^= 1
+        })
+        current = (current + 1) % buffers.count
         writtenBytes += UInt64(count)
         stagedBytes = 0
+        // The buffer to fill next must be free: wait for the chunks that hold every buffer.
+        while inFlight.count >= buffers.count {
+            try await waitForOldestChunk()
+        }
     }
 
-    /// Waits for the chunk in flight; its failure is this call's.
-    private func waitForChunk() async throws(StoreError) {
-        guard let task = inFlight else { return }
-        inFlight = nil
+    /// Waits for the oldest chunk in flight; its failure is this call's.
+    private func waitForOldestChunk() async throws(StoreError) {
+        guard !inFlight.isEmpty else { return }
+        let task = inFlight.removeFirst()
         do { try await task.value } catch { throw StoreError.wrapping(error, "writing object data") }
     }
+
+    /// Waits for every chunk in flight.
+    private func waitForChunks() async throws(StoreError) {
+        while !inFlight.isEmpty { try await waitForOldestChunk() }
+    }
+
+    /// Staging buffers of a body larger than a chunk: one filled while two wait or are
+    /// processed. Two kept MD5 idle while the caller, on the event loop, refilled the
+    /// buffer from the socket (a 1 GiB PUT hashed at ~half of one core's MD5 rate).
+    static let stagingDepth = 3
 
     /// On a Dispatch thread: reserve (may create a segment, which blocks), then MD5 and the
     /// S3 checksums on one core while the write and the XXH3 run on the other (a small
@@ -275,7 +299,7 @@ public final class ObjectWriter: @unchecked Sendable {
         precondition(!done, "finish twice")
         defer { unpinContainers() }
         try await flushStaging()
-        try await waitForChunk()
+        try await waitForChunks()
         done = true
         releaseReservationTail()
         let digest = md5.finalize()
@@ -325,10 +349,8 @@ public final class ObjectWriter: @unchecked Sendable {
     public func abort() async {
         guard !done else { return }
         done = true
-        if let task = inFlight {
-            inFlight = nil
-            _ = try? await task.value
-        }
+        for task in inFlight { _ = try? await task.value }
+        inFlight = []
         releaseReservationTail()
         unpinContainers()
     }
