@@ -12,13 +12,6 @@ struct SigV4Headers {
         all = headers.map { (name: SigV4Encoding.lowercased($0.name), value: $0.value) }
     }
 
-    /// Each name once, in the order first sent.
-    var names: [String] {
-        var seen: [String] = []
-        for header in all where !seen.contains(header.name) { seen.append(header.name) }
-        return seen
-    }
-
     func values(_ lowercaseName: String) -> [String] {
         all.compactMap { $0.name == lowercaseName ? $0.value : nil }
     }

@@ -49,11 +49,6 @@ public struct SigV4SigningContext: Sendable {
         SigV4Encoding.lowercaseHex(SHA256.hash(data: bytes))
     }
 
-    /// The signature of a string to sign under `key`, lowercase hex.
-    static func signature(key: [UInt8], of stringToSign: String) -> String {
-        SigV4Encoding.lowercaseHex(hmac(key: key, Array(stringToSign.utf8)))
-    }
-
     func signature(of stringToSign: String) -> String {
         SigV4Encoding.lowercaseHex(key.authenticationCode(Array(stringToSign.utf8)))
     }
