@@ -56,6 +56,7 @@ public enum Validation {
         }
         func alphanumeric(_ byte: UInt8) -> Bool { (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39) }
         var dots = 0
+        var adjacentDots = false
         var allDigitsAndDots = true
         var previous: UInt8 = 0
         for byte in bytes {
@@ -64,6 +65,7 @@ public enum Validation {
             }
             if byte == 0x2e {
                 dots += 1
+                adjacentDots = adjacentDots || previous == 0x2e
             } else if !(byte >= 0x30 && byte <= 0x39) {
                 allDigitsAndDots = false
             }
@@ -72,11 +74,7 @@ public enum Validation {
         guard alphanumeric(bytes.first!), alphanumeric(previous) else {
             throw fail("a bucket name begins and ends with a letter or digit")
         }
-        var last: UInt8 = 0
-        for byte in bytes {
-            if byte == 0x2e && last == 0x2e { throw fail("two adjacent dots") }
-            last = byte
-        }
+        guard !adjacentDots else { throw fail("two adjacent dots") }
         if dots == 3, allDigitsAndDots,
            name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ UInt8($0) != nil }) {
             throw fail("a bucket name must not look like an IP address")

@@ -97,18 +97,17 @@ enum SigV4Encoding {
 
     /// ASCII case-insensitive equality with a lowercase ASCII `lowercase`.
     static func equalsIgnoringASCIICase(_ value: some StringProtocol, _ lowercase: StaticString) -> Bool {
-        let wanted = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
-        guard value.utf8.count == wanted.count else { return false }
-        return zip(value.utf8, wanted).allSatisfy { byte, lower in
-            byte == lower || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == lower)
-        }
+        equalsIgnoringASCIICase(value.utf8, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount))
     }
 
-    /// ASCII case-insensitive equality with an already lowercase `lowercase`, without
-    /// making a lowercase copy of `value`.
+    /// The same with an already lowercase string, without making a lowercase copy of `value`.
     static func equalsIgnoringASCIICase(_ value: some StringProtocol, lowercase: some StringProtocol) -> Bool {
-        guard value.utf8.count == lowercase.utf8.count else { return false }
-        return zip(value.utf8, lowercase.utf8).allSatisfy { byte, lower in
+        equalsIgnoringASCIICase(value.utf8, lowercase.utf8)
+    }
+
+    private static func equalsIgnoringASCIICase(_ value: some Collection<UInt8>, _ lowercase: some Collection<UInt8>) -> Bool {
+        guard value.count == lowercase.count else { return false }
+        return zip(value, lowercase).allSatisfy { byte, lower in
             byte == lower || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == lower)
         }
     }
