@@ -51,6 +51,39 @@ import Testing
         try await store.deleteObject(bucket: "bkt", key: "renamed")
         #expect(try store.keys("bkt").count == stored.count - 1)
     }
+
+    /// A body of unknown length fails in the middle of its stream, many chunks in, on the
+    /// writer's store lane while the hash lane runs beside it: the caller gets the typed
+    /// error (not a hang), nothing of the upload becomes visible, and an object stored
+    /// before it still reads back.
+    @Test func fullDiskInTheMiddleOfAStreamIsATypedError() async throws {
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-full-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        #expect(try Self.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mountPoint]) == 0, "needs root to mount a tmpfs")
+        defer {
+            _ = try? Self.run(["umount", mountPoint])
+            try? FileManager.default.removeItem(atPath: mountPoint)
+        }
+        var options = testOptions(.strict, 4 << 20, 256 << 10)
+        options.indexMapSizeBytes = 64 << 20
+        let store = try ObjectStore(directory: mountPoint + "/data", options: options)
+        defer { store.close() }
+        try await store.createBucket("bkt")
+        let kept = testBytes(1 << 20, seed: 7)
+        try await store.put("bkt", "kept", kept)
+        let body = testBytes(64 << 20, seed: 8)
+        let pieces = AsyncStream<[UInt8]> { continuation in
+            for start in stride(from: 0, to: body.count, by: 100_000) {
+                continuation.yield(Array(body[start..<min(start + 100_000, body.count)]))
+            }
+            continuation.finish()
+        }
+        await expectStoreError(.diskFull) {
+            _ = try await store.putObject(PutRequest(bucket: "bkt", key: "stream"), body: pieces)
+        }
+        #expect(try store.keys("bkt") == ["kept"])
+        #expect(try await store.bytes("bkt", "kept") == kept)
+    }
 }
 
 /// "The LMDB map never overflows into a crash": a full map is `IndexFull`, and what was

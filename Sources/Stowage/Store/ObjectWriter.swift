@@ -1,5 +1,5 @@
-import Dispatch
 import StowageChecksums
+import Synchronization
 
 /// Anything that can lend its bytes: `[UInt8]`, and (in the server) NIO's `ByteBuffer`.
 public protocol ByteChunk: Sendable {
@@ -65,16 +65,21 @@ public struct PutRequest: Sendable {
 }
 
 /// Streams one object's bytes into the blob backend (the blob seam): fills a chunk-sized
-/// staging buffer, and for each full chunk computes its XXH3, feeds the MD5 (the ETag),
-/// and writes it into reserved space. Up to three staging buffers (`stagingDepth`; one
-/// when the body fits a chunk): while the chunks handed out are hashed and written on a
-/// Dispatch thread, one after the other — MD5 on one core, `pwrite` + XXH3 on the other —
-/// the caller fills the next. Memory is three chunks, whatever the object's size.
+/// staging buffer, and for each full chunk feeds the MD5 (the ETag) and the S3 checksums,
+/// writes it into reserved space and computes its XXH3. Up to three staging buffers
+/// (`stagingDepth`; one when the body fits a chunk). A chunk handed out goes to two lanes,
+/// each a job on a Dispatch thread that takes its lane's chunks one after the other, in
+/// order, for as long as there are any: the *hash* lane (MD5 and checksums of the bytes
+/// the client sent) and the *store* lane (placement, encryption, the write, XXH3 of the
+/// stored bytes). Neither waits for the other; a buffer comes free when both are done
+/// with it, and the caller meanwhile fills the next. Memory is three chunks, whatever the
+/// object's size.
 ///
 /// `@unchecked Sendable`: one task drives a writer at a time (write… then finish or
-/// abort); the chunks in flight are processed one at a time, in order, each after the one
-/// before it is done, and a buffer in flight is not touched by the caller until its chunk
-/// is done.
+/// abort). The hash lane alone touches `md5` and `checksummers`, the store lane alone the
+/// reservation and `extents`, each one job at a time (`lanes` says which runs), and the
+/// caller reads them only once no chunk is in flight. A buffer in flight is not touched by
+/// the caller until both lanes are done with it.
 public final class ObjectWriter: @unchecked Sendable {
     private let store: ObjectStore
     public let request: PutRequest
@@ -84,9 +89,8 @@ public final class ObjectWriter: @unchecked Sendable {
     private var current = 0
     private var staging: UnsafeMutableRawBufferPointer { buffers[current] }
     private var stagedBytes = 0
-    /// The chunks handed out and not yet known done, oldest first; each task waits for the
-    /// one before it, so chunks are hashed and written one at a time, in order.
-    private var inFlight: [Task<Void, Error>] = []
+    /// The chunks handed out, the lanes' queues, and the caller waiting for a buffer.
+    private let lanes: Mutex<LaneState>
     private var md5 = MD5Digest()
     private var checksummers: [S3Checksummer]
     private var writtenBytes: UInt64 = 0
@@ -117,9 +121,10 @@ public final class ObjectWriter: @unchecked Sendable {
         let fitsOneChunk = request.sizeHint.map { $0 <= UInt64(store.options.chunkSizeBytes) } ?? false
         let depth = fitsOneChunk ? 1 : Self.stagingDepth
         buffers = (0..<depth).map { _ in .allocate(byteCount: stagingBytes, alignment: 4096) }
+        lanes = Mutex(LaneState(buffers: depth))
     }
 
-    // The in-flight task holds the writer, so deinit never frees a buffer in use.
+    // A lane's job holds the writer, so deinit never frees a buffer in use.
     deinit {
         for buffer in buffers { buffer.deallocate() }
         if !done { releaseReservationTail() }
@@ -151,44 +156,37 @@ public final class ObjectWriter: @unchecked Sendable {
         return n
     }
 
-    /// Hands the staged bytes to a Dispatch thread as one chunk, after the previous chunk
-    /// is done, and switches to the other buffer.
+    /// Hands the staged bytes to the lanes as one chunk, switches to the next buffer, and
+    /// waits for it to come free (the oldest chunk in flight, as buffers go round).
     private func flushStaging() async throws(StoreError) {
         guard stagedBytes > 0 else { return }
         if UInt64(stagedBytes) + writtenBytes > Limits.maxPutObjectBytes {
             throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed object size")
         }
-        let (index, count) = (current, stagedBytes)
         // Decided here, on the caller's side, from the bytes written *before* this chunk:
-        // the chunk's task must not read `writtenBytes`, which the caller moves on.
-        let wanted = reservationWanted(for: UInt64(count))
-        let lane = store.blockingLane
-        let offset = writtenBytes
-        let previous = inFlight.last
-        inFlight.append(Task { [self] in
-            // In order: MD5 and the reservation's placement follow the body's order.
-            try await previous?.value
-            try await BlockingIO.run(lane) { try self.process(buffer: index, count: count, at: offset, wanted: wanted) }
-        })
-        current = (current + 1) % buffers.count
-        writtenBytes += UInt64(count)
+        // the lanes must not read `writtenBytes`, which the caller moves on.
+        let chunk = StagedChunk(buffer: current, count: stagedBytes, offset: writtenBytes,
+                                wanted: reservationWanted(for: UInt64(stagedBytes)))
+        writtenBytes += UInt64(chunk.count)
         stagedBytes = 0
-        // The buffer to fill next must be free: wait for the chunks that hold every buffer.
-        while inFlight.count >= buffers.count {
-            try await waitForOldestChunk()
+        current = (current + 1) % buffers.count
+        if chunk.offset == 0, chunk.count <= Self.serialChunkBytes {
+            // The whole body, and small: both halves take microseconds, so they run in one
+            // job, one after the other, rather than wake two threads (two context switches
+            // per small PUT, the larger part of its hashing time).
+            do {
+                try await BlockingIO.run(store.blockingLane) { [self] in
+                    hash(chunk)
+                    try self.store(chunk)
+                }
+            } catch {
+                throw StoreError.wrapping(error, "writing object data")
+            }
+            return
         }
-    }
-
-    /// Waits for the oldest chunk in flight; its failure is this call's.
-    private func waitForOldestChunk() async throws(StoreError) {
-        guard !inFlight.isEmpty else { return }
-        let task = inFlight.removeFirst()
-        do { try await task.value } catch { throw StoreError.wrapping(error, "writing object data") }
-    }
-
-    /// Waits for every chunk in flight.
-    private func waitForChunks() async throws(StoreError) {
-        while !inFlight.isEmpty { try await waitForOldestChunk() }
+        handOut(chunk)
+        await waitUntilFree(current)
+        try checkLanes()
     }
 
     /// Staging buffers of a body larger than a chunk: one filled while two wait or are
@@ -196,50 +194,124 @@ public final class ObjectWriter: @unchecked Sendable {
     /// buffer from the socket (a 1 GiB PUT hashed at ~half of one core's MD5 rate).
     static let stagingDepth = 3
 
-    /// On a Dispatch thread: reserve (may create a segment, which blocks), then MD5 and the
-    /// S3 checksums on one core while the write and the XXH3 run on the other (a small
-    /// chunk: both here, one after the other). An encrypted blob's chunk is encrypted on
-    /// the write's core; MD5 and the checksums are of the plain bytes (what the client
-    /// sent), the XXH3 of the stored ones.
-    private func process(buffer index: Int, count: Int, at offset: UInt64, wanted: UInt64) throws {
-        let target = try place(UInt64(count), wanted: wanted)
-        let outcome = ChunkOutcome()
-        // A small chunk's two halves take microseconds each: run them here, one after the
-        // other, rather than wake a second thread and wait for it (two context switches
-        // per small PUT, the larger part of its hashing time).
-        let work: @Sendable (Int) -> Void = { [self] lane in
-            let bytes = UnsafeRawBufferPointer(rebasing: buffers[index][..<count])
-            if lane == 0 {
-                md5.update(bytes)
-                for i in checksummers.indices { checksummers[i].update(bytes) }
-            } else {
-                do {
-                    if let cipher {
-                        try cipher.apply(bytes, at: offset).withUnsafeBytes { sealed in
-                            try blobs.write(sealed, container: target.container, at: target.offset)
-                            outcome.hash = XXH3.hash(sealed)
-                        }
-                    } else {
-                        try blobs.write(bytes, container: target.container, at: target.offset)
-                        outcome.hash = XXH3.hash(bytes)
-                    }
-                } catch {
-                    outcome.error = error
-                }
-            }
+    /// The whole body in one chunk up to this size: hashed and stored in one job.
+    static let serialChunkBytes = 64 << 10
+
+    /// Queues the chunk on both lanes, starting a lane's job if none runs.
+    private func handOut(_ chunk: StagedChunk) {
+        let (startHash, startStore) = lanes.withLock { s in
+            s.busy[chunk.buffer] = 2
+            s.hashQueue.append(chunk)
+            s.storeQueue.append(chunk)
+            defer { (s.hashRunning, s.storeRunning) = (true, true) }
+            return (!s.hashRunning, !s.storeRunning)
         }
-        if count <= Self.serialChunkBytes {
-            work(0)
-            work(1)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: 2, execute: work)
-        }
-        if let error = outcome.error { throw error }
-        record(chunkHash: outcome.hash, segmentID: target.container, offset: target.offset, length: UInt64(count))
+        // MD5 is computing only: a Dispatch thread, whatever the store's lane.
+        if startHash { launch(.hash, on: .disk) }
+        if startStore { launch(.store, on: store.blockingLane) }
     }
 
-    /// Chunks up to this size are hashed and written on one thread (`process`).
-    static let serialChunkBytes = 64 << 10
+    private enum LaneKind { case hash, store }
+
+    /// Starts a job that drains the lane's queue. A job refused (the network lane's threads
+    /// shut down) fails what it would have done, so that no one waits for it.
+    private func launch(_ kind: LaneKind, on lane: BlockingIO.Lane) {
+        Task { [self] in
+            do {
+                try await BlockingIO.run(lane) { [self] in drain(kind) }
+            } catch {
+                fail(error)
+                drain(kind, skipping: true)
+            }
+        }
+    }
+
+    /// Takes the lane's chunks in order until its queue is empty; the lane is then idle
+    /// until `handOut` starts it again (decided under the same lock, so no chunk is left).
+    private func drain(_ kind: LaneKind, skipping: Bool = false) {
+        while let chunk = lanes.withLock({ s -> StagedChunk? in
+            switch kind {
+            case .hash:
+                guard !s.hashQueue.isEmpty else { s.hashRunning = false; return nil }
+                return s.hashQueue.removeFirst()
+            case .store:
+                guard !s.storeQueue.isEmpty else { s.storeRunning = false; return nil }
+                return s.storeQueue.removeFirst()
+            }
+        }) {
+            switch kind {
+            case .hash:
+                if !skipping { hash(chunk) }
+            case .store:
+                // After a failure the rest is not written: the upload is lost anyway.
+                if !skipping && lanes.withLock({ $0.error == nil }) {
+                    do { try store(chunk) } catch { fail(error) }
+                }
+            }
+            release(chunk.buffer)
+        }
+    }
+
+    /// The hash lane's part: MD5 and the S3 checksums, of the bytes the client sent.
+    private func hash(_ chunk: StagedChunk) {
+        let bytes = UnsafeRawBufferPointer(rebasing: buffers[chunk.buffer][..<chunk.count])
+        md5.update(bytes)
+        for i in checksummers.indices { checksummers[i].update(bytes) }
+    }
+
+    /// The store lane's part: reserve (may create a segment, which blocks), encrypt if the
+    /// blob is, write, and record the XXH3 of the stored bytes.
+    private func store(_ chunk: StagedChunk) throws {
+        let target = try place(UInt64(chunk.count), wanted: chunk.wanted)
+        let bytes = UnsafeRawBufferPointer(rebasing: buffers[chunk.buffer][..<chunk.count])
+        let hash: UInt64
+        if let cipher {
+            hash = try cipher.apply(bytes, at: chunk.offset).withUnsafeBytes { sealed in
+                try blobs.write(sealed, container: target.container, at: target.offset)
+                return XXH3.hash(sealed)
+            }
+        } else {
+            try blobs.write(bytes, container: target.container, at: target.offset)
+            hash = XXH3.hash(bytes)
+        }
+        record(chunkHash: hash, segmentID: target.container, offset: target.offset, length: UInt64(chunk.count))
+    }
+
+    /// The first failure of a lane; the caller throws it at its next wait.
+    private func fail(_ error: Error) {
+        lanes.withLock { s in if s.error == nil { s.error = error } }
+    }
+
+    /// A lane is done with the buffer; wakes the caller if what it waits for is free.
+    private func release(_ buffer: Int) {
+        let waiter = lanes.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.busy[buffer] -= 1
+            guard let waiting = s.waiter, s.isFree(waiting.buffer) else { return nil }
+            s.waiter = nil
+            return waiting.continuation
+        }
+        waiter?.resume()
+    }
+
+    /// Waits until both lanes are done with `buffer` (nil: with every buffer).
+    private func waitUntilFree(_ buffer: Int?) async {
+        if lanes.withLock({ $0.isFree(buffer) }) { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let free = lanes.withLock { s -> Bool in
+                if s.isFree(buffer) { return true }
+                s.waiter = (buffer, continuation)
+                return false
+            }
+            if free { continuation.resume() }
+        }
+    }
+
+    /// Throws the lanes' first failure.
+    private func checkLanes() throws(StoreError) {
+        if let error = lanes.withLock({ $0.error }) {
+            throw StoreError.wrapping(error, "writing object data")
+        }
+    }
 
     /// How much to reserve if the chunk of `length` bytes starting at `writtenBytes` needs
     /// new space: the rest of the announced size, or a run when the size is unknown.
@@ -299,7 +371,8 @@ public final class ObjectWriter: @unchecked Sendable {
         precondition(!done, "finish twice")
         defer { unpinContainers() }
         try await flushStaging()
-        try await waitForChunks()
+        await waitUntilFree(nil)
+        try checkLanes()
         done = true
         releaseReservationTail()
         let digest = md5.finalize()
@@ -344,13 +417,12 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Abandons the upload: nothing becomes visible; the space written is dead once the
     /// segment's high-water mark passes it, or reused after a restart.
-    /// Waits for the chunk in flight first: it may still be placing itself in the
+    /// Waits for the chunks in flight first: one may still be placing itself in the
     /// reservation whose tail this hands back.
     public func abort() async {
         guard !done else { return }
         done = true
-        for task in inFlight { _ = try? await task.value }
-        inFlight = []
+        await waitUntilFree(nil)
         releaseReservationTail()
         unpinContainers()
     }
@@ -445,9 +517,33 @@ extension ObjectStore {
     }
 }
 
-/// What the write lane of `ObjectWriter.process` reports back.
-/// `@unchecked Sendable`: written by one lane, read after `concurrentPerform` returns.
-private final class ChunkOutcome: @unchecked Sendable {
-    var hash: UInt64 = 0
+/// A staged chunk handed to the lanes: its buffer, its length, where it starts in the
+/// body, and the reservation to ask for if it needs new space.
+private struct StagedChunk: Sendable {
+    var buffer: Int
+    var count: Int
+    var offset: UInt64
+    var wanted: UInt64
+}
+
+/// `ObjectWriter`'s lanes, under its lock.
+private struct LaneState {
+    var hashQueue: [StagedChunk] = []
+    var storeQueue: [StagedChunk] = []
+    /// Whether a lane's job is running (it takes what is queued before it stops).
+    var hashRunning = false
+    var storeRunning = false
+    /// Per buffer, the lanes not yet done with it (0: free to fill).
+    var busy: [Int]
+    /// The first failure of either lane.
     var error: Error?
+    /// The caller, waiting for a buffer (nil: for all of them).
+    var waiter: (buffer: Int?, continuation: CheckedContinuation<Void, Never>)?
+
+    init(buffers: Int) { busy = Array(repeating: 0, count: buffers) }
+
+    func isFree(_ buffer: Int?) -> Bool {
+        guard let buffer else { return busy.allSatisfy { $0 == 0 } }
+        return busy[buffer] == 0
+    }
 }
