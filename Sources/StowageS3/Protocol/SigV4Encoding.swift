@@ -1,3 +1,5 @@
+import Foundation
+
 /// The byte-level rules of SigV4's canonical forms: AWS's URI encoding, percent-decoding
 /// of what clients sent, header-value trimming and lowercase hex.
 ///
@@ -123,14 +125,18 @@ enum SigV4Encoding {
         return value[start..<max(start, end)]
     }
 
-    static func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            output.append(lowerHexDigits[Int(byte >> 4)])
-            output.append(lowerHexDigits[Int(byte & 0x0f)])
+    static func lowercaseHex(_ bytes: some ContiguousBytes) -> String {
+        // Digests and MACs lend their bytes: written straight into the string's storage
+        // (iterating a digest as a Sequence went through generic witnesses per byte).
+        bytes.withUnsafeBytes { raw in
+            String(unsafeUninitializedCapacity: raw.count * 2) { output in
+                for (i, byte) in raw.enumerated() {
+                    output[2 * i] = lowerHexDigits[Int(byte >> 4)]
+                    output[2 * i + 1] = lowerHexDigits[Int(byte & 0x0f)]
+                }
+                return raw.count * 2
+            }
         }
-        return String(decoding: output, as: UTF8.self)
     }
 
     /// True when `value` is `count` hex digits of either case.
@@ -141,14 +147,18 @@ enum SigV4Encoding {
     /// Compares in time independent of where the strings differ, so a forger learns nothing
     /// from how long a wrong signature took to reject.
     static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
-        let left = Array(lhs.utf8)
-        let right = Array(rhs.utf8)
-        guard left.count == right.count else { return false }
-        var difference: UInt8 = 0
-        for index in left.indices {
-            difference |= left[index] ^ right[index]
+        // Over the strings' own UTF-8 storage: no copies into arrays.
+        var (lhs, rhs) = (lhs, rhs)
+        return lhs.withUTF8 { left in
+            rhs.withUTF8 { right in
+                guard left.count == right.count else { return false }
+                var difference: UInt8 = 0
+                for index in left.indices {
+                    difference |= left[index] ^ right[index]
+                }
+                return difference == 0
+            }
         }
-        return difference == 0
     }
 
     private static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)

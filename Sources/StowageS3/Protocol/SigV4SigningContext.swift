@@ -46,7 +46,9 @@ public struct SigV4SigningContext: Sendable {
     }
 
     static func sha256Hex(_ bytes: [UInt8]) -> String {
-        SigV4Encoding.lowercaseHex(SHA256.hash(data: bytes))
+        var hasher = SHA256()
+        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return SigV4Encoding.lowercaseHex(hasher.finalize())
     }
 
     func signature(of stringToSign: String) -> String {
