@@ -15,14 +15,21 @@ import Testing
         return process.terminationStatus
     }
 
-    @Test func fullDiskIsATypedErrorAndLosesNothing() async throws {
+    /// A fresh tmpfs of `size` (mount's syntax, such as `40m`), unmounted when the
+    /// returned cleanup runs.
+    static func smallDisk(_ size: String) throws -> (path: String, cleanup: () -> Void) {
         let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-full-\(UUID())").path
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        #expect(try Self.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", mountPoint]) == 0, "needs root to mount a tmpfs")
-        defer {
-            _ = try? Self.run(["umount", mountPoint])
+        #expect(try run(["mount", "-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint]) == 0, "needs root to mount a tmpfs")
+        return (mountPoint, {
+            _ = try? run(["umount", mountPoint])
             try? FileManager.default.removeItem(atPath: mountPoint)
-        }
+        })
+    }
+
+    @Test func fullDiskIsATypedErrorAndLosesNothing() async throws {
+        let (mountPoint, cleanup) = try Self.smallDisk("40m")
+        defer { cleanup() }
         var options = testOptions(.strict, 8 << 20)
         options.indexMapSizeBytes = 64 << 20
         let store = try ObjectStore(directory: mountPoint + "/data", options: options)
@@ -57,13 +64,8 @@ import Testing
     /// error (not a hang), nothing of the upload becomes visible, and an object stored
     /// before it still reads back.
     @Test func fullDiskInTheMiddleOfAStreamIsATypedError() async throws {
-        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-full-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        #expect(try Self.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mountPoint]) == 0, "needs root to mount a tmpfs")
-        defer {
-            _ = try? Self.run(["umount", mountPoint])
-            try? FileManager.default.removeItem(atPath: mountPoint)
-        }
+        let (mountPoint, cleanup) = try Self.smallDisk("24m")
+        defer { cleanup() }
         var options = testOptions(.strict, 4 << 20, 256 << 10)
         options.indexMapSizeBytes = 64 << 20
         let store = try ObjectStore(directory: mountPoint + "/data", options: options)
