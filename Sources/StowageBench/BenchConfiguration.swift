@@ -135,12 +135,22 @@ public struct BenchConfiguration: Sendable {
 /// The bytes every object is made of: one buffer of pseudo-random bytes, made once; slot
 /// `s`'s object is the `sizes.bytes(forSlot: s)` bytes at an offset that depends on `s`.
 /// PUTs send slices of it (no copy), GETs are compared with it.
+///
+/// NIO slices a `ByteBuffer` without copying only where the slice starts in the first
+/// 16 MiB of its storage (`getSlice` copies anything later). Multipart parts start further
+/// in, so with `partBytes` each part's bytes also get a buffer of their own, copied once
+/// here (`partWindows`), which every slot's part of that number slices: otherwise every
+/// part sent would be copied into new memory first, costing the client most of a core
+/// next to the server it measures.
 public struct BenchPayload: Sendable {
     public let buffer: ByteBuffer
     let sizes: SizeDistribution
     let seed: UInt64
+    /// Part `k`'s window: the payload from `k * partBytes`, `partBytes` plus the offset
+    /// window long (empty without `partBytes`, or when objects fit one part).
+    let partWindows: [ByteBuffer]
 
-    public init(sizes: SizeDistribution, seed: UInt64) {
+    public init(sizes: SizeDistribution, seed: UInt64, partBytes: Int? = nil) {
         self.sizes = sizes
         self.seed = seed
         let total = sizes.maximumBytes + BenchConfiguration.payloadWindowBytes
@@ -157,6 +167,16 @@ public struct BenchPayload: Sendable {
             return total
         }
         self.buffer = buffer
+        var windows: [ByteBuffer] = []
+        if let partBytes, partBytes < sizes.maximumBytes {
+            for start in stride(from: 0, to: sizes.maximumBytes, by: partBytes) {
+                let length = min(partBytes + BenchConfiguration.payloadWindowBytes, total - start)
+                var window = ByteBufferAllocator().buffer(capacity: length)
+                buffer.withUnsafeReadableBytes { window.writeBytes(UnsafeRawBufferPointer(rebasing: $0[start..<start + length])) }
+                windows.append(window)
+            }
+        }
+        partWindows = windows
     }
 
     /// Where slot `slot`'s bytes start in `buffer`, and how many there are.
@@ -168,5 +188,17 @@ public struct BenchPayload: Sendable {
     public func body(ofSlot slot: Int) -> ByteBuffer {
         let (offset, length) = extent(ofSlot: slot)
         return buffer.getSlice(at: offset, length: length)!
+    }
+
+    /// Part `index` (from 0) of slot `slot`'s object cut in parts of `partBytes`: a slice of
+    /// the part's window when there is one (no copy), else of the whole payload.
+    public func part(ofSlot slot: Int, index: Int, partBytes: Int) -> ByteBuffer {
+        let (offset, length) = extent(ofSlot: slot)
+        let start = index * partBytes
+        let count = min(partBytes, length - start)
+        if index < partWindows.count, partWindows[index].readableBytes >= offset + count {
+            return partWindows[index].getSlice(at: offset, length: count)!
+        }
+        return buffer.getSlice(at: offset + start, length: count)!
     }
 }

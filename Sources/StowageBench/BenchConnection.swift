@@ -271,9 +271,7 @@ final class BenchConnection: ChannelInboundHandler {
         let id = Self.uriEncode(upload.uploadID)
         let done = upload.partETags.count
         if done < upload.partCount {
-            let (offset, length) = shared.payload.extent(ofSlot: slot)
-            let start = done * configuration.partBytes
-            let part = shared.payload.buffer.getSlice(at: offset + start, length: min(configuration.partBytes, length - start))!
+            let part = shared.payload.part(ofSlot: slot, index: done, partBytes: configuration.partBytes)
             let query = "partNumber=\(done + 1)&uploadId=\(id)"
             send(method: .PUT, path: objectPath(key), rawQuery: query, canonicalQuery: query, body: part, expect: .partETag)
             return true

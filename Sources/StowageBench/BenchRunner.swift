@@ -10,7 +10,9 @@ public enum BenchRunner {
     public static func run(_ configuration: BenchConfiguration,
                            progress: (@Sendable (String) -> Void)? = nil) async throws -> BenchReport {
         let shared = BenchShared(configuration: configuration,
-                                 payload: BenchPayload(sizes: configuration.sizes, seed: configuration.seed))
+                                 payload: BenchPayload(sizes: configuration.sizes, seed: configuration.seed,
+                                                       partBytes: configuration.mix.operations.contains(.multipart)
+                                                           ? configuration.partBytes : nil))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         do {
             let report = try await load(shared, try await connect(shared, group), progress)

@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 @testable import StowageBench
 
@@ -109,6 +110,35 @@ import Testing
         #expect(one.body(ofSlot: 3) != one.body(ofSlot: 4))
         #expect(one.body(ofSlot: 3).readableBytes == sizes.bytes(forSlot: 3))
         #expect(BenchPayload(sizes: sizes, seed: 8).buffer != one.buffer)
+    }
+
+    /// Multipart parts, also those starting past NIO's 16 MiB slicing limit (served from the
+    /// parts' own windows), are exactly the object's bytes at the part's place, the last
+    /// one short; objects of varied sizes, and without windows the same bytes.
+    @Test func partsAreTheObjectsBytes() throws {
+        let sizes = SizeDistribution(minimumBytes: 30 << 20, maximumBytes: 41 << 20)
+        let partBytes = 6 << 20
+        let windowed = BenchPayload(sizes: sizes, seed: 9, partBytes: partBytes)
+        let plain = BenchPayload(sizes: sizes, seed: 9)
+        #expect(windowed.partWindows.count == 7 && plain.partWindows.isEmpty)
+        for slot in 0..<4 {
+            let whole = windowed.body(ofSlot: slot)
+            var joined = ByteBuffer()
+            var index = 0
+            while joined.readableBytes < whole.readableBytes {
+                let part = windowed.part(ofSlot: slot, index: index, partBytes: partBytes)
+                #expect(part == plain.part(ofSlot: slot, index: index, partBytes: partBytes))
+                #expect(part.readableBytes == min(partBytes, whole.readableBytes - index * partBytes))
+                // Sliced from its window's storage, not copied (NIO copies a slice that would
+                // start past 16 MiB into its buffer's storage).
+                let partStart = part.withVeryUnsafeBytes { Int(bitPattern: $0.baseAddress) }
+                let windowStart = windowed.partWindows[index].withVeryUnsafeBytes { Int(bitPattern: $0.baseAddress) }
+                #expect((0..<BenchConfiguration.payloadWindowBytes).contains(partStart - windowStart))
+                joined.writeImmutableBuffer(part)
+                index += 1
+            }
+            #expect(joined == whole, "slot \(slot): \(index) parts")
+        }
     }
 }
 
