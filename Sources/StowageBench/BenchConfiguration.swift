@@ -172,7 +172,7 @@ public struct BenchPayload: Sendable {
             for start in stride(from: 0, to: sizes.maximumBytes, by: partBytes) {
                 let length = min(partBytes + BenchConfiguration.payloadWindowBytes, total - start)
                 var window = ByteBufferAllocator().buffer(capacity: length)
-                buffer.withUnsafeReadableBytes { window.writeBytes(UnsafeRawBufferPointer(rebasing: $0[start..<start + length])) }
+                _ = buffer.withUnsafeReadableBytes { window.writeBytes(UnsafeRawBufferPointer(rebasing: $0[start..<start + length])) }
                 windows.append(window)
             }
         }
