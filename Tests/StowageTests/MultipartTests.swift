@@ -187,6 +187,24 @@ import StowageChecksums
         }
     }
 
+    /// Complete's "written after the upload began" (409) at millisecond resolution: a
+    /// write in Create's own millisecond counts unless it is the object Create saw.
+    @Test func writtenInCreatesMillisecond() {
+        let upload = UploadRecord(bucket: "bkt", key: "k", initiatedMilliseconds: 1_000, attributes: ObjectAttributes(),
+                                  checksumAlgorithm: nil, etagAtStart: "seen", lock: nil, checksumType: nil, acl: nil)
+        func object(_ etag: String, at milliseconds: Int64) -> ObjectRecord {
+            ObjectRecord(blobID: 1, size: 1, etag: etag, lastModifiedMilliseconds: milliseconds, partCount: 0,
+                         attributes: ObjectAttributes())
+        }
+        #expect(!ObjectStore.writtenSinceCreate(object("seen", at: 999), upload))
+        #expect(!ObjectStore.writtenSinceCreate(object("seen", at: 1_000), upload))
+        #expect(ObjectStore.writtenSinceCreate(object("other", at: 1_000), upload))
+        #expect(ObjectStore.writtenSinceCreate(object("seen", at: 1_001), upload))
+        var fresh = upload
+        fresh.etagAtStart = nil
+        #expect(ObjectStore.writtenSinceCreate(object("seen", at: 1_000), fresh))
+    }
+
     /// UploadPartCopy references ranges of an existing object; no segment byte is written.
     @Test func uploadPartCopyReferencesRanges() async throws {
         try await withTemporaryStore { store, directory in

@@ -450,9 +450,18 @@ extension ObjectStore {
             throw StoreError(.conditionalRequestConflict, "A conflicting operation occurred: the object existed when the upload began and was deleted since")
         }
         try conditions.check(existing: existing)
-        if conditions.ifMatch != nil, let existing, existing.lastModifiedMilliseconds > upload.initiatedMilliseconds {
+        if conditions.ifMatch != nil, let existing, writtenSinceCreate(existing, upload) {
             throw StoreError(.conditionalRequestConflict, "A conflicting operation occurred: the object was modified after the upload began")
         }
+    }
+
+    /// Whether `existing` was written after the upload was created. Times are in
+    /// milliseconds, so a write in Create's own millisecond counts when it is not the
+    /// object Create saw (another ETag): a fast client's PUT right after Create once
+    /// passed as "before" (a flaky MultipartTests.conditionalComplete showed it).
+    static func writtenSinceCreate(_ existing: ObjectRecord, _ upload: UploadRecord) -> Bool {
+        existing.lastModifiedMilliseconds > upload.initiatedMilliseconds
+            || existing.lastModifiedMilliseconds == upload.initiatedMilliseconds && existing.etag != upload.etagAtStart
     }
 
     /// The completed object's record over a new composite blob of the parts' pieces.
