@@ -97,8 +97,8 @@ final class ExtentStore: Sendable {
         return Reservation(segment: file, offsetBytes: 0, lengthBytes: length)
     }
 
-    /// Room in the open segment, if it has any.
-    private func grant(maxLength: UInt64, chunkBytes: UInt64) -> Reservation? {
+    /// Room in the open segment, if it has any: never blocks (no segment is created).
+    func grant(maxLength: UInt64, chunkBytes: UInt64) -> Reservation? {
         state.withLock { s -> Reservation? in
             guard let id = s.openSegmentID, let file = try? openFile(id, &s) else { return nil }
             let remaining = file.capacityBytes - min(s.appendOffsetBytes, file.capacityBytes)

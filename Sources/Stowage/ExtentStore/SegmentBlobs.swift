@@ -7,9 +7,20 @@ extension ExtentStore: BlobBackend {
         return BlobSpace(container: granted.segment.id, offsetBytes: granted.offsetBytes, lengthBytes: granted.lengthBytes)
     }
 
+    func reserveWithoutWaiting(maxLength: UInt64) -> BlobSpace? {
+        // Granted whole or not at all: a short grant would have the writer ask again.
+        guard let granted = grant(maxLength: maxLength, chunkBytes: maxLength) else { return nil }
+        return BlobSpace(container: granted.segment.id, offsetBytes: granted.offsetBytes, lengthBytes: granted.lengthBytes)
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer, container: UInt64, at offsetBytes: UInt64) throws {
         try segment(container).write(bytes, at: offsetBytes)
     }
+
+    /// A write under `SegmentFile.directMinimumBytes` is buffered: `pwrite` copies it into
+    /// the page cache and returns; the disk is waited on by the commit's `fdatasync`, on
+    /// the index writer's thread.
+    var smallWritesReturnAtOnce: Bool { true }
 
     func giveBack(_ unused: BlobSpace) {
         release(segmentID: unused.container, offsetBytes: unused.offsetBytes, lengthBytes: unused.lengthBytes)

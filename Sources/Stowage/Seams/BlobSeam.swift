@@ -30,8 +30,18 @@ protocol BlobBackend: BlobAccounting {
     /// asks again for the rest. Blocking: run it on `BlockingIO`.
     func reserve(maxLength: UInt64, chunkBytes: UInt64) throws -> BlobSpace
 
+    /// Space for `maxLength` bytes if the backend can grant it without waiting (room in an
+    /// open container: a lock and a sum), nil otherwise — then `reserve`, off the caller's
+    /// thread. Nil by default.
+    func reserveWithoutWaiting(maxLength: UInt64) -> BlobSpace?
+
     /// Writes one chunk inside a reservation. Blocking.
     func write(_ bytes: UnsafeRawBufferPointer, container: UInt64, at offsetBytes: UInt64) throws
+
+    /// Whether `write` of at most `ObjectWriter.serialChunkBytes` returns without waiting on
+    /// a device or the network (a copy into the page cache), so that a small body may be
+    /// written on the request's own thread. False by default.
+    var smallWritesReturnAtOnce: Bool { get }
 
     /// Hands back the unused tail of a reservation (the backend may reuse it or not).
     func giveBack(_ unused: BlobSpace)
@@ -57,6 +67,8 @@ protocol BlobBackend: BlobAccounting {
 
 extension BlobBackend {
     func probe() throws {}
+    func reserveWithoutWaiting(maxLength: UInt64) -> BlobSpace? { nil }
+    var smallWritesReturnAtOnce: Bool { false }
 }
 
 /// A reservation: `[offsetBytes, offsetBytes + lengthBytes)` of one container, for one writer.

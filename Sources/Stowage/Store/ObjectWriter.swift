@@ -102,6 +102,8 @@ public final class ObjectWriter: @unchecked Sendable {
     /// until this writer's commit is answered or it is abandoned.
     private var pinnedContainers: [UInt64] = []
     private var done = false
+    /// Whether the body was hashed and written on the caller's thread (tests).
+    private(set) var wroteOnCallersThread = false
     /// Encrypted blobs: the blob's cipher and its sealed data key (BlobRecord v2).
     private let cipher: BlobCipher?
     private let dataKey: SealedDataKey?
@@ -158,7 +160,8 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Hands the staged bytes to the lanes as one chunk, switches to the next buffer, and
     /// waits for it to come free (the oldest chunk in flight, as buffers go round).
-    private func flushStaging() async throws(StoreError) {
+    /// - Parameter ending: the body ended (`finish`): these are its last bytes.
+    private func flushStaging(ending: Bool = false) async throws(StoreError) {
         guard stagedBytes > 0 else { return }
         if UInt64(stagedBytes) + writtenBytes > Limits.maxPutObjectBytes {
             throw StoreError(.entityTooLarge, "Your proposed upload exceeds the maximum allowed object size")
@@ -171,9 +174,26 @@ public final class ObjectWriter: @unchecked Sendable {
         stagedBytes = 0
         current = (current + 1) % buffers.count
         if chunk.offset == 0, chunk.count <= Self.serialChunkBytes {
-            // The whole body, and small: both halves take microseconds, so they run in one
-            // job, one after the other, rather than wake two threads (two context switches
-            // per small PUT, the larger part of its hashing time).
+            // The first chunk, and small: both halves take microseconds. If it is the whole
+            // body, and the backend writes it into the page cache and has room for it
+            // without creating a container, they run here, on the request's thread: the hop
+            // to a Dispatch thread and back cost more than the work (a strict 4 KiB PUT
+            // load, 64 connections: 1.065× the rate). Otherwise they run in one job, one
+            // after the other, rather than wake two threads.
+            let whole = ending || request.sizeHint == UInt64(chunk.count)
+            if whole, blobs.smallWritesReturnAtOnce, reservation == nil,
+               let space = blobs.reserveWithoutWaiting(maxLength: chunk.wanted) {
+                reservation = space
+                pinnedContainers.append(space.container)
+                wroteOnCallersThread = true
+                do {
+                    hash(chunk)
+                    try store(chunk)
+                } catch {
+                    throw StoreError.wrapping(error, "writing object data")
+                }
+                return
+            }
             do {
                 try await BlockingIO.run(store.blockingLane) { [self] in
                     hash(chunk)
@@ -370,7 +390,7 @@ public final class ObjectWriter: @unchecked Sendable {
     public func finish(trailingChecksums: [S3ChecksumAlgorithm: String] = [:]) async throws(StoreError) -> ObjectInfo {
         precondition(!done, "finish twice")
         defer { unpinContainers() }
-        try await flushStaging()
+        try await flushStaging(ending: true)
         await waitUntilFree(nil)
         try checkLanes()
         done = true
