@@ -177,27 +177,27 @@ public final class ObjectWriter: @unchecked Sendable {
             // The first chunk, and small: both halves take microseconds. If it is the whole
             // body, and the backend writes it into the page cache and has room for it
             // without creating a container, they run here, on the request's thread: the hop
-            // to a Dispatch thread and back cost more than the work (a strict 4 KiB PUT
-            // load, 64 connections: 1.065× the rate). Otherwise they run in one job, one
-            // after the other, rather than wake two threads.
+            // to a Dispatch thread and back cost more than the work (server CPU per strict
+            // 4 KiB PUT at 64 connections: -8 %, with the group commit's typed answers).
+            // Otherwise they run in one job, one after the other, rather than wake two threads.
             let whole = ending || request.sizeHint == UInt64(chunk.count)
+            var inline = false
             if whole, blobs.smallWritesReturnAtOnce, reservation == nil,
                let space = blobs.reserveWithoutWaiting(maxLength: chunk.wanted) {
                 reservation = space
                 pinnedContainers.append(space.container)
-                wroteOnCallersThread = true
-                do {
+                inline = true
+            }
+            wroteOnCallersThread = inline
+            do {
+                if inline {
                     hash(chunk)
                     try store(chunk)
-                } catch {
-                    throw StoreError.wrapping(error, "writing object data")
-                }
-                return
-            }
-            do {
-                try await BlockingIO.run(store.blockingLane) { [self] in
-                    hash(chunk)
-                    try self.store(chunk)
+                } else {
+                    try await BlockingIO.run(store.blockingLane) { [self] in
+                        hash(chunk)
+                        try self.store(chunk)
+                    }
                 }
             } catch {
                 throw StoreError.wrapping(error, "writing object data")
