@@ -184,8 +184,7 @@ public final class ObjectWriter: @unchecked Sendable {
             var inline = false
             if whole, blobs.smallWritesReturnAtOnce, reservation == nil,
                let space = blobs.reserveWithoutWaiting(maxLength: chunk.wanted) {
-                reservation = space
-                pinnedContainers.append(space.container)
+                hold(space)
                 inline = true
             }
             wroteOnCallersThread = inline
@@ -352,13 +351,19 @@ public final class ObjectWriter: @unchecked Sendable {
         let chunk = UInt64(chunkBytes)
         do {
             let granted = try blobs.reserve(maxLength: max(wanted, length), chunkBytes: chunk)
-            reservation = granted
-            pinnedContainers.append(granted.container)
+            hold(granted)
             reservationUsedBytes = length
             return (granted.container, granted.offsetBytes)
         } catch {
             throw StoreError.wrapping(error, "reserving space")
         }
+    }
+
+    /// Makes `space` the current reservation; its container stays pinned until the writer
+    /// is done (one pin per reservation taken).
+    private func hold(_ space: BlobSpace) {
+        reservation = space
+        pinnedContainers.append(space.container)
     }
 
     /// Extends the last extent when the chunk continues it, or starts a new one.
