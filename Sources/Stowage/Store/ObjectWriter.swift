@@ -218,19 +218,15 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Queues the chunk on both lanes, starting a lane's job if none runs.
     private func handOut(_ chunk: StagedChunk) {
-        let (startHash, startStore) = lanes.withLock { s in
-            s.busy[chunk.buffer] = 2
-            s.hashQueue.append(chunk)
-            s.storeQueue.append(chunk)
-            defer { (s.hashRunning, s.storeRunning) = (true, true) }
-            return (!s.hashRunning, !s.storeRunning)
+        let idle = lanes.withLock { s in
+            s.busy[chunk.buffer] = LaneKind.allCases.count
+            return LaneKind.allCases.filter { s.enqueue(chunk, on: $0) }
         }
-        // MD5 is computing only: a Dispatch thread, whatever the store's lane.
-        if startHash { launch(.hash, on: .disk) }
-        if startStore { launch(.store, on: store.blockingLane) }
+        for kind in idle {
+            // MD5 is computing only: a Dispatch thread, whatever the store's lane.
+            launch(kind, on: kind == .hash ? .disk : store.blockingLane)
+        }
     }
-
-    private enum LaneKind { case hash, store }
 
     /// Starts a job that drains the lane's queue. A job refused (the network lane's threads
     /// shut down) fails what it would have done, so that no one waits for it.
@@ -248,22 +244,13 @@ public final class ObjectWriter: @unchecked Sendable {
     /// Takes the lane's chunks in order until its queue is empty; the lane is then idle
     /// until `handOut` starts it again (decided under the same lock, so no chunk is left).
     private func drain(_ kind: LaneKind, skipping: Bool = false) {
-        while let chunk = lanes.withLock({ s -> StagedChunk? in
-            switch kind {
-            case .hash:
-                guard !s.hashQueue.isEmpty else { s.hashRunning = false; return nil }
-                return s.hashQueue.removeFirst()
-            case .store:
-                guard !s.storeQueue.isEmpty else { s.storeRunning = false; return nil }
-                return s.storeQueue.removeFirst()
-            }
-        }) {
+        while let (chunk, failed) = lanes.withLock({ $0.next(on: kind) }) {
             switch kind {
             case .hash:
                 if !skipping { hash(chunk) }
             case .store:
                 // After a failure the rest is not written: the upload is lost anyway.
-                if !skipping && lanes.withLock({ $0.error == nil }) {
+                if !skipping && !failed {
                     do { try store(chunk) } catch { fail(error) }
                 }
             }
@@ -551,13 +538,16 @@ private struct StagedChunk: Sendable {
     var wanted: UInt64
 }
 
+/// The two lanes a chunk of a larger body goes through, apart: MD5 and the S3 checksums
+/// of what the client sent (`hash`), and placing, encrypting, writing and XXH3 (`store`).
+private enum LaneKind: Int, CaseIterable { case hash, store }
+
 /// `ObjectWriter`'s lanes, under its lock.
 private struct LaneState {
-    var hashQueue: [StagedChunk] = []
-    var storeQueue: [StagedChunk] = []
-    /// Whether a lane's job is running (it takes what is queued before it stops).
-    var hashRunning = false
-    var storeRunning = false
+    /// Per lane (by `LaneKind.rawValue`): its chunks in order, and whether its job runs
+    /// (it takes what is queued before it stops).
+    private var queues: [[StagedChunk]] = Array(repeating: [], count: LaneKind.allCases.count)
+    private var running = Array(repeating: false, count: LaneKind.allCases.count)
     /// Per buffer, the lanes not yet done with it (0: free to fill).
     var busy: [Int]
     /// The first failure of either lane.
@@ -566,6 +556,23 @@ private struct LaneState {
     var waiter: (buffer: Int?, continuation: CheckedContinuation<Void, Never>)?
 
     init(buffers: Int) { busy = Array(repeating: 0, count: buffers) }
+
+    /// Queues `chunk` on the lane; true when the lane was idle, so its job must be started.
+    mutating func enqueue(_ chunk: StagedChunk, on lane: LaneKind) -> Bool {
+        queues[lane.rawValue].append(chunk)
+        defer { running[lane.rawValue] = true }
+        return !running[lane.rawValue]
+    }
+
+    /// The lane's next chunk, and whether a failure is recorded (read under the same lock);
+    /// nil when its queue is empty, and the lane is then idle.
+    mutating func next(on lane: LaneKind) -> (chunk: StagedChunk, failed: Bool)? {
+        guard !queues[lane.rawValue].isEmpty else {
+            running[lane.rawValue] = false
+            return nil
+        }
+        return (queues[lane.rawValue].removeFirst(), error != nil)
+    }
 
     func isFree(_ buffer: Int?) -> Bool {
         guard let buffer else { return busy.allSatisfy { $0 == 0 } }
