@@ -191,14 +191,16 @@ public struct BenchPayload: Sendable {
     }
 
     /// Part `index` (from 0) of slot `slot`'s object cut in parts of `partBytes`: a slice of
-    /// the part's window when there is one (no copy), else of the whole payload.
+    /// the part's window (no copy). Without windows (the payload was made without
+    /// `partBytes`, or its objects fit one part) it is a slice of the whole payload, as a
+    /// whole object's body is (copied by NIO where it starts past the first 16 MiB).
     public func part(ofSlot slot: Int, index: Int, partBytes: Int) -> ByteBuffer {
         let (offset, length) = extent(ofSlot: slot)
         let start = index * partBytes
         let count = min(partBytes, length - start)
-        if index < partWindows.count, partWindows[index].readableBytes >= offset + count {
-            return partWindows[index].getSlice(at: offset, length: count)!
-        }
-        return buffer.getSlice(at: offset + start, length: count)!
+        guard index < partWindows.count else { return buffer.getSlice(at: offset + start, length: count)! }
+        // A window is `partBytes` plus the offset window long (or reaches the payload's end),
+        // and `offset + start + count <= offset + length` is inside the payload: it holds the part.
+        return partWindows[index].getSlice(at: offset, length: count)!
     }
 }

@@ -116,6 +116,10 @@ struct S3Request: Sendable {
 
     func parameter(_ name: String) -> String? { query.first { $0.name == name }?.value }
 
+    /// The header's value; a header sent more than once reads as its values joined with
+    /// commas, as HTTP combines repeated fields (RFC 9110 §5.3). Headers that are one value
+    /// by nature and are read on every request (Authorization, Content-Length, Origin)
+    /// use `HTTPFields.first` instead, which neither joins nor allocates.
     func header(_ name: String) -> String? {
         HTTPField.Name(name).flatMap { headers[$0] }
     }
