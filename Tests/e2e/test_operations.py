@@ -141,6 +141,22 @@ def value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def test_the_index_writer_thread_carries_its_name(tmp_path):
+    """The group commit's thread is named `stowage-writer` in /proc (what `top -H`, perf
+    and Benchmarks/http/bench_commit.py read), not after the Dispatch worker that opened the
+    store, and it is one thread."""
+    server = ServerOn(tmp_path / "server", tmp_path / "data")
+    server.start()
+    try:
+        server.wait_ready()
+        server.client().create_bucket(Bucket="named")
+        names = [(task / "comm").read_text().strip() for task in pathlib.Path(f"/proc/{server.proc.pid}/task").iterdir()]
+        assert names.count("stowage-writer") == 1, names
+        assert any(name.startswith("NIO-") for name in names), names
+    finally:
+        server.stop()
+
+
 def test_metrics_count_a_known_workload(tmp_path):
     server = ServerOn(tmp_path / "server", tmp_path / "data")
     server.start()
