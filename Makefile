@@ -19,7 +19,7 @@ SOAK_CYCLES  ?= 50
 SOAK_SERVE_ARGS ?= --segment-size 8 --compaction-interval 1 --compaction-threshold 0.3
 
 .PHONY: deps deps-e2e deps-cluster build build-tests release test test-swift test-e2e test-cluster soak serve clean \
-        bench-deps bench-compare bench-memory bench-large bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster bench-tls bench-sse
+        bench-deps bench-compare bench-memory bench-large bench-commit bench fuzz fuzz-build fuzz-merge cluster cluster-up cluster-down soak-cluster bench-cluster bench-tls bench-sse
 
 define apt_install_missing
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -185,6 +185,13 @@ bench-memory: release
 # (dd + fdatasync) and nginx sending the same file: docs/bench/large.json (about 3 min).
 bench-large: release bench-deps
 	$(PYTHON) Benchmarks/http/bench_large.py --binary $(CURDIR)/.build/release/stowage --out docs/bench/large.json
+
+# What a strict PUT pays for its syncs, beside a relaxed one (docs/BENCHMARKS.md): 4 KiB
+# PUTs at 64 and 256 connections, fresh data directories, the modes alternating; server CPU
+# per PUT by thread, the group commit's batches, the machine's idle share:
+# docs/bench/commit.json (about 1 min after the build).
+bench-commit: release bench-deps
+	$(PYTHON) Benchmarks/http/bench_commit.py --binary $(CURDIR)/.build/release/stowage --out docs/bench/commit.json
 
 bench-sse: release deps-e2e
 	$(PYTHON) Benchmarks/http/bench_sse.py --binary $(CURDIR)/.build/release/stowage
