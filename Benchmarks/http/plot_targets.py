@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Issue 18's eight targets, one panel each, from the runs recorded in docs/bench: every
+side by side (`bench_side.py`: side-by-side*.json), every large-object run
+(`bench_large.py`: large-*.json, strict) and every memory run (`bench_memory.py`:
+memory*.json), in the order they were run, with the issue's own figure first where it gave
+one (measured with wrk before `stowage bench` existed) and the target as a line. A bar is
+green where its run met the target.
+
+    python3 Benchmarks/http/plot_targets.py --out docs/bench/targets.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import re
+import statistics
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BENCH = REPO / "docs" / "bench"
+
+# The issue's "now" figures (issue 18, "Why" and "Targets"), where it gave one.
+ISSUE = {"get64": 0.12, "get1": 6.6, "put64": 0.11, "put1": 0.61}
+
+
+def side_runs() -> list[dict]:
+    """Per side-by-side run: its label and the four small-object ratios (None if not measured)."""
+    runs = []
+    for path in sorted(BENCH.glob("side-by-side*.json")) + sorted(BENCH.glob("side-by-side-*/side-by-side.json")):
+        data = json.loads(path.read_text())
+        match = re.match(r"run (\d{4}-\d\d-\d\d \d\d:\d\d) UTC at commit (\w+)", data["header"][0])
+        if match is None:
+            continue
+
+        def median(measure: str, server: str) -> dict | None:
+            for row in data["medians"]:
+                if row["measure"] == measure and row["server"] == server and row.get("ops_per_s"):
+                    return row
+            return None
+        nginx64, nginx1 = median("GET 4 KiB, 64 conn", "nginx (static files)"), median("GET 4 KiB, 1 conn", "nginx (static files)")
+        get64, get1 = median("GET 4 KiB, 64 conn", "Stowage strict"), median("GET 4 KiB, 1 conn", "Stowage strict")
+        put64, rename64 = median("PUT 4 KiB, 64 conn", "Stowage strict"), median("RenameObject 4 KiB, 64 conn", "Stowage strict")
+        runs.append({"when": match.group(1), "label": f"{match.group(1)[5:10]} {match.group(2)}",
+                     "get64": get64["ops_per_s"] / nginx64["ops_per_s"] if get64 and nginx64 else None,
+                     "get1": get1["p50_ms"] / nginx1["p50_ms"] if get1 and nginx1 else None,
+                     "put64": put64["ops_per_s"] / nginx64["ops_per_s"] if put64 and nginx64 else None,
+                     "rename": rename64["ops_per_s"] / put64["ops_per_s"] if rename64 and put64 else None})
+    return sorted(runs, key=lambda run: run["when"])
+
+
+def large_runs() -> list[dict]:
+    runs = []
+    for path in sorted(BENCH.glob("large-*.json")):
+        data = json.loads(path.read_text())
+        if data.get("durability") != "strict":
+            continue
+        rates = {row["measure"]: row["mb_per_s"] for row in data["medians"]}
+        md5 = statistics.median(data["md5_one_core_mb_per_s"])
+        runs.append({"when": data["date"], "label": f"{data['date'][5:10]} {data['commit']}",
+                     "put1": rates["PUT 1 GiB, 1 stream"] / md5,
+                     "get1stream": rates["GET 1 GiB, 1 stream"] / rates["nginx GET 1 GiB, 1 stream (loopback reference)"],
+                     "multipart": rates["multipart PUT 1 GiB, 4 streams"] / md5})
+    return sorted(runs, key=lambda run: run["when"])
+
+
+def memory_runs() -> list[dict]:
+    runs = []
+    for path in sorted(BENCH.glob("memory*.json")):
+        data = json.loads(path.read_text())
+        peaks = {phase["phase"]: phase["peak_rss_mib"] for phase in data["phases"]}
+        runs.append({"when": data["date"], "label": f"{data['date'][5:10]} {data['commit']} ({path.stem})",
+                     "memory": max(peaks.get("downloads", 0), peaks.get("uploads", 0))})
+    return sorted(runs, key=lambda run: run["when"])
+
+
+# (key, title, target, higher is better, runs' source, y label)
+PANELS = [("get64", "GET 4 KiB, 64 conn ÷ nginx", 0.40, True, "side", "ratio"),
+          ("get1", "GET 4 KiB, 1 conn: p50 ÷ nginx's", 3.0, False, "side", "ratio (lower is better)"),
+          ("put64", "strict PUT 4 KiB, 64 conn ÷ nginx GET", 0.25, True, "side", "ratio"),
+          ("rename", "RenameObject ÷ strict PUT, 64 conn", 1.0, True, "side", "ratio"),
+          ("put1", "PUT 1 GiB, 1 stream ÷ one core's MD5", 0.85, True, "large", "ratio"),
+          ("get1stream", "GET 1 GiB, 1 stream ÷ nginx", 0.85, True, "large", "ratio"),
+          ("multipart", "multipart PUT, 4 streams ÷ one core's MD5", 1.0, True, "large", "ratio (target: above)"),
+          ("memory", "peak RSS, 64 × 1 GiB GET or PUT", 1024, False, "memory", "MiB (lower is better)")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default=str(BENCH / "targets.png"))
+    args = parser.parse_args()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sources = {"side": side_runs(), "large": large_runs(), "memory": memory_runs()}
+    figure, axes = plt.subplots(4, 2, figsize=(13, 15))
+    for axis, (key, title, target, higher, source, ylabel) in zip(axes.flat, PANELS):
+        points = [("issue #18 (wrk)", ISSUE[key])] if key in ISSUE else []
+        points += [(run["label"], run[key]) for run in sources[source] if run.get(key) is not None]
+        labels = [label for label, _ in points]
+        values = [value for _, value in points]
+        met = [(value > target if key == "multipart" else value >= target) if higher else value <= target for value in values]
+        colors = ["tab:green" if ok else "tab:orange" for ok in met]
+        if points and points[0][0].startswith("issue"):
+            colors[0] = "tab:gray"
+        axis.bar(range(len(values)), values, color=colors)
+        axis.axhline(target, color="black", linestyle="--", linewidth=1)
+        axis.set_title(f"{title} (target {'≥' if higher and key != 'multipart' else '>' if higher else '≤'} {target:g})", fontsize=10)
+        axis.set_xticks(range(len(values)))
+        axis.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+        axis.set_ylabel(ylabel, fontsize=8)
+        for index, value in enumerate(values):
+            axis.annotate(f"{value:.2f}" if value < 100 else f"{value:.0f}", (index, value), ha="center", va="bottom", fontsize=7)
+    figure.suptitle("Issue 18's targets, run by run (gray: the issue's figure; green: met; orange: not met).\n"
+                    "Small objects: Stowage strict beside nginx in one `bench_side.py` run each; large: `bench_large.py` strict; "
+                    "memory: `bench_memory.py`. Large objects and memory: only the runs kept in docs/bench "
+                    "(BENCHMARKS.md's targets table lists every run)", fontsize=10)
+    figure.tight_layout(rect=(0, 0, 1, 0.96))
+    figure.savefig(args.out, dpi=90)
+    for source, runs in sources.items():
+        print(f"{source}: {len(runs)} run(s)")
+
+
+if __name__ == "__main__":
+    main()
