@@ -80,11 +80,12 @@ def put(client: str, url: str, connections: int, count: int, setup: bool) -> dic
         argv.append("--no-setup")
     env = dict(os.environ, AWS_ACCESS_KEY_ID=side.ACCESS, AWS_SECRET_ACCESS_KEY=side.SECRET)
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
-    figures = json.loads(done.stdout)["operations"]["put"] if done.returncode == 0 else None
+    report = json.loads(done.stdout) if done.returncode == 0 else None
+    figures = report["operations"]["put"] if report else None
     if figures is None or figures["errors"]:
         raise SystemExit(f"stowage bench failed (exit {done.returncode}): {done.stderr.strip()[-300:]} {figures}")
     return {"ops_per_s": figures["ops_per_s"], "p50_ms": figures["latency_ms"]["p50"],
-            "client_cpu_cores": json.loads(done.stdout)["client_cpu"]["cores"]}
+            "client_cpu_cores": report["client_cpu"]["cores"]}
 
 
 def measure(binary: str, client: str, work: pathlib.Path, durability: str, connections: int, count: int) -> dict:
