@@ -1,18 +1,71 @@
-import Crypto
+import CStowageMD5
 
-/// Streaming MD5, the S3 ETag of a single-part object.
+/// Streaming MD5, the S3 ETag of a single-part object (RFC 1321; the block function is
+/// CStowageMD5's). Long runs of whole blocks can be hashed in `MD5Lanes`, beside other
+/// streams', in SIMD lanes: `update(_:sharingLanes:)`.
 public struct MD5Digest {
-    private var hasher = Insecure.MD5()
+    /// A, B, C, D.
+    private var state: (UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476)
+    /// The bytes of an incomplete block, held back until it fills (fewer than 64).
+    private var pending = [UInt8]()
+    private var length: UInt64 = 0
 
     public init() {}
 
+    /// Hashes `bytes` on the calling thread.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        hasher.update(bufferPointer: bytes)
+        update(bytes, sharingLanes: nil)
+    }
+
+    /// Hashes `bytes`; whole blocks of a run of at least `lanes.minimumBlocks` go to
+    /// `lanes`, and the calling thread waits for them. Never from an event loop: the wait
+    /// is a blocking one.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer, sharingLanes lanes: MD5Lanes?) {
+        guard var base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return }
+        var count = bytes.count
+        length &+= UInt64(count)
+        if !pending.isEmpty {
+            let n = min(64 - pending.count, count)
+            pending.append(contentsOf: UnsafeBufferPointer(start: base, count: n))
+            base += n
+            count -= n
+            guard pending.count == 64 else { return }
+            pending.withUnsafeBufferPointer { compress($0.baseAddress!, blocks: 1, lanes: nil) }
+            pending.removeAll(keepingCapacity: true)
+        }
+        let blocks = count / 64
+        if blocks > 0 { compress(base, blocks: blocks, lanes: lanes) }
+        if count % 64 > 0 {
+            pending.append(contentsOf: UnsafeBufferPointer(start: base + blocks * 64, count: count % 64))
+        }
+    }
+
+    private mutating func compress(_ data: UnsafePointer<UInt8>, blocks: Int, lanes: MD5Lanes?) {
+        withUnsafeMutableBytes(of: &state) { raw in
+            let words = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
+            if let lanes, blocks >= lanes.minimumBlocks {
+                lanes.compress(words, data, blocks: blocks)
+            } else {
+                stowage_md5_stream(words, data, blocks)
+            }
+        }
     }
 
     /// The 16-byte digest. Consumes the running state.
     public func finalize() -> [UInt8] {
-        Array(hasher.finalize())
+        var copy = self
+        // The padding: one bit, zeros to 56 bytes into a block, the length in bits (LE).
+        var tail = pending
+        tail.append(0x80)
+        while tail.count % 64 != 56 { tail.append(0) }
+        withUnsafeBytes(of: (length &* 8).littleEndian) { tail.append(contentsOf: $0) }
+        tail.withUnsafeBufferPointer { copy.compress($0.baseAddress!, blocks: tail.count / 64, lanes: nil) }
+        var digest = [UInt8]()
+        digest.reserveCapacity(16)
+        for word in [copy.state.0, copy.state.1, copy.state.2, copy.state.3] {
+            withUnsafeBytes(of: word.littleEndian) { digest.append(contentsOf: $0) }
+        }
+        return digest
     }
 }
 

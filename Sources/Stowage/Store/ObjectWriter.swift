@@ -190,11 +190,11 @@ public final class ObjectWriter: @unchecked Sendable {
             wroteOnCallersThread = inline
             do {
                 if inline {
-                    hash(chunk)
+                    hash(chunk, sharingLanes: false)
                     try store(chunk)
                 } else {
                     try await BlockingIO.run(store.blockingLane) { [self] in
-                        hash(chunk)
+                        hash(chunk, sharingLanes: false)
                         try self.store(chunk)
                     }
                 }
@@ -247,7 +247,7 @@ public final class ObjectWriter: @unchecked Sendable {
         while let (chunk, failed) = lanes.withLock({ $0.next(on: kind) }) {
             switch kind {
             case .hash:
-                if !skipping { hash(chunk) }
+                if !skipping { hash(chunk, sharingLanes: true) }
             case .store:
                 // After a failure the rest is not written: the upload is lost anyway.
                 if !skipping && !failed {
@@ -259,9 +259,12 @@ public final class ObjectWriter: @unchecked Sendable {
     }
 
     /// The hash lane's part: MD5 and the S3 checksums, of the bytes the client sent.
-    private func hash(_ chunk: StagedChunk) {
+    /// - Parameter sharingLanes: MD5 in `MD5Lanes`, beside other uploads' chunks (the hash
+    ///   lane's Dispatch thread waits for it); false on the request's own thread, which
+    ///   must not block, and for a small first chunk, which gains nothing.
+    private func hash(_ chunk: StagedChunk, sharingLanes: Bool) {
         let bytes = UnsafeRawBufferPointer(rebasing: buffers[chunk.buffer][..<chunk.count])
-        md5.update(bytes)
+        md5.update(bytes, sharingLanes: sharingLanes ? MD5Lanes.shared : nil)
         for i in checksummers.indices { checksummers[i].update(bytes) }
     }
 
