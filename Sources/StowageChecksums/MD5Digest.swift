@@ -51,19 +51,27 @@ public struct MD5Digest {
         }
     }
 
-    /// The 16-byte digest. Consumes the running state.
+    /// The 16-byte digest. The running state is left as it was.
     public func finalize() -> [UInt8] {
         var copy = self
         // The padding: one bit, zeros to 56 bytes into a block, the length in bits (LE).
-        var tail = pending
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        withUnsafeBytes(of: (length &* 8).littleEndian) { tail.append(contentsOf: $0) }
-        tail.withUnsafeBufferPointer { copy.compress($0.baseAddress!, blocks: tail.count / 64, lanes: nil) }
-        var digest = [UInt8]()
-        digest.reserveCapacity(16)
-        for word in [copy.state.0, copy.state.1, copy.state.2, copy.state.3] {
-            withUnsafeBytes(of: word.littleEndian) { digest.append(contentsOf: $0) }
+        let blocks = pending.count < 56 ? 1 : 2
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { tail in
+            tail.initialize(repeating: 0)
+            _ = tail.initialize(from: pending)
+            tail[pending.count] = 0x80
+            withUnsafeBytes(of: (length &* 8).littleEndian) { bits in
+                for (i, byte) in bits.enumerated() { tail[blocks * 64 - 8 + i] = byte }
+            }
+            copy.compress(UnsafePointer(tail.baseAddress!), blocks: blocks, lanes: nil)
+        }
+        var digest = [UInt8](repeating: 0, count: 16)
+        digest.withUnsafeMutableBytes { out in
+            let (a, b, c, d) = copy.state
+            out.storeBytes(of: a.littleEndian, toByteOffset: 0, as: UInt32.self)
+            out.storeBytes(of: b.littleEndian, toByteOffset: 4, as: UInt32.self)
+            out.storeBytes(of: c.littleEndian, toByteOffset: 8, as: UInt32.self)
+            out.storeBytes(of: d.littleEndian, toByteOffset: 12, as: UInt32.self)
         }
         return digest
     }

@@ -157,6 +157,57 @@ def test_the_index_writer_thread_carries_its_name(tmp_path):
         server.stop()
 
 
+def test_concurrent_uploads_share_the_md5_lanes(tmp_path):
+    """Four multipart uploads at once: their parts' chunks are hashed together in
+    MD5Lanes' SIMD lanes (the metrics count rounds with more than one upload in them, on
+    the one `stowage-md5` thread), and every part's ETag and the object's are MD5's."""
+    import concurrent.futures
+    import hashlib
+    server = ServerOn(tmp_path / "server", tmp_path / "data")
+    server.start()
+    try:
+        server.wait_ready()
+        url = f"http://127.0.0.1:{server.port}"
+        s3 = server.client()
+        s3.create_bucket(Bucket="lanes")
+        part_bytes = 8 << 20
+
+        def upload(n: int) -> None:
+            client = server.client()
+            key = f"big{n}"
+            upload_id = client.create_multipart_upload(Bucket="lanes", Key=key)["UploadId"]
+            parts, digests = [], []
+            for number in range(1, 5):
+                body = os.urandom(part_bytes - 1000 * number)
+                digest = hashlib.md5(body)
+                answer = client.upload_part(Bucket="lanes", Key=key, UploadId=upload_id, PartNumber=number, Body=body)
+                assert answer["ETag"] == f'"{digest.hexdigest()}"', (n, number)
+                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+                digests.append(digest.digest())
+            done = client.complete_multipart_upload(Bucket="lanes", Key=key, UploadId=upload_id,
+                                                    MultipartUpload={"Parts": parts})
+            assert done["ETag"] == f'"{hashlib.md5(b"".join(digests)).hexdigest()}-4"', n
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(upload, range(4)))
+        names = [(task / "comm").read_text().strip() for task in pathlib.Path(f"/proc/{server.proc.pid}/task").iterdir()]
+        assert names.count("stowage-md5") == 1, names
+        # The gauges are refreshed every 5 s.
+        deadline = time.monotonic() + 15
+        while True:
+            samples = scrape(url)
+            if value(samples, "stowage_md5_lane_runs") >= 4 * 4 * 7 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        # Each part is eight chunks of up to 1 MiB, each one run in the lanes (a chunk of
+        # 64 KiB or less would be hashed on its own thread); at least seven are full.
+        assert value(samples, "stowage_md5_lane_runs") >= 4 * 4 * 7, samples
+        assert value(samples, "stowage_md5_lane_rounds") > 0
+        assert value(samples, "stowage_md5_lane_shared_rounds") > 0, "no round had two uploads in the lanes"
+    finally:
+        server.stop()
+
+
 def test_metrics_count_a_known_workload(tmp_path):
     server = ServerOn(tmp_path / "server", tmp_path / "data")
     server.start()

@@ -7,6 +7,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Stowage
+import StowageChecksums
 
 /// Where `/metrics` is served from, and who may read it.
 public struct MetricsExport: Sendable {
@@ -164,11 +165,17 @@ struct StoreGauges: Service {
     private static let retired = Gauge(label: "stowage_compaction_segments_retired")
     private static let moved = Gauge(label: "stowage_compaction_moved_bytes")
     private static let reclaimed = Gauge(label: "stowage_compaction_reclaimed_bytes")
+    /// What `MD5Lanes` did since start: runs of an upload's blocks handed to it, rounds
+    /// hashed, and those with more than one upload in the lanes at once.
+    private static let md5Runs = Gauge(label: "stowage_md5_lane_runs")
+    private static let md5Rounds = Gauge(label: "stowage_md5_lane_rounds")
+    private static let md5SharedRounds = Gauge(label: "stowage_md5_lane_shared_rounds")
 
     func run() async throws {
         await cancelWhenGracefulShutdown { [store] in
             while !Task.isCancelled {
                 if let stats = try? await store.offLoop({ try $0.stats() }) { Self.publish(stats) }
+                Self.publish(MD5Lanes.shared.counts)
                 try? await Task.sleep(for: Self.interval)
             }
         }
@@ -186,5 +193,11 @@ struct StoreGauges: Service {
         retired.record(stats.segmentsRetired)
         moved.record(stats.bytesMoved)
         reclaimed.record(stats.bytesReclaimed)
+    }
+
+    static func publish(_ lanes: MD5Lanes.Counters) {
+        md5Runs.record(lanes.runs)
+        md5Rounds.record(lanes.rounds)
+        md5SharedRounds.record(lanes.sharedRounds)
     }
 }
