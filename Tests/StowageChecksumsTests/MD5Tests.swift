@@ -129,6 +129,17 @@ import Testing
         #expect(counts.sharedRounds > 0, "no round hashed two streams at once: \(counts)")
     }
 
+    /// A stream with nothing else to hash beside it is hashed on its own thread, round by
+    /// round: no run reaches a lanes thread, and the digest is right.
+    @Test func aLoneStreamHashesOnItsOwnThread() {
+        let lanes = MD5Lanes(threads: 1)
+        let bytes = Self.random(3 << 20, seed: 9)
+        #expect(Self.digest(bytes, pieces: [1 << 20, 1 << 20], lanes: lanes) == Self.oracle(bytes))
+        let counts = lanes.counts
+        #expect(counts.runs == 3 && counts.soloRuns == 3, "\(counts)")
+        #expect(counts.rounds == 0)
+    }
+
     /// Runs below `minimumBlocks`, and a lanes object without a SIMD kernel, hash on the
     /// caller's thread: nothing is handed over, and the digest is still right.
     @Test func shortRunsAndTheScalarKernelStayOnTheCallersThread() {
