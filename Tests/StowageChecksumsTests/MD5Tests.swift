@@ -1,6 +1,7 @@
 import CStowageMD5
 import Crypto
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 @testable import StowageChecksums
@@ -112,20 +113,34 @@ import Testing
 
     /// Eight streams at once through one lanes thread, in runs of uneven lengths: every
     /// digest is the oracle's, and the thread hashed several streams in the same rounds.
+    /// The first stream is one long run (32 MiB, tens of ms), hashed on its own thread
+    /// while it is alone; the seven others start on threads of their own once it has
+    /// begun, so that they meet it (on a loaded machine `concurrentPerform` may run its
+    /// iterations one after another, and runs that never meet are never shared).
     @Test func streamsSharingTheLanesGetTheirOwnDigests() throws {
         try #require(stowage_md5_best_kernel() != stowage_md5_kernel_scalar)
         let lanes = MD5Lanes(threads: 1)
-        let inputs = (0..<8).map { Self.random((2 << 20) + 1000 * $0 + 13, seed: 77 + UInt64($0)) }
+        let long = [UInt8](repeating: 0x5a, count: 32 << 20)
+        let inputs = [long] + (1..<8).map { Self.random((2 << 20) + 1000 * $0 + 13, seed: 77 + UInt64($0)) }
         let digests = Mutex([[UInt8]](repeating: [], count: inputs.count))
-        DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
-            let digest = Self.digest(inputs[i], pieces: [300_000, 1 << 20, 5, 700_001], lanes: lanes)
-            digests.withLock { $0[i] = digest }
+        let group = DispatchGroup()
+        func start(_ i: Int, pieces: [Int]) {
+            group.enter()
+            Thread {
+                let digest = Self.digest(inputs[i], pieces: pieces, lanes: lanes)
+                digests.withLock { $0[i] = digest }
+                group.leave()
+            }.start()
         }
+        start(0, pieces: [])
+        while lanes.counts.runs == 0 { usleep(100) }
+        for i in 1..<inputs.count { start(i, pieces: [300_000, 1 << 20, 5, 700_001]) }
+        group.wait()
         for (i, input) in inputs.enumerated() {
             #expect(digests.withLock { $0[i] } == Self.oracle(input), "stream \(i)")
         }
         let counts = lanes.counts
-        #expect(counts.runs >= inputs.count * 4)
+        #expect(counts.runs >= 1 + (inputs.count - 1) * 4)
         #expect(counts.sharedRounds > 0, "no round hashed two streams at once: \(counts)")
     }
 
