@@ -77,7 +77,7 @@ extension Handlers {
         return try header.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ text: Substring) throws -> String {
-                guard let decoded = PercentDecoding.string(text.replacingOccurrences(of: "+", with: " ")) else {
+                guard let decoded = PercentDecoding.string(text, plusIsSpace: true) else {
                     throw S3Error.invalidArgument("x-amz-tagging is not valid URL encoding")
                 }
                 return decoded

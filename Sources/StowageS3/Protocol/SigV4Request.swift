@@ -27,6 +27,12 @@ struct SigV4Query {
     struct Pair {
         let name: [UInt8]
         let value: [UInt8]
+
+        /// Compared as bytes, without making an array of `name`'s (this runs several times
+        /// per presigned request).
+        func isNamed(_ wanted: String) -> Bool {
+            name.count == wanted.utf8.count && name.elementsEqual(wanted.utf8)
+        }
     }
 
     let pairs: [Pair]
@@ -43,13 +49,11 @@ struct SigV4Query {
 
     /// Every value sent for `name` (case-sensitive, as S3 treats its parameters).
     func values(_ name: String) -> [String] {
-        let wanted = Array(name.utf8)
-        return pairs.filter { $0.name == wanted }.map { String(decoding: $0.value, as: UTF8.self) }
+        pairs.compactMap { $0.isNamed(name) ? String(decoding: $0.value, as: UTF8.self) : nil }
     }
 
     func contains(_ name: String) -> Bool {
-        let wanted = Array(name.utf8)
-        return pairs.contains { $0.name == wanted }
+        pairs.contains { $0.isNamed(name) }
     }
 }
 

@@ -180,15 +180,18 @@ extension SigV4Verifier {
     private func presignedParameters(_ query: SigV4Query) throws(S3ProtocolError) -> PresignedParameters {
         let names = [QueryParameter.algorithm, QueryParameter.credential, QueryParameter.date,
                      QueryParameter.expires, QueryParameter.signedHeaders, QueryParameter.signature]
-        var values: [String] = []
-        for name in names {
-            let sent = query.values(name)
-            guard sent.count == 1 else {
-                throw Self.queryError(sent.isEmpty
-                    ? "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
-                    : "\(name) must be given once.")
-            }
-            values.append(sent[0])
+        // One pass over the query: a value per name and how often each was sent.
+        var values = [String](repeating: "", count: names.count)
+        var counts = [Int](repeating: 0, count: names.count)
+        for pair in query.pairs {
+            guard let position = names.firstIndex(where: { pair.isNamed($0) }) else { continue }
+            counts[position] += 1
+            values[position] = String(decoding: pair.value, as: UTF8.self)
+        }
+        if let position = counts.firstIndex(where: { $0 != 1 }) {
+            throw Self.queryError(counts[position] == 0
+                ? "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
+                : "\(names[position]) must be given once.")
         }
         return PresignedParameters(algorithm: values[0], credential: values[1], date: values[2],
                                    expires: values[3], signedHeaders: values[4], signature: values[5])

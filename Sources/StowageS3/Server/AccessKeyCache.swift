@@ -70,16 +70,19 @@ final class AccessKeyCache: Sendable {
             }
             return nil
         }
-        for pair in query.split(separator: "&") {
-            if pair.hasPrefix("X-Amz-Credential=") {
-                let value = pair.dropFirst("X-Amz-Credential=".count)
-                let decoded = value.removingPercentEncoding ?? String(value)
-                return String(decoded.prefix { $0 != "/" })
+        // Pairs scanned as bytes (Foundation's `removingPercentEncoding` and a `split` here
+        // were 8 % of a presigned GET load).
+        let utf8 = query.utf8
+        var start = utf8.startIndex
+        while start != utf8.endIndex {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
+            let pair = utf8[start..<end]
+            for (name, isV4) in [("X-Amz-Credential=", true), ("AWSAccessKeyId=", false)] where pair.starts(with: name.utf8) {
+                let value = Substring(pair.dropFirst(name.utf8.count))
+                let decoded = PercentDecoding.string(value, plusIsSpace: false) ?? String(value)
+                return isV4 ? String(decoded.prefix { $0 != "/" }) : decoded
             }
-            if pair.hasPrefix("AWSAccessKeyId=") {
-                let value = pair.dropFirst("AWSAccessKeyId=".count)
-                return value.removingPercentEncoding ?? String(value)
-            }
+            start = end == utf8.endIndex ? end : utf8.index(after: end)
         }
         return nil
     }
