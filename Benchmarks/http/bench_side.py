@@ -12,7 +12,10 @@ Measures (4 KiB objects, 1,024 of them):
              so the same client, the same bytes and the same body check);
   PUT        at 64 connections — the S3 servers;
   RenameObject at 64 connections — Stowage (moto answers 200 and stores an empty
-             destination: not measured; radosgw 16 has no RenameObject).
+             destination: not measured; radosgw 16 has no RenameObject);
+  GET and PUT at 64 connections with presigned URLs (`stowage bench --presigned`: SigV4
+             in the query, one URL per object sent again, as the issue's wrk baseline
+             did) — Stowage: the server checks every signature, the client signs less.
 Each measure runs every server in turn, for --rounds rounds (alternating, so that a
 noisy moment hits all), and the tables give the median round. Every answer is checked
 by the bench; a run with any error is reported as failed, not as a figure.
@@ -206,7 +209,7 @@ def start_rgw(work: pathlib.Path) -> tuple[Target | None, str, list[str]]:
 
 
 def bench(binary: str, target: Target, mix: str, connections: int, seconds: float, warmup: float,
-          bucket: str, setup: bool) -> dict:
+          bucket: str, setup: bool, presigned: bool = False) -> dict:
     argv = [binary, "bench", "--endpoint", target.url, "--bucket", bucket, "--mix", mix, "--obj-size", SIZE,
             "--objects", str(OBJECTS), "--concurrency", str(connections), "--duration", str(seconds),
             "--warmup", str(warmup), "--json"]
@@ -214,6 +217,8 @@ def bench(binary: str, target: Target, mix: str, connections: int, seconds: floa
         argv.append("--unsigned")
     elif not setup:
         argv.append("--no-setup")
+    if presigned:
+        argv.append("--presigned")
     env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS if target.name != "moto" else "moto",
                AWS_SECRET_ACCESS_KEY=SECRET if target.name != "moto" else "moto")
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
@@ -232,26 +237,30 @@ def bench(binary: str, target: Target, mix: str, connections: int, seconds: floa
             "errors": figures["errors"]}
 
 
-def measures(targets: list[Target]) -> list[tuple[str, str, int, list[Target]]]:
-    """(label, mix, connections, targets)."""
-    out = [(f"GET 4 KiB, {c} conn", "get", c, targets) for c in GET_CONNECTIONS]
-    out.append((f"PUT 4 KiB, {WRITE_CONNECTIONS} conn", "put", WRITE_CONNECTIONS, [t for t in targets if t.puts]))
+def measures(targets: list[Target]) -> list[tuple[str, str, int, list[Target], bool]]:
+    """(label, mix, connections, targets, presigned)."""
+    out = [(f"GET 4 KiB, {c} conn", "get", c, targets, False) for c in GET_CONNECTIONS]
+    out.append((f"PUT 4 KiB, {WRITE_CONNECTIONS} conn", "put", WRITE_CONNECTIONS, [t for t in targets if t.puts], False))
     out.append((f"RenameObject 4 KiB, {WRITE_CONNECTIONS} conn", "rename-object", WRITE_CONNECTIONS,
-                [t for t in targets if t.renames]))
+                [t for t in targets if t.renames], False))
+    stowage = [t for t in targets if t.name.startswith("Stowage")]
+    out.append((f"GET 4 KiB, {WRITE_CONNECTIONS} conn, presigned", "get", WRITE_CONNECTIONS, stowage, True))
+    out.append((f"PUT 4 KiB, {WRITE_CONNECTIONS} conn, presigned", "put", WRITE_CONNECTIONS, stowage, True))
     return out
 
 
 def run(binary: str, targets: list[Target], rounds: int, seconds: float, warmup: float) -> list[dict]:
     runs = []
     for round_index in range(rounds):
-        for label, mix, connections, which in measures(targets):
+        for label, mix, connections, which, presigned in measures(targets):
             for target in which:
                 bucket = "files" if target.unsigned else f"side-{mix}"
                 setup = mix != "get" or bucket not in target.prepared  # GET objects are written once per server
-                result = bench(binary, target, mix, connections, seconds, warmup, bucket, setup)
+                result = bench(binary, target, mix, connections, seconds, warmup, bucket, setup, presigned)
                 if mix == "get" and "failed" not in result:
                     target.prepared.add(bucket)
-                runs.append({"measure": label, "mix": mix, "connections": connections, "round": round_index + 1,
+                runs.append({"measure": label, "mix": mix, "connections": connections, "presigned": presigned,
+                             "round": round_index + 1,
                              "server": target.name, "durability": target.durability, **result})
                 shown = result.get("failed") or (f"{result['ops_per_s']:10.0f} ops/s  p50 {result['latency_ms']['p50']:.3f} ms"
                                                  f"  p99 {result['latency_ms']['p99']:.3f} ms  client {result['client_cpu_cores']:.2f} cores")
@@ -262,7 +271,7 @@ def run(binary: str, targets: list[Target], rounds: int, seconds: float, warmup:
 def medians(runs: list[dict], targets: list[Target]) -> list[dict]:
     """Per measure and server: the round with the median ops/s (its latencies with it)."""
     table = []
-    for label, mix, connections, which in measures(targets):
+    for label, mix, connections, which, _ in measures(targets):
         for target in which:
             good = [r for r in runs if r["measure"] == label and r["server"] == target.name and "failed" not in r]
             failed = [r for r in runs if r["measure"] == label and r["server"] == target.name and "failed" in r]
@@ -382,7 +391,8 @@ def main() -> None:
         f"{'QUICK' if args.quick else 'full'}: {rounds} round(s) of {seconds:g} s per measure after {warmup:g} s of warm-up, "
         f"servers alternating; {os.cpu_count()} cores shared by every server and the client",
         f"client: `stowage bench` (release build), {OBJECTS} objects of {SIZE}, every body checked; "
-        f"nginx and the Hummingbird floor read with `--unsigned` (no signature), the S3 servers with SigV4 (UNSIGNED-PAYLOAD)",
+        f"nginx and the Hummingbird floor read with `--unsigned` (no signature), the S3 servers with SigV4 (UNSIGNED-PAYLOAD) in the Authorization header, "
+        f"or in the query where the measure says presigned",
         f"load average {' '.join(f'{x:.2f}' for x in load_start)} at the start, "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end; {(time.monotonic() - started) / 60:.1f} min",
         *notes,

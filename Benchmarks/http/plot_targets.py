@@ -4,7 +4,8 @@ side by side (`bench_side.py`: side-by-side*.json), every large-object run
 (`bench_large.py`: large-*.json, strict) and every memory run (`bench_memory.py`:
 memory*.json), in the order they were run, with the issue's own figure first where it gave
 one (measured with wrk before `stowage bench` existed) and the target as a line. A bar is
-green where its run met the target.
+green where its run met the target. Side-by-side runs that measured Stowage with presigned
+URLs as well have a second bar, "presigned", in the GET and PUT panels.
 
     python3 Benchmarks/http/plot_targets.py --out docs/bench/targets.png
 """
@@ -44,6 +45,12 @@ def side_runs() -> list[dict]:
                      "get1": get1["p50_ms"] / nginx1["p50_ms"] if get1 and nginx1 else None,
                      "put64": put64["ops_per_s"] / nginx64["ops_per_s"] if put64 and nginx64 else None,
                      "rename": rename64["ops_per_s"] / put64["ops_per_s"] if rename64 and put64 else None})
+        # The same run's presigned-URL measures (since session 13), a bar of their own.
+        get64p, put64p = median("GET 4 KiB, 64 conn, presigned", "Stowage strict"), median("PUT 4 KiB, 64 conn, presigned", "Stowage strict")
+        if nginx64 and (get64p or put64p):
+            runs.append({"when": match.group(1) + " presigned", "label": f"{match.group(1)[5:10]} {match.group(2)} presigned",
+                         "get64": get64p["ops_per_s"] / nginx64["ops_per_s"] if get64p else None,
+                         "put64": put64p["ops_per_s"] / nginx64["ops_per_s"] if put64p else None})
     return sorted(runs, key=lambda run: run["when"])
 
 

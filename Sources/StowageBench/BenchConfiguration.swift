@@ -13,6 +13,9 @@ public struct BenchConfiguration: Sendable {
     public var region: String
     /// No Authorization at all: a plain HTTP server serving files (nginx), GET and HEAD only.
     public var unsigned: Bool
+    /// SigV4 in the query string: one presigned URL per object and method, sent again for
+    /// as long as it is valid (`presignedExpirySeconds`, re-signed after a quarter of it).
+    public var presigned: Bool
     public var mix: OperationMix
     public var sizes: SizeDistribution
     public var objects: Int
@@ -39,9 +42,14 @@ public struct BenchConfiguration: Sendable {
     /// The payload buffer holds the largest object plus this much, so that objects start
     /// at different offsets of it and a body served for the wrong key does not compare equal.
     public static let payloadWindowBytes = 4096
+    /// What `--presigned` may run: requests with neither a query nor `x-amz-*` headers of
+    /// their own, whose presigned URL stays the same from one request to the next.
+    static let presignable: Set<BenchOperation> = [.put, .get, .getRange, .head, .delete]
+    /// How long a presigned URL of the bench is valid: an hour, re-signed after 15 minutes.
+    public static let presignedExpirySeconds = 3600
 
     public init(endpoint: String, bucket: String, keyPrefix: String = "bench/", accessKey: String, secretKey: String,
-                region: String = "us-east-1", unsigned: Bool = false, mix: OperationMix,
+                region: String = "us-east-1", unsigned: Bool = false, presigned: Bool = false, mix: OperationMix,
                 sizes: SizeDistribution, objects: Int, concurrency: Int, durationSeconds: Double, count: Int? = nil,
                 warmupSeconds: Double, rangeBytes: Int = 4096, partBytes: Int = 5 << 20, prefixObjects: Int = 4,
                 listMaxKeys: Int = 100, setup: Bool = true, createBucket: Bool = true, threads: Int = 0,
@@ -69,6 +77,13 @@ public struct BenchConfiguration: Sendable {
         if unsigned, let other = mix.operations.first(where: { $0 != .get && $0 != .head && $0 != .getRange }) {
             throw BenchUsageError("--unsigned serves files: get, get-range and head only, not \(other.rawValue)")
         }
+        if presigned {
+            guard !unsigned else { throw BenchUsageError("--presigned and --unsigned exclude each other") }
+            if let other = mix.operations.first(where: { !Self.presignable.contains($0) }) {
+                throw BenchUsageError("--presigned signs requests without a query or x-amz-* headers: "
+                                      + "put, get, get-range, head and delete only, not \(other.rawValue)")
+            }
+        }
         self.host = host
         self.port = url.port ?? 80
         self.bucket = bucket
@@ -77,6 +92,7 @@ public struct BenchConfiguration: Sendable {
         self.secretKey = secretKey
         self.region = region
         self.unsigned = unsigned
+        self.presigned = presigned
         self.mix = mix
         self.sizes = sizes
         // Each connection owns the slots whose number modulo the concurrency is its own,

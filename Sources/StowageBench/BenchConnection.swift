@@ -52,6 +52,8 @@ final class BenchConnection: ChannelInboundHandler {
     private let home: Int
     private let eventLoop: EventLoop
     private var signer: BenchSigner?
+    /// `--presigned`: each method and path's URL, and when it was signed.
+    private var presignedTargets: [String: (target: String, signedAt: Int64)] = [:]
     private var random: SplitMix64
     private var context: ChannelHandlerContext?
     /// A request is on the wire and its answer not yet complete.
@@ -237,7 +239,7 @@ final class BenchConnection: ChannelInboundHandler {
         case .delete:
             send(method: .DELETE, path: objectPath(key), expect: .status(204, orAlso: 200))
         case .list:
-            let prefix = Self.uriEncode(configuration.keyPrefix)
+            let prefix = BenchSigner.uriEncode(configuration.keyPrefix)
             let query = "list-type=2&max-keys=\(configuration.listMaxKeys)&prefix=\(prefix)"
             send(method: .GET, path: "/" + configuration.bucket, rawQuery: query, canonicalQuery: query,
                  expect: .xml(status: 200, token: "<ListBucketResult"))
@@ -268,7 +270,7 @@ final class BenchConnection: ChannelInboundHandler {
     private func continueUpload() -> Bool {
         let slot = globalSlot(localSlot)
         let key = configuration.objectKey(slot, renamed: renamed[localSlot])
-        let id = Self.uriEncode(upload.uploadID)
+        let id = BenchSigner.uriEncode(upload.uploadID)
         let done = upload.partETags.count
         if done < upload.partCount {
             let part = shared.payload.part(ofSlot: slot, index: done, partBytes: configuration.partBytes)
@@ -361,7 +363,10 @@ final class BenchConnection: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.reserveCapacity(8 + amzHeaders.count + extra.count)
         headers.add(name: "Host", value: configuration.hostHeader)
-        if signer != nil {
+        var target = rawQuery.isEmpty ? path : path + "?" + rawQuery
+        if configuration.presigned {
+            target = presignedTarget(method: method, path: path)
+        } else if signer != nil {
             let seconds = Int64(Date().timeIntervalSince1970)
             // In place: the signer reuses its buffers, which a copy would make shared.
             let (date, authorization) = signer!.sign(method: method.rawValue, canonicalPath: path, canonicalQuery: canonicalQuery,
@@ -376,8 +381,7 @@ final class BenchConnection: ChannelInboundHandler {
         if body != nil || method == .PUT || method == .POST {
             headers.add(name: "Content-Length", value: String(body?.readableBytes ?? 0))
         }
-        let head = HTTPRequestHead(version: .http1_1, method: method, uri: rawQuery.isEmpty ? path : path + "?" + rawQuery,
-                                   headers: headers)
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
         let write = { (context: ChannelHandlerContext) in
             self.inFlight = true
             context.write(self.wrapOutboundOut(.head(head)), promise: nil)
@@ -392,6 +396,21 @@ final class BenchConnection: ChannelInboundHandler {
             pendingWrite = write
             reconnect(on: eventLoop)
         }
+    }
+
+    /// The presigned URL of `method` on `path` (a request with no query of its own): made
+    /// once and sent again until a quarter of its validity is over.
+    private func presignedTarget(method: HTTPMethod, path: String) -> String {
+        let seconds = Int64(Date().timeIntervalSince1970)
+        let name = method.rawValue + " " + path
+        if let cached = presignedTargets[name], seconds - cached.signedAt < Int64(BenchConfiguration.presignedExpirySeconds / 4) {
+            return cached.target
+        }
+        let query = signer!.presignedQuery(method: method.rawValue, canonicalPath: path, host: configuration.hostHeader,
+                                           expiresSeconds: BenchConfiguration.presignedExpirySeconds, secondsSince1970: seconds)
+        let target = path + "?" + query
+        presignedTargets[name] = (target, seconds)
+        return target
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -482,19 +501,6 @@ final class BenchConnection: ChannelInboundHandler {
         guard let open = xml.range(of: "<\(name)>"), let close = xml.range(of: "</\(name)>", range: open.upperBound..<xml.endIndex)
         else { return nil }
         return String(xml[open.upperBound..<close.lowerBound])
-    }
-
-    static func uriEncode(_ text: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        for byte in text.utf8 {
-            if BenchConfiguration.isPathSafe(byte), byte != UInt8(ascii: "/") {
-                out.append(byte)
-            } else {
-                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     // MARK: A connection lost

@@ -26,7 +26,7 @@ public struct BenchReport: Sendable {
         for (operation, stats) in operations { operationObjects[operation.rawValue] = object(stats) }
         let c = configuration
         let document: [String: Any] = [
-            "endpoint": "http://\(c.hostHeader)", "bucket": c.bucket, "unsigned": c.unsigned,
+            "endpoint": "http://\(c.hostHeader)", "bucket": c.bucket, "unsigned": c.unsigned, "presigned": c.presigned,
             "concurrency": c.concurrency, "threads": c.threads, "objects": c.objects,
             "object_size": ["min_bytes": c.sizes.minimumBytes, "max_bytes": c.sizes.maximumBytes, "label": c.sizes.description],
             "mix": Dictionary(uniqueKeysWithValues: c.mix.weights.map { ($0.operation.rawValue, $0.weight) }),
@@ -55,7 +55,7 @@ public struct BenchReport: Sendable {
     public func text() -> String {
         let c = configuration
         var lines = [
-            "stowage bench: http://\(c.hostHeader)/\(c.bucket)\(c.unsigned ? " (unsigned)" : ""), \(c.concurrency) connections "
+            "stowage bench: http://\(c.hostHeader)/\(c.bucket)\(c.unsigned ? " (unsigned)" : c.presigned ? " (presigned)" : ""), \(c.concurrency) connections "
                 + "on \(c.threads) threads, \(c.objects) objects of \(c.sizes), mix "
                 + c.mix.weights.map { "\($0.operation.rawValue)=\($0.weight)" }.joined(separator: ","),
             String(format: "measured %.2f s after %.1f s of warm-up", elapsedSeconds, c.warmupSeconds),

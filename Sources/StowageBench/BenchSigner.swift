@@ -41,16 +41,7 @@ public struct BenchSigner {
                               amzHeaders: [(name: String, value: String)] = [], payloadHash: String,
                               secondsSince1970: Int64) -> (amzDate: String, authorization: String) {
         let timestamp = timestamp(secondsSince1970)
-        let day = String(timestamp.prefix(8))
-        if day != cachedDay {
-            var key = SymmetricKey(data: Array("AWS4\(secretKey)".utf8))
-            for element in [day, region, service, "aws4_request"] {
-                key = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array(element.utf8), using: key)))
-            }
-            keyed = HMAC<SHA256>(key: key)
-            cachedDay = day
-            cachedScope = day + "/" + region + "/" + service + "/aws4_request"
-        }
+        prepareKey(forDay: String(timestamp.prefix(8)))
         // The three fixed headers sort as host < x-amz-content-sha256 < x-amz-date; any
         // others (x-amz-*) are merged in by name.
         var headers = [(name: "host", value: host), (name: "x-amz-content-sha256", value: payloadHash),
@@ -76,6 +67,46 @@ public struct BenchSigner {
         canonical.append(contentsOf: signedHeaders.utf8)
         canonical.append(UInt8(ascii: "\n"))
         canonical.append(contentsOf: payloadHash.utf8)
+        return (timestamp, "AWS4-HMAC-SHA256 Credential=" + accessKey + "/" + cachedScope + ", SignedHeaders=" + signedHeaders
+                + ", Signature=" + signature(timestamp))
+    }
+
+    /// The query of a presigned URL (SigV4 in the query string, as botocore's
+    /// `S3SigV4QueryAuth` makes it: `host` the one signed header, UNSIGNED-PAYLOAD), for a
+    /// request without a query of its own; the request target is `canonicalPath?<query>`.
+    /// A client sends the same URL for as long as it is valid, as a browser or `wrk` given
+    /// presigned URLs does: the server still checks the signature of every request.
+    public mutating func presignedQuery(method: String, canonicalPath: String, host: String, expiresSeconds: Int,
+                                        secondsSince1970: Int64) -> String {
+        let timestamp = timestamp(secondsSince1970)
+        prepareKey(forDay: String(timestamp.prefix(8)))
+        let query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=" + Self.uriEncode(accessKey + "/" + cachedScope)
+            + "&X-Amz-Date=" + timestamp + "&X-Amz-Expires=" + String(expiresSeconds) + "&X-Amz-SignedHeaders=host"
+        canonical.removeAll(keepingCapacity: true)
+        Self.appendLine(method, to: &canonical)
+        Self.appendLine(canonicalPath, to: &canonical)
+        Self.appendLine(query, to: &canonical)
+        Self.appendLine("host:" + host, to: &canonical)
+        canonical.append(UInt8(ascii: "\n"))
+        Self.appendLine("host", to: &canonical)
+        canonical.append(contentsOf: Self.unsignedPayload.utf8)
+        return query + "&X-Amz-Signature=" + signature(timestamp)
+    }
+
+    /// The signing key of `day` (and its credential scope), derived when the day changes.
+    private mutating func prepareKey(forDay day: String) {
+        guard day != cachedDay else { return }
+        var key = SymmetricKey(data: Array("AWS4\(secretKey)".utf8))
+        for element in [day, region, service, "aws4_request"] {
+            key = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array(element.utf8), using: key)))
+        }
+        keyed = HMAC<SHA256>(key: key)
+        cachedDay = day
+        cachedScope = day + "/" + region + "/" + service + "/aws4_request"
+    }
+
+    /// The signature of the canonical request in `canonical`, made at `timestamp`.
+    private mutating func signature(_ timestamp: String) -> String {
         stringToSign.removeAll(keepingCapacity: true)
         Self.appendLine("AWS4-HMAC-SHA256", to: &stringToSign)
         Self.appendLine(timestamp, to: &stringToSign)
@@ -83,9 +114,22 @@ public struct BenchSigner {
         Self.appendHex(SHA256.hash(data: canonical), to: &stringToSign)
         var mac = keyed
         mac.update(data: stringToSign)
-        let signature = Self.hex(mac.finalize())
-        return (timestamp, "AWS4-HMAC-SHA256 Credential=" + accessKey + "/" + cachedScope + ", SignedHeaders=" + signedHeaders
-                + ", Signature=" + signature)
+        return Self.hex(mac.finalize())
+    }
+
+    /// RFC 3986 percent-encoding of all but the unreserved characters (`/` included), as
+    /// SigV4 wants a query value or a key in a header.
+    static func uriEncode(_ text: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for byte in text.utf8 {
+            if BenchConfiguration.isPathSafe(byte), byte != UInt8(ascii: "/") {
+                out.append(byte)
+            } else {
+                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private mutating func timestamp(_ seconds: Int64) -> String {

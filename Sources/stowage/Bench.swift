@@ -77,6 +77,9 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Send no Authorization: GET files from a plain HTTP server (see --write-files).")
     var unsigned = false
 
+    @Flag(help: "Sign with presigned URLs (SigV4 in the query), one per object and method, sent again while valid: put, get, get-range, head and delete only.")
+    var presigned = false
+
     @Option(help: "Write the objects as files under this directory (<dir>/<bucket>/<key>) for a static server, and exit.")
     var writeFiles: String?
 
@@ -96,7 +99,7 @@ struct Bench: AsyncParsableCommand {
             let region = region ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
             configuration = try BenchConfiguration(
                 endpoint: endpoint, bucket: bucket, keyPrefix: keyPrefix, accessKey: keys.access, secretKey: keys.secret,
-                region: region, unsigned: unsigned, mix: parsedMix, sizes: sizes, objects: objects, concurrency: concurrency,
+                region: region, unsigned: unsigned, presigned: presigned, mix: parsedMix, sizes: sizes, objects: objects, concurrency: concurrency,
                 durationSeconds: duration, count: count, warmupSeconds: warmup, rangeBytes: rangeBytes, partBytes: partBytes,
                 prefixObjects: prefixObjects, listMaxKeys: listMaxKeys, setup: !noSetup, createBucket: !noSetup,
                 threads: threads, seed: seed)

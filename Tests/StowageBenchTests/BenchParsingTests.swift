@@ -75,6 +75,24 @@ import Testing
         }
     }
 
+    /// Presigned URLs are made for requests with no query or x-amz-* headers of their own,
+    /// and are no unsigned request.
+    @Test(arguments: [("get=3,put,head,delete,get-range", true, false), ("get,list", false, false),
+                      ("rename-object", false, false), ("multipart", false, false), ("get", false, true)])
+    func presignedRunsPlainRequestsOnly(mix: String, accepted: Bool, unsigned: Bool) throws {
+        let make = {
+            try BenchConfiguration(endpoint: "http://127.0.0.1:8080", bucket: "b", accessKey: "k", secretKey: "s",
+                                   unsigned: unsigned, presigned: true, mix: try OperationMix(parsing: mix),
+                                   sizes: SizeDistribution(minimumBytes: 1, maximumBytes: 1), objects: 1, concurrency: 1,
+                                   durationSeconds: 1, warmupSeconds: 0)
+        }
+        if accepted {
+            #expect(try make().presigned)
+        } else {
+            #expect(throws: BenchUsageError.self) { try make() }
+        }
+    }
+
     static func configuration(mix: String, objects: Int, concurrency: Int) throws -> BenchConfiguration {
         try BenchConfiguration(
             endpoint: "http://127.0.0.1:9000", bucket: "b", accessKey: "k", secretKey: "s", mix: try OperationMix(parsing: mix),

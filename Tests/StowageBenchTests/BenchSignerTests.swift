@@ -54,6 +54,43 @@ import Testing
         }
     }
 
+    /// botocore 1.43's `S3SigV4QueryAuth` (expires 3600) at 2026-12-03T15:52:03Z.
+    @Test(arguments: [("GET", "5f4dcec099c51137572a8d063019c71b3195073b33df21eb486d96b4f0e92dfd"),
+                      ("PUT", "6a599b89a726c01f7371dbffc315b6603661804d44d1950f2224fd0469a00b06")])
+    func botocorePresignedURL(method: String, signature: String) {
+        var signer = BenchSigner(accessKey: Self.accessKey, secretKey: Self.secretKey, region: "us-east-1")
+        let query = signer.presignedQuery(method: method, canonicalPath: "/bench/bench/obj-7", host: "127.0.0.1:9000",
+                                          expiresSeconds: 3600, secondsSince1970: 1_796_313_123)
+        #expect(query == "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20261203%2Fus-east-1%2Fs3"
+            + "%2Faws4_request&X-Amz-Date=20261203T155203Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature="
+            + signature)
+    }
+
+    /// The server's verifier takes the bench's presigned URL while it is valid, after a
+    /// header-signed request on the same signer (their buffers are shared), and refuses it
+    /// once expired.
+    @Test func presignedURLPassesTheServersVerifier() throws {
+        var signer = BenchSigner(accessKey: Self.accessKey, secretKey: Self.secretKey, region: "eu-west-1")
+        let signedAt: Int64 = 951_782_400  // 2000-02-29
+        _ = signer.sign(method: "GET", canonicalPath: "/bench/a", canonicalQuery: "", host: "127.0.0.1:9000",
+                        payloadHash: BenchSigner.unsignedPayload, secondsSince1970: signedAt)
+        let query = signer.presignedQuery(method: "HEAD", canonicalPath: "/bench/a/b", host: "127.0.0.1:9000",
+                                          expiresSeconds: 60, secondsSince1970: signedAt)
+        let verifier = SigV4Verifier(credentials: S3Credentials([Self.accessKey: Self.secretKey], region: "eu-west-1"))
+        let headers = [(name: "host", value: "127.0.0.1:9000")]
+        let authentication = try verifier.verify(method: "HEAD", rawPath: "/bench/a/b", rawQuery: query, headers: headers,
+                                                 now: Date(timeIntervalSince1970: TimeInterval(signedAt + 59)))
+        #expect(authentication.accessKey == Self.accessKey)
+        #expect(throws: S3ProtocolError.self) {
+            try verifier.verify(method: "HEAD", rawPath: "/bench/a/b", rawQuery: query, headers: headers,
+                                now: Date(timeIntervalSince1970: TimeInterval(signedAt + 61)))
+        }
+        #expect(throws: S3ProtocolError.self) {  // signed for HEAD, sent as GET
+            try verifier.verify(method: "GET", rawPath: "/bench/a/b", rawQuery: query, headers: headers,
+                                now: Date(timeIntervalSince1970: TimeInterval(signedAt + 1)))
+        }
+    }
+
     @Test(arguments: [(Int64(0), "19700101T000000Z"), (Int64(951_782_400), "20000229T000000Z"),
                       (Int64(1_796_313_123), "20261203T155203Z"), (Int64(4_102_444_799), "20991231T235959Z")])
     func timestamps(seconds: Int64, expected: String) {

@@ -113,11 +113,15 @@ def test_each_operation_runs_clean_and_leaves_the_objects(s3_endpoint, s3, bucke
 class CorruptingProxy:
     """Forwards TCP to the server; in each answer with a body (Content-Length, as
     Stowage's GETs have), flips the first byte of the body — or, with `close_each`,
-    leaves the bytes alone and closes the connection after each answer."""
+    leaves the bytes alone and closes the connection after each answer; with neither
+    (`flip=False`), forwards the answers as they are. `sent` keeps what clients sent."""
 
-    def __init__(self, target_host: str, target_port: int, close_each: bool = False):
+    def __init__(self, target_host: str, target_port: int, close_each: bool = False, flip: bool = True):
         self.target = (target_host, target_port)
         self.close_each = close_each
+        self.flip = flip
+        # The first bytes each connection sent to the server, for tests to read.
+        self.sent: list[bytes] = []
         self.closed = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -132,13 +136,20 @@ class CorruptingProxy:
             except OSError:
                 return
             server = socket.create_connection(self.target)
-            threading.Thread(target=self.pump, args=(client, server), daemon=True).start()
-            threading.Thread(target=self.corrupt, args=(server, client), daemon=True).start()
+            threading.Thread(target=self.pump, args=(client, server, self.sent), daemon=True).start()
+            if self.flip or self.close_each:
+                threading.Thread(target=self.corrupt, args=(server, client), daemon=True).start()
+            else:  # answers as they come (HEAD's Content-Length has no body to wait for)
+                threading.Thread(target=self.pump, args=(server, client, []), daemon=True).start()
 
     @staticmethod
-    def pump(source, sink):
+    def pump(source, sink, sent: list[bytes]):
+        kept = 0
         try:
             while data := source.recv(65536):
+                if kept < 1 << 20:
+                    sent.append(data)
+                    kept += len(data)
                 sink.sendall(data)
         except OSError:
             pass
@@ -166,7 +177,8 @@ class CorruptingProxy:
                             name, _, value = line.partition(b":")
                             if name.strip().lower() == b"content-length":
                                 length = int(value.strip())
-                        remaining, flip = length, length > 0 and head.startswith(b"HTTP/1.1 200") and not self.close_each
+                        remaining, flip = length, length > 0 and head.startswith(b"HTTP/1.1 200") and self.flip \
+                            and not self.close_each
                         if remaining == 0 and self.close_each:
                             return self.hang_up(source, sink)
                         continue
@@ -223,6 +235,35 @@ def test_connections_the_server_closes_are_reopened(s3_endpoint, bucket_name_fac
     assert status == 0, output
     assert report["errors"] == 0 and report["operations"]["get"]["ops"] > 0, output
     assert proxy.closed > report["total"]["ops"] / 2
+
+
+def test_presigned_urls_carry_the_signature_and_are_checked(s3_endpoint, s3, bucket_name_factory):
+    """`--presigned`: SigV4 in the query, no Authorization header, one URL per object and
+    method sent again; the server checks each (a wrong secret is refused)."""
+    bucket = bucket_name_factory("bench")
+    proxy = CorruptingProxy(s3_endpoint.host, s3_endpoint.port, flip=False)
+    try:
+        status, report, output = run_bench(f"http://127.0.0.1:{proxy.port}", s3_endpoint, bucket, "--presigned",
+                                           "--mix", "get=4,put=2,head=1,delete=1", "--duration", SECONDS)
+    finally:
+        proxy.close()
+    assert status == 0, output
+    assert report["presigned"] is True and report["errors"] == 0 and report["verify_errors"] == 0, output
+    sent = b"".join(proxy.sent)
+    assert b"authorization:" not in sent.lower()
+    signatures = set(part.split(b" ")[0] for part in sent.split(b"X-Amz-Signature=")[1:])
+    # One URL per object and method (the bucket's own PUT too), each sent many times.
+    assert 0 < len(signatures) <= OBJECTS * 4 + 1 < report["total"]["ops"], (len(signatures), report["total"])
+    assert set(keys(s3, bucket)) <= {f"bench/obj-{n}" for n in range(OBJECTS)}
+
+    done = subprocess.run([str(binary()), "bench", "--endpoint", s3_endpoint.url, "--bucket", bucket, "--presigned",
+                           "--mix", "get", "--duration", SECONDS, "--objects", str(OBJECTS), "--no-setup", "--json",
+                           "--access-key", s3_endpoint.access_key, "--secret-key", "not-" + s3_endpoint.secret_key],
+                          capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+    assert done.returncode == 1, done.stdout + done.stderr
+    refused = json.loads(done.stdout)
+    assert refused["operations"]["get"]["errors"].get("HTTP 403 SignatureDoesNotMatch", 0) == \
+        refused["operations"]["get"]["ops"] > 0, done.stdout
 
 
 def test_usage_errors_are_refused_before_any_request(s3_endpoint):
