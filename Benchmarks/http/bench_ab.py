@@ -39,8 +39,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--label", default="before vs after")
+    parser.add_argument("--presigned", action="store_true",
+                        help="sign with presigned URLs (`stowage bench --presigned`): the GET and PUT measures only")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    measures = [(label + (", presigned" if args.presigned else ""), mix, connections) for label, mix, connections in MEASURES
+                if not args.presigned or mix in ("get", "put")]
     scratch = pathlib.Path(os.environ.get("BENCH_TMPDIR", REPO / ".bench-tmp"))
     scratch.mkdir(parents=True, exist_ok=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix="ab-", dir=scratch))
@@ -54,11 +58,12 @@ def main() -> None:
             target.name = name
             servers[name] = target
         for round_index in range(args.rounds):
-            for label, mix, connections in MEASURES:
+            for label, mix, connections in measures:
                 for name, target in servers.items():
                     bucket = f"ab-{mix}"
                     setup = mix != "get" or bucket not in target.prepared
-                    result = side.bench(args.client, target, mix, connections, args.seconds, 1.0, bucket, setup)
+                    result = side.bench(args.client, target, mix, connections, args.seconds, 1.0, bucket, setup,
+                                        args.presigned)
                     if mix == "get" and "failed" not in result:
                         target.prepared.add(bucket)
                     runs.append({"measure": label, "round": round_index + 1, "build": name, **result})
@@ -69,7 +74,7 @@ def main() -> None:
             side.stop(target.process)
         shutil.rmtree(work, ignore_errors=True)
     table = []
-    for label, _, _ in MEASURES:
+    for label, _, _ in measures:
         row = {"measure": label}
         for name in ("before", "after"):
             good = sorted((r for r in runs if r["measure"] == label and r["build"] == name and "failed" not in r),
@@ -84,7 +89,7 @@ def main() -> None:
     commit = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h"], capture_output=True, text=True).stdout.strip()
     report = {"label": args.label, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "commit": commit, "durability": args.durability, "rounds": args.rounds, "seconds": args.seconds,
-              "cpus": os.cpu_count(), "load_average": {"start": load_start, "end": os.getloadavg()},
+              "cpus": os.cpu_count(), "presigned": args.presigned, "load_average": {"start": load_start, "end": os.getloadavg()},
               "medians": table, "runs": runs}
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(args.out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
