@@ -170,6 +170,15 @@ def test_concurrent_uploads_share_the_md5_lanes(tmp_path):
         url = f"http://127.0.0.1:{server.port}"
         s3 = server.client()
         s3.create_bucket(Bucket="lanes")
+        # One upload alone: its runs are hashed on its own thread, no lanes round at all.
+        s3.put_object(Bucket="lanes", Key="alone", Body=os.urandom(4 << 20))
+        deadline = time.monotonic() + 15
+        while value(scrape(url), "stowage_md5_lane_solo_runs") < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        samples = scrape(url)
+        assert value(samples, "stowage_md5_lane_solo_runs") >= 3, samples
+        assert value(samples, "stowage_md5_lane_solo_runs") == value(samples, "stowage_md5_lane_runs"), samples
+        assert value(samples, "stowage_md5_lane_rounds") == 0, samples
         part_bytes = 8 << 20
 
         def upload(n: int) -> None:

@@ -165,9 +165,11 @@ struct StoreGauges: Service {
     private static let retired = Gauge(label: "stowage_compaction_segments_retired")
     private static let moved = Gauge(label: "stowage_compaction_moved_bytes")
     private static let reclaimed = Gauge(label: "stowage_compaction_reclaimed_bytes")
-    /// What `MD5Lanes` did since start: runs of an upload's blocks handed to it, rounds
+    /// What `MD5Lanes` did since start: runs of an upload's blocks handed to it, those
+    /// hashed entirely on their caller's thread (nothing else was being hashed), rounds
     /// hashed, and those with more than one upload in the lanes at once.
     private static let md5Runs = Gauge(label: "stowage_md5_lane_runs")
+    private static let md5SoloRuns = Gauge(label: "stowage_md5_lane_solo_runs")
     private static let md5Rounds = Gauge(label: "stowage_md5_lane_rounds")
     private static let md5SharedRounds = Gauge(label: "stowage_md5_lane_shared_rounds")
 
@@ -197,6 +199,7 @@ struct StoreGauges: Service {
 
     static func publish(_ lanes: MD5Lanes.Counters) {
         md5Runs.record(lanes.runs)
+        md5SoloRuns.record(lanes.soloRuns)
         md5Rounds.record(lanes.rounds)
         md5SharedRounds.record(lanes.sharedRounds)
     }
