@@ -54,6 +54,8 @@ final class BenchConnection: ChannelInboundHandler {
     private var signer: BenchSigner?
     /// `--presigned`: each method and path's URL, and when it was signed.
     private var presignedTargets: [String: (target: String, signedAt: Int64)] = [:]
+    /// The most URLs one connection keeps (about 20 MiB of them at most).
+    static let maxPresignedTargets = 65_536
     private var random: SplitMix64
     private var context: ChannelHandlerContext?
     /// A request is on the wire and its answer not yet complete.
@@ -409,6 +411,8 @@ final class BenchConnection: ChannelInboundHandler {
         let query = signer!.presignedQuery(method: method.rawValue, canonicalPath: path, host: configuration.hostHeader,
                                            expiresSeconds: BenchConfiguration.presignedExpirySeconds, secondsSince1970: seconds)
         let target = path + "?" + query
+        // Bounded: a run over millions of objects re-signs URLs instead of keeping them all.
+        if presignedTargets.count >= Self.maxPresignedTargets { presignedTargets.removeAll(keepingCapacity: true) }
         presignedTargets[name] = (target, seconds)
         return target
     }
