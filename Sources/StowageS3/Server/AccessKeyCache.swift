@@ -57,6 +57,10 @@ final class AccessKeyCache: Sendable {
         return nil
     }
 
+    /// The query parameters that name an access key: SigV4's credential (the key is the
+    /// part before its first `/`) and SigV2's.
+    private static let keyParameters = [("X-Amz-Credential=", true), ("AWSAccessKeyId=", false)]
+
     static func claimedAccessKey(authorization: String?, query: String) -> String? {
         if let authorization {
             // A plain byte scan, not Foundation's `range(of:)` nor the generic `firstRange(of:)`
@@ -77,7 +81,7 @@ final class AccessKeyCache: Sendable {
         while start != utf8.endIndex {
             let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
             let pair = utf8[start..<end]
-            for (name, isV4) in [("X-Amz-Credential=", true), ("AWSAccessKeyId=", false)] where pair.starts(with: name.utf8) {
+            for (name, isV4) in Self.keyParameters where pair.starts(with: name.utf8) {
                 let value = Substring(pair.dropFirst(name.utf8.count))
                 let decoded = PercentDecoding.string(value, plusIsSpace: false) ?? String(value)
                 return isV4 ? String(decoded.prefix { $0 != "/" }) : decoded
