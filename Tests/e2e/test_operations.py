@@ -10,6 +10,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -141,6 +142,17 @@ def value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def scrape_until(url: str, name: str, at_least: float, seconds: float = 15) -> dict:
+    """The samples once gauge `name` reaches `at_least` (the store's gauges are refreshed
+    every 5 s), or the last ones scraped after `seconds`: the caller asserts on them."""
+    deadline = time.monotonic() + seconds
+    samples = scrape(url)
+    while value(samples, name) < at_least and time.monotonic() < deadline:
+        time.sleep(0.5)
+        samples = scrape(url)
+    return samples
+
+
 def test_the_index_writer_thread_carries_its_name(tmp_path):
     """The group commit's thread is named `stowage-writer` in /proc (what `top -H`, perf
     and Benchmarks/http/bench_commit.py read), not after the Dispatch worker that opened the
@@ -172,14 +184,17 @@ def test_concurrent_uploads_share_the_md5_lanes(tmp_path):
         s3.create_bucket(Bucket="lanes")
         # One upload alone: its runs are hashed on its own thread, no lanes round at all.
         s3.put_object(Bucket="lanes", Key="alone", Body=os.urandom(4 << 20))
-        deadline = time.monotonic() + 15
-        while value(scrape(url), "stowage_md5_lane_solo_runs") < 3 and time.monotonic() < deadline:
-            time.sleep(0.5)
-        samples = scrape(url)
+        samples = scrape_until(url, "stowage_md5_lane_solo_runs", 3)
         assert value(samples, "stowage_md5_lane_solo_runs") >= 3, samples
         assert value(samples, "stowage_md5_lane_solo_runs") == value(samples, "stowage_md5_lane_runs"), samples
         assert value(samples, "stowage_md5_lane_rounds") == 0, samples
         part_bytes = 8 << 20
+        # The bodies are made first and each part number starts on all four uploads at once:
+        # the uploads' hashing must overlap for their runs to meet in the lanes (a run alone
+        # is hashed on its own thread), and the client's own work between parts kept them
+        # apart on a busy machine now and then.
+        bodies = {(n, number): os.urandom(part_bytes - 1000 * number) for n in range(4) for number in range(1, 5)}
+        together = threading.Barrier(4)
 
         def upload(n: int) -> None:
             client = server.client()
@@ -187,8 +202,9 @@ def test_concurrent_uploads_share_the_md5_lanes(tmp_path):
             upload_id = client.create_multipart_upload(Bucket="lanes", Key=key)["UploadId"]
             parts, digests = [], []
             for number in range(1, 5):
-                body = os.urandom(part_bytes - 1000 * number)
+                body = bodies[(n, number)]
                 digest = hashlib.md5(body)
+                together.wait(timeout=60)
                 answer = client.upload_part(Bucket="lanes", Key=key, UploadId=upload_id, PartNumber=number, Body=body)
                 assert answer["ETag"] == f'"{digest.hexdigest()}"', (n, number)
                 parts.append({"PartNumber": number, "ETag": answer["ETag"]})
@@ -201,13 +217,7 @@ def test_concurrent_uploads_share_the_md5_lanes(tmp_path):
             list(pool.map(upload, range(4)))
         names = [(task / "comm").read_text().strip() for task in pathlib.Path(f"/proc/{server.proc.pid}/task").iterdir()]
         assert names.count("stowage-md5") == 1, names
-        # The gauges are refreshed every 5 s.
-        deadline = time.monotonic() + 15
-        while True:
-            samples = scrape(url)
-            if value(samples, "stowage_md5_lane_runs") >= 4 * 4 * 7 or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+        samples = scrape_until(url, "stowage_md5_lane_runs", 4 * 4 * 7)
         # Each part is eight chunks of up to 1 MiB, each one run in the lanes (a chunk of
         # 64 KiB or less would be hashed on its own thread); at least seven are full.
         assert value(samples, "stowage_md5_lane_runs") >= 4 * 4 * 7, samples
@@ -255,11 +265,8 @@ def test_metrics_count_a_known_workload(tmp_path):
         assert value(samples, "stowage_connections_open") >= 1
         assert value(samples, "stowage_connections_accepted_total") >= value(samples, "stowage_connections_open")
         # Space and index gauges, refreshed every 5 s from the segment records and LMDB.
-        deadline = time.monotonic() + 20
-        while value(samples, "stowage_space_live_bytes") < 3000:
-            assert time.monotonic() < deadline, "the space gauges never showed the objects' bytes"
-            time.sleep(0.5)
-            samples = scrape(url)
+        samples = scrape_until(url, "stowage_space_live_bytes", 3000, seconds=20)
+        assert value(samples, "stowage_space_live_bytes") >= 3000, "the space gauges never showed the objects' bytes"
         assert value(samples, "stowage_segments") >= 1
         assert value(samples, "stowage_space_capacity_bytes") >= value(samples, "stowage_space_live_bytes")
         assert 0 < value(samples, "stowage_index_used_bytes") <= value(samples, "stowage_index_map_bytes")
