@@ -76,6 +76,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "NIOCore", package: "swift-nio"),
                                          .product(name: "NIOPosix", package: "swift-nio"),
+                                         .product(name: "NIOHTTP1", package: "swift-nio"),
                                          .product(name: "Metrics", package: "swift-metrics"),
                                          .product(name: "Prometheus", package: "swift-prometheus"),
                                          .product(name: "Yams", package: "Yams")]),

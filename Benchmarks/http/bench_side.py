@@ -3,11 +3,12 @@
 strict` and `relaxed`, moto's S3 server, Ceph's RADOS Gateway where it can be started
 here (Benchmarks/http/rgw.sh), nginx serving the same objects as static files as the
 HTTP floor, and Hummingbird's floor (`stowage http-floor`: the same files answered from
-memory through the HTTP stack `stowage serve` runs on, no signature, no index, no disk),
+memory through the HTTP stack `stowage serve` runs on, no signature, no index, no disk)
+and NIO's (`--stack nio`: the same from NIO's HTTP/1 channel handlers alone),
 all on this machine in one run.
 
 Measures (4 KiB objects, 1,024 of them):
-  GET        at 1, 16 and 64 connections — every server (nginx and the Hummingbird floor:
+  GET        at 1, 16 and 64 connections — every server (nginx and the two floors:
              `stowage bench --unsigned` over files written by `stowage bench --write-files`,
              so the same client, the same bytes and the same body check);
   PUT        at 64 connections — the S3 servers;
@@ -174,16 +175,18 @@ http {{
     return target
 
 
-def start_floor(binary: str, work: pathlib.Path) -> Target:
-    """`stowage http-floor`: the same files from memory through Hummingbird, no S3."""
+def start_floor(binary: str, work: pathlib.Path, stack: str = "hummingbird") -> Target:
+    """`stowage http-floor`: the same files from memory, no S3, through Hummingbird (the
+    stack `stowage serve` runs on) or NIO's channel handlers alone (`--stack nio`)."""
     root = write_files(binary, work)
     port = free_port()
-    log = work / "http-floor.log"
-    process = subprocess.Popen([binary, "http-floor", "--root", str(root), "--address", "127.0.0.1", "--port", str(port)],
+    log = work / f"http-floor-{stack}.log"
+    process = subprocess.Popen([binary, "http-floor", "--root", str(root), "--address", "127.0.0.1", "--port", str(port),
+                                "--stack", stack],
                                stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    wait_port(port, process, "http-floor", log)
-    target = Target("Hummingbird floor (memory)", "n/a (memory)", f"http://127.0.0.1:{port}", process,
-                    unsigned=True, puts=False)
+    wait_port(port, process, f"http-floor ({stack})", log)
+    name = "Hummingbird floor (memory)" if stack == "hummingbird" else "NIO floor (memory)"
+    target = Target(name, "n/a (memory)", f"http://127.0.0.1:{port}", process, unsigned=True, puts=False)
     target.prepared.add("files")
     return target
 
@@ -338,7 +341,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--no-rgw", action="store_true", help="do not try to start radosgw")
-    parser.add_argument("--no-floor", action="store_true", help="do not run the Hummingbird floor (`stowage http-floor`)")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="do not run the HTTP floors (`stowage http-floor`, Hummingbird's and NIO's)")
     parser.add_argument("--tmpdir", default=os.environ.get("BENCH_TMPDIR", str(REPO / ".bench-tmp")))
     parser.add_argument("--out", default=None, help="directory for side-by-side.{json,md,png} (default docs/bench)")
     args = parser.parse_args()
@@ -373,6 +377,7 @@ def main() -> None:
         targets.append(start_nginx(binary, work))
         if not args.no_floor:
             targets.append(start_floor(binary, work))
+            targets.append(start_floor(binary, work, "nio"))
         for target in targets:
             print(f"{target.name:28} {target.url}  durability: {target.durability}", flush=True)
         runs = run(binary, targets, rounds, seconds, warmup)
@@ -391,7 +396,7 @@ def main() -> None:
         f"{'QUICK' if args.quick else 'full'}: {rounds} round(s) of {seconds:g} s per measure after {warmup:g} s of warm-up, "
         f"servers alternating; {os.cpu_count()} cores shared by every server and the client",
         f"client: `stowage bench` (release build), {OBJECTS} objects of {SIZE}, every body checked; "
-        f"nginx and the Hummingbird floor read with `--unsigned` (no signature), the S3 servers with SigV4 (UNSIGNED-PAYLOAD) in the Authorization header, "
+        f"nginx and the HTTP floors read with `--unsigned` (no signature), the S3 servers with SigV4 (UNSIGNED-PAYLOAD) in the Authorization header, "
         f"or in the query where the measure says presigned",
         f"load average {' '.join(f'{x:.2f}' for x in load_start)} at the start, "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end; {(time.monotonic() - started) / 60:.1f} min",

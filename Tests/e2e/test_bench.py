@@ -305,10 +305,12 @@ def test_a_mix_that_writes_keeps_one_object_per_connection_at_least(s3_endpoint,
     assert sorted(keys(s3, bucket)) == ["bench/obj-0", "bench/obj-1", "bench/obj-2"]
 
 
-def test_unsigned_reads_the_written_files_from_the_http_floor(tmp_path):
+@pytest.mark.parametrize("stack", ["hummingbird", "nio"])
+def test_unsigned_reads_the_written_files_from_the_http_floor(tmp_path, stack):
     """`--write-files` writes the bench's objects as files; `stowage http-floor` (the
-    Hummingbird reference of the side by side) serves them from memory; `--unsigned`
-    reads them back with every body checked. A wrong byte in a file is a verify error."""
+    side by side's references: through Hummingbird, or NIO's channel handlers alone)
+    serves them from memory; `--unsigned` reads them back with every body checked. A
+    wrong byte in a file is a verify error."""
     import http.client
     import urllib.request
 
@@ -322,7 +324,8 @@ def test_unsigned_reads_the_written_files_from_the_http_floor(tmp_path):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        process = subprocess.Popen([str(binary()), "http-floor", "--root", str(root), "--port", str(port)],
+        process = subprocess.Popen([str(binary()), "http-floor", "--root", str(root), "--port", str(port),
+                                    "--stack", stack],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert "serving" in process.stdout.readline()
         return process, port
@@ -334,7 +337,13 @@ def test_unsigned_reads_the_written_files_from_the_http_floor(tmp_path):
             assert answer.read() == files[0].read_bytes()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("GET", "/files/absent")
-        assert connection.getresponse().status == 404
+        answer = connection.getresponse()
+        assert answer.status == 404 and answer.read() == b""
+        connection.request("HEAD", relative)  # the same connection, kept alive
+        answer = connection.getresponse()
+        assert answer.status == 200 and answer.getheader("Content-Length") == "4096" and answer.read() == b""
+        connection.request("GET", relative)
+        assert connection.getresponse().read() == files[0].read_bytes()
         connection.close()
         done = subprocess.run([str(binary()), "bench", "--endpoint", f"http://127.0.0.1:{port}", "--bucket", "files",
                                "--json", "--objects", str(OBJECTS), "--concurrency", str(CONCURRENCY), "--warmup", WARMUP,
