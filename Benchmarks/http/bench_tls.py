@@ -128,10 +128,11 @@ def presigned_urls(url):
             for key in ("small", "large")}
 
 
-def wrk(url, threads, connections, extra, seconds):
-    """One wrk run; any non-2xx answer or socket error fails it."""
+def wrk(url, threads, connections, extra, seconds, script_args=()):
+    """One wrk run; any non-2xx answer or socket error fails it. `script_args` go to the
+    Lua script of `-s` (in `extra`): wrk passes what follows the URL."""
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency",
-               *extra, url]
+               *extra, url, *script_args]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     requests = int(re.search(r"(\d+) requests in ", out).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
