@@ -5,7 +5,8 @@ side by side (`bench_side.py`: side-by-side*.json), every large-object run
 memory*.json), in the order they were run, with the issue's own figure first where it gave
 one (measured with wrk before `stowage bench` existed) and the target as a line. A bar is
 green where its run met the target. Side-by-side runs that measured Stowage with presigned
-URLs as well have a second bar, "presigned", in the GET and PUT panels.
+URLs as well have a second bar, "presigned", in the GET and PUT panels; runs of
+`bench_wrk.py` (wrk*.json: wrk on presigned URLs, the issue's own method) a bar "wrk".
 
     python3 Benchmarks/http/plot_targets.py --out docs/bench/targets.png
 """
@@ -51,7 +52,27 @@ def side_runs() -> list[dict]:
             runs.append({"when": match.group(1) + " presigned", "label": f"{match.group(1)[5:10]} {match.group(2)} presigned",
                          "get64": get64p["ops_per_s"] / nginx64["ops_per_s"] if get64p else None,
                          "put64": put64p["ops_per_s"] / nginx64["ops_per_s"] if put64p else None})
-    return sorted(runs, key=lambda run: run["when"])
+    return sorted(runs + wrk_runs(), key=lambda run: run["when"])
+
+
+def wrk_runs() -> list[dict]:
+    """Per `bench_wrk.py` run (wrk*.json, the issue's own method: wrk on presigned URLs):
+    a bar of its own, "wrk", in the GET and strict PUT panels."""
+    runs = []
+    for path in sorted(BENCH.glob("wrk*.json")):
+        data = json.loads(path.read_text())
+        match = re.match(r"run (\d{4}-\d\d-\d\d \d\d:\d\d) UTC at commit (\w+)", data["header"][0])
+        if match is None:
+            continue
+        rate = {(row["measure"], row["server"]): row for row in data["medians"] if row.get("requests_per_s")}
+        nginx64, nginx1 = rate.get(("GET 4 KiB, 64 conn", "nginx (static files)")), rate.get(("GET 4 KiB, 1 conn", "nginx (static files)"))
+        get64, get1 = rate.get(("GET 4 KiB, 64 conn", "Stowage strict")), rate.get(("GET 4 KiB, 1 conn", "Stowage strict"))
+        put64 = rate.get(("PUT 4 KiB, 64 conn", "Stowage strict"))
+        runs.append({"when": match.group(1) + " wrk", "label": f"{match.group(1)[5:10]} {match.group(2)} wrk",
+                     "get64": get64["requests_per_s"] / nginx64["requests_per_s"] if get64 and nginx64 else None,
+                     "get1": get1["p50_ms"] / nginx1["p50_ms"] if get1 and nginx1 else None,
+                     "put64": put64["requests_per_s"] / nginx64["requests_per_s"] if put64 and nginx64 else None})
+    return runs
 
 
 def large_runs() -> list[dict]:
