@@ -100,9 +100,9 @@ private final class NIOFloorHandler: ChannelInboundHandler {
             if !request.isKeepAlive { headers.add(name: "connection", value: "close") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
             if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-            let keepAlive = request.isKeepAlive
+            let (keepAlive, channel) = (request.isKeepAlive, context.channel)
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
+                if !keepAlive { channel.close(promise: nil) }
             }
         }
     }
