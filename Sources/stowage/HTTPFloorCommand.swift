@@ -10,7 +10,7 @@ import StowageS3
 struct HTTPFloorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "http-floor",
-        abstract: "Benchmark reference: serve the files under a directory from memory through Hummingbird, no S3.",
+        abstract: "Benchmark reference: serve the files under a directory from memory through Hummingbird (or NIO alone), no S3.",
         shouldDisplay: false)
 
     enum Stack: String, ExpressibleByArgument {
