@@ -70,13 +70,18 @@ def file_paths(root: pathlib.Path) -> list[str]:
     return ["/" + str(path.relative_to(root)) for path in files if path.is_file()]
 
 
+def key_of(path: str) -> str:
+    """`/files/<key>` → `<key>`: the object key a file's path stands for."""
+    return path.split("/", 2)[2]
+
+
 def prepare_stowage(url: str, root: pathlib.Path, paths: list[str]) -> dict[str, list[str]]:
     """Puts the files in bucket `wrk` and returns the presigned GET and PUT paths (and queries)."""
     s3 = s3_client(url)
     s3.create_bucket(Bucket=BUCKET)
-    keys = [path.split("/", 2)[2] for path in paths]
     out: dict[str, list[str]] = {"GET": [], "PUT": []}
-    for path, key in zip(paths, keys):
+    for path in paths:
+        key = key_of(path)
         s3.put_object(Bucket=BUCKET, Key=key, Body=(root / path.lstrip("/")).read_bytes())
         for method, operation in (("GET", "get_object"), ("PUT", "put_object")):
             signed = s3.generate_presigned_url(operation, Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=3600)
@@ -113,7 +118,7 @@ def verify(url: str, paths: list[str]) -> str:
     s3 = s3_client(url)
     written = (PUT_FILL * SIZE_BYTES).encode()
     for path in paths:
-        key = path.split("/", 2)[2]
+        key = key_of(path)
         answer = s3.get_object(Bucket=BUCKET, Key=key)
         body = answer["Body"].read()
         if body != written:
@@ -188,7 +193,7 @@ def main() -> None:
     header = [
         f"run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC at commit {commit}: {args.rounds} round(s) "
         f"of {args.seconds} s per measure, servers alternating; {os.cpu_count()} cores shared by every server and wrk",
-        f"client: wrk {wrk_version()} (bench_wrk.lua), {OBJECTS} objects of 4 KiB; nginx and the floor by path, "
+        f"client: wrk {wrk_version()} (bench_wrk.lua), {OBJECTS} objects of 4 KiB; nginx and the floors by path, "
         f"Stowage by SigV4 presigned URLs (one per object and method); wrk checks statuses, not bodies",
         *checks,
         f"load average {' '.join(f'{x:.2f}' for x in load_start)} at the start, "
@@ -203,7 +208,8 @@ def main() -> None:
 
 def wrk_version() -> str:
     out = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
-    return (out.stdout + out.stderr).split()[1] if (out.stdout + out.stderr).split()[1:] else "?"
+    words = (out.stdout + out.stderr).split()
+    return words[1] if len(words) > 1 else "?"
 
 
 def medians(runs: list[dict]) -> list[dict]:
