@@ -23,7 +23,17 @@ public enum PercentDecoding {
         return decode(utf8, plusIsSpace: plusIsSpace).flatMap { String(validating: $0, as: UTF8.self) }
     }
 
-    private static func decode(_ utf8: Substring.UTF8View, plusIsSpace: Bool) -> [UInt8]? {
+    /// The same over bytes already in memory (a query scanned in place): nil on a
+    /// malformed escape or when the decoded bytes are not UTF-8. Bytes with nothing to
+    /// decode are taken as UTF-8 as they are (they are a slice of a `String`'s own).
+    public static func string(bytes: UnsafeBufferPointer<UInt8>, plusIsSpace: Bool) -> String? {
+        guard bytes.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return decode(bytes, plusIsSpace: plusIsSpace).flatMap { String(validating: $0, as: UTF8.self) }
+    }
+
+    private static func decode<Bytes: Collection<UInt8>>(_ utf8: Bytes, plusIsSpace: Bool) -> [UInt8]? {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(utf8.count)
         var index = utf8.startIndex

@@ -25,8 +25,9 @@ struct SigV4Headers {
 /// A raw query string split into percent-decoded name/value pairs, in the order sent.
 struct SigV4Query {
     struct Pair {
-        let name: [UInt8]
-        let value: [UInt8]
+        /// Slices of one buffer of decoded bytes that every pair shares.
+        let name: ArraySlice<UInt8>
+        let value: ArraySlice<UInt8>
 
         /// Compared as bytes, without making an array of `name`'s (this runs several times
         /// per presigned request).
@@ -37,14 +38,36 @@ struct SigV4Query {
 
     let pairs: [Pair]
 
+    /// One pass over the query's bytes, decoded into one buffer (a presigned request's
+    /// query is read on every request: an array per name and per value was a dozen
+    /// allocations each time).
     init(_ rawQuery: String) {
-        let bytes = Array(rawQuery.utf8)
-        pairs = bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true).map { field in
-            let equals = field.firstIndex(of: UInt8(ascii: "=")) ?? field.endIndex
-            let value = equals < field.endIndex ? field[(equals + 1)...] : []
-            return Pair(name: SigV4Encoding.decode(field[..<equals], plusIsSpace: true),
-                        value: SigV4Encoding.decode(value, plusIsSpace: true))
+        guard !rawQuery.isEmpty else { pairs = []; return }
+        var raw = rawQuery
+        var decoded: [UInt8] = []
+        // (name, value) ranges in `decoded`.
+        var ranges: [(Range<Int>, Range<Int>)] = []
+        raw.withUTF8 { bytes in
+            decoded.reserveCapacity(bytes.count)
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                var equals: Int?
+                while end < bytes.count, bytes[end] != UInt8(ascii: "&") {
+                    if equals == nil, bytes[end] == UInt8(ascii: "=") { equals = end }
+                    end += 1
+                }
+                if start != end {
+                    let nameStart = decoded.count
+                    SigV4Encoding.decode(bytes[start..<(equals ?? end)], plusIsSpace: true, into: &decoded)
+                    let valueStart = decoded.count
+                    if let equals { SigV4Encoding.decode(bytes[(equals + 1)..<end], plusIsSpace: true, into: &decoded) }
+                    ranges.append((nameStart..<valueStart, valueStart..<decoded.count))
+                }
+                start = end + 1
+            }
         }
+        pairs = ranges.map { Pair(name: decoded[$0.0], value: decoded[$0.1]) }
     }
 
     /// Every value sent for `name` (case-sensitive, as S3 treats its parameters).
@@ -86,24 +109,21 @@ enum SigV4CanonicalRequest {
     /// Names and values encoded by AWS's rules, sorted by name then value, joined with `&`.
     /// A presigned URL's own `X-Amz-Signature` is left out: it cannot sign itself.
     static func query(_ query: SigV4Query, excludingSignature: Bool, into output: inout [UInt8]) {
-        guard !query.pairs.isEmpty else { return }
-        let signatureName = Array(SigV4Verifier.QueryParameter.signature.utf8)
-        let encoded: [([UInt8], [UInt8])] = query.pairs.compactMap { pair in
-            if excludingSignature && pair.name == signatureName { return nil }
-            var name: [UInt8] = []
-            var value: [UInt8] = []
-            SigV4Encoding.encode(pair.name, into: &name)
-            SigV4Encoding.encode(pair.value, into: &value)
-            return (name, value)
+        // Sorted by their encoded bytes, compared as they are encoded: no array per name
+        // and value, each is encoded once, into `output`.
+        let included = query.pairs.indices.filter {
+            !(excludingSignature && query.pairs[$0].isNamed(SigV4Verifier.QueryParameter.signature))
         }
-        let sorted = encoded.sorted { lhs, rhs in
-            lhs.0 == rhs.0 ? lhs.1.lexicographicallyPrecedes(rhs.1) : lhs.0.lexicographicallyPrecedes(rhs.0)
+        let sorted = included.sorted { lhs, rhs in
+            let (left, right) = (query.pairs[lhs], query.pairs[rhs])
+            return SigV4Encoding.encodedOrder(left.name, right.name)
+                ?? (SigV4Encoding.encodedOrder(left.value, right.value) ?? false)
         }
-        for (index, pair) in sorted.enumerated() {
-            if index > 0 { output.append(UInt8(ascii: "&")) }
-            output.append(contentsOf: pair.0)
+        for (position, index) in sorted.enumerated() {
+            if position > 0 { output.append(UInt8(ascii: "&")) }
+            SigV4Encoding.encode(query.pairs[index].name, into: &output)
             output.append(UInt8(ascii: "="))
-            output.append(contentsOf: pair.1)
+            SigV4Encoding.encode(query.pairs[index].value, into: &output)
         }
     }
 

@@ -177,9 +177,11 @@ extension SigV4Verifier {
         let algorithm, credential, date, expires, signedHeaders, signature: String
     }
 
+    private static let presignedNames = [QueryParameter.algorithm, QueryParameter.credential, QueryParameter.date,
+                                         QueryParameter.expires, QueryParameter.signedHeaders, QueryParameter.signature]
+
     private func presignedParameters(_ query: SigV4Query) throws(S3ProtocolError) -> PresignedParameters {
-        let names = [QueryParameter.algorithm, QueryParameter.credential, QueryParameter.date,
-                     QueryParameter.expires, QueryParameter.signedHeaders, QueryParameter.signature]
+        let names = Self.presignedNames
         // One pass over the query: a value per name and how often each was sent.
         var values = [String](repeating: "", count: names.count)
         var counts = [Int](repeating: 0, count: names.count)

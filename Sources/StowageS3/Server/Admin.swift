@@ -85,8 +85,8 @@ struct CountedChannel<Base: ServerChildChannel>: ServerChildChannel {
 enum AdminRoute {
     static let prefix = "/-/admin/"
 
-    static func matches(_ request: Request, baseDomain: String) -> Bool {
-        request.uri.path.hasPrefix(prefix) && S3Request.isPathStyle(request, baseDomain: baseDomain)
+    static func matches(_ request: Request, path: String, baseDomain: String) -> Bool {
+        path.hasPrefix(prefix) && S3Request.isPathStyle(request, baseDomain: baseDomain)
     }
 
     static func answer(_ request: Request, store: ObjectStore, state: ServerState, served: String) async throws -> Response {

@@ -19,8 +19,7 @@ enum HealthRoute {
     static let live = "/-/healthy"
     static let ready = "/-/ready"
 
-    static func answer(_ request: Request, baseDomain: String, readiness: Readiness) -> Response? {
-        let path = request.uri.path
+    static func answer(_ request: Request, path: String, baseDomain: String, readiness: Readiness) -> Response? {
         guard path == live || path == ready, request.method == .get || request.method == .head,
               S3Request.isPathStyle(request, baseDomain: baseDomain) else { return nil }
         let (status, text): (HTTPResponse.Status, String)

@@ -29,8 +29,9 @@ public struct MetricsExport: Sendable {
 enum MetricsRoute {
     static let path = "/metrics"
 
-    static func answer(_ request: Request, remote: SocketAddress?, baseDomain: String, export: MetricsExport?) -> Response? {
-        guard let export, request.uri.path == path, request.method == .get || request.method == .head else { return nil }
+    static func answer(_ request: Request, path requestPath: String, remote: SocketAddress?, baseDomain: String,
+                       export: MetricsExport?) -> Response? {
+        guard let export, requestPath == path, request.method == .get || request.method == .head else { return nil }
         let authorization = request.headers[.authorization]
         if authorization?.hasPrefix("AWS") == true || request.uri.queryParameters["X-Amz-Signature"] != nil
             || request.uri.queryParameters["Signature"] != nil {

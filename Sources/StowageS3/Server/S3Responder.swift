@@ -39,8 +39,14 @@ struct S3Responder: HTTPResponder {
     }
 
     private func answer(_ request: Request, context: S3RequestContext) async throws -> Response {
-        if let health = HealthRoute.answer(request, baseDomain: baseDomain, readiness: state.readiness) { return health }
-        if let scrape = MetricsRoute.answer(request, remote: context.remoteAddress, baseDomain: baseDomain, export: metrics) {
+        // Read once: Hummingbird's URI makes a new string of each part every time it is asked.
+        let path = request.uri.path
+        let rawQuery = request.uri.query ?? ""
+        if let health = HealthRoute.answer(request, path: path, baseDomain: baseDomain, readiness: state.readiness) {
+            return health
+        }
+        if let scrape = MetricsRoute.answer(request, path: path, remote: context.remoteAddress, baseDomain: baseDomain,
+                                            export: metrics) {
             return scrape
         }
         state.requestBegan()
@@ -50,17 +56,16 @@ struct S3Responder: HTTPResponder {
         logger[metadataKey: "request_id"] = .string(requestID)
         let started = ContinuousClock.now
         var response: Response
-        var resource = request.uri.path
-        var line = RequestLine(method: request.method.rawValue, path: request.uri.path)
+        var resource = path
+        var line = RequestLine(method: request.method.rawValue, path: path)
         // A request with an Origin header to a bucket: its answer gets the CORS headers of
         // the bucket's matching rule, whatever the answer (errors too, as S3 does).
         var crossOrigin: (bucket: String, origin: String)?
         do {
-            try await loadUserKey(request)
-            if AdminRoute.matches(request, baseDomain: baseDomain) {
+            try await loadUserKey(request, query: rawQuery)
+            if AdminRoute.matches(request, path: path, baseDomain: baseDomain) {
                 line.operation = "Admin"
-                let accessKey = try authenticate(request, rawPath: request.uri.path, rawQuery: request.uri.query ?? "",
-                                                 hostBucket: nil).accessKey
+                let accessKey = try authenticate(request, rawPath: path, rawQuery: rawQuery, hostBucket: nil).accessKey
                 line.user = accessKey
                 guard credentials.isAdministrator(accessKey) else {
                     throw S3Error(.forbidden, "AccessDenied", "The admin API is the administrator's (the server's own credentials)")
@@ -70,12 +75,12 @@ struct S3Responder: HTTPResponder {
             } else if request.method == .options {
                 // A CORS preflight: a browser sends it without credentials, so it is
                 // answered from the bucket's rules alone, and grants nothing by itself.
-                let s3 = try S3Request(request, baseDomain: baseDomain)
+                let s3 = try S3Request(request, path: path, rawQuery: rawQuery, baseDomain: baseDomain)
                 resource = s3.resource
                 (line.bucket, line.key, line.operation) = (s3.bucket, s3.key, "PreflightCORS")
                 response = try await makeHandlers(logger).preflight(s3)
             } else {
-                let s3 = try S3Request(request, baseDomain: baseDomain)
+                let s3 = try S3Request(request, path: path, rawQuery: rawQuery, baseDomain: baseDomain)
                 resource = s3.resource
                 (line.bucket, line.key) = (s3.bucket, s3.key)
                 if let bucket = s3.bucket, let origin = request.headers.first(.origin) { crossOrigin = (bucket, origin) }
@@ -92,7 +97,7 @@ struct S3Responder: HTTPResponder {
                         bucket, s3, body: request.body, signer: .init(credentials: credentials, keys: keys), caller: caller)
                 } else {
                     // An unsigned request is anonymous: it gets only what a bucket policy grants everyone.
-                    let anonymous = Self.isAnonymous(request)
+                    let anonymous = Self.isAnonymous(request, query: rawQuery)
                     if anonymous, request.headers[HTTPField.Name("x-amz-content-sha256")!]?.hasPrefix("STREAMING-") == true {
                         throw Authorization.denied   // a signed stream with no signature
                     }
@@ -149,9 +154,8 @@ struct S3Responder: HTTPResponder {
     static let decodedContentLength = HTTPField.Name("x-amz-decoded-content-length")!
 
     /// No credentials of any kind: no Authorization value, no presigned query parameters.
-    static func isAnonymous(_ request: Request) -> Bool {
+    static func isAnonymous(_ request: Request, query: String) -> Bool {
         if let value = request.headers.first(.authorization), !value.isBlank { return false }
-        let query = request.uri.query ?? ""
         return !["X-Amz-Algorithm=", "X-Amz-Credential=", "X-Amz-Signature=", "AWSAccessKeyId=", "Signature="].contains { name in
             query.hasPrefix(name) || query.contains("&" + name)
         }
@@ -164,9 +168,9 @@ struct S3Responder: HTTPResponder {
 
     /// A user's key (not one of the server's own) is read from the store before the
     /// verifier, which is synchronous, needs its secret.
-    private func loadUserKey(_ request: Request) async throws {
+    private func loadUserKey(_ request: Request, query: String) async throws {
         guard let claimed = AccessKeyCache.claimedAccessKey(authorization: request.headers.first(.authorization),
-                                                            query: request.uri.query ?? ""),
+                                                            query: query),
               !claimed.isEmpty, !credentials.isAdministrator(claimed) else { return }
         try await keys.load(claimed)
     }
@@ -314,6 +318,10 @@ extension HTTPField.Name {
     static let xAmzDeleteMarker = HTTPField.Name("x-amz-delete-marker")!
     static let xAmzCopySourceVersionID = HTTPField.Name("x-amz-copy-source-version-id")!
     static let xAmzChecksumType = HTTPField.Name("x-amz-checksum-type")!
+    static let xAmzChecksumMode = HTTPField.Name("x-amz-checksum-mode")!
+    static let xAmzTaggingCount = HTTPField.Name("x-amz-tagging-count")!
+    static let xAmzStorageClass = HTTPField.Name("x-amz-storage-class")!
+    static let xAmzMultipartPartsCount = HTTPField.Name("x-amz-mp-parts-count")!
 }
 
 /// The one structured line each request logs (`--log-format json` prints it as a JSON

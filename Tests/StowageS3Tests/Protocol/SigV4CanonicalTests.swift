@@ -44,6 +44,13 @@ import Testing
         ("x=1&&y=2&", "x=1&y=2"),
         ("k=v=w", "k=v%3Dw"),
         ("Z=1&a=1", "Z=1&a=1"),
+        // Sorted by the encoded bytes, not the sent ones: `/` (0x2F) comes after `.` (0x2E)
+        // as sent but before it encoded (`%2F`, and `%` is 0x25); a name that is a prefix
+        // of another sorts first; equal names sort by their encoded values.
+        ("a.b=1&a/b=2", "a%2Fb=2&a.b=1"),
+        ("ab=1&a=2", "a=2&ab=1"),
+        ("k=.&k=/&k=", "k=&k=%2F&k=."),
+        ("k=%C3%A9&k=~", "k=%C3%A9&k=~"),
     ])
     func canonicalQuery(_ rawQuery: String, _ canonical: String) {
         #expect(SigV4CanonicalRequest.query(SigV4Query(rawQuery), excludingSignature: false) == canonical)
