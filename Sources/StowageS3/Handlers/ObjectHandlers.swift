@@ -264,33 +264,39 @@ extension Handlers {
     /// GET/HEAD response headers, with `response-*` overrides; checksums only when asked
     /// for with `x-amz-checksum-mode: ENABLED` and the whole object is served.
     static func objectHeaders(_ info: ObjectInfo, _ s3: S3Request, whole: Bool = true) -> HTTPFields {
-        var headers: HTTPFields = [
-            .eTag: info.quotedETag,
-            .lastModified: HTTPDate.format(milliseconds: info.lastModifiedMilliseconds),
-            .acceptRanges: "bytes",
-            .contentType: s3.parameter("response-content-type") ?? info.attributes.contentType ?? "binary/octet-stream",
-        ]
-        if let versionID = info.versionID { headers[.xAmzVersionID] = versionID }
-        encryptionHeaders(info.attributes.serverSideEncryption, into: &headers)
-        lockResponseHeaders(info.lock, into: &headers)
-        if !info.tags.isEmpty { headers[.init("x-amz-tagging-count")!] = String(info.tags.count) }
-        let a = info.attributes
-        let overridable: [(HTTPField.Name, String?, String)] = [
-            (.contentEncoding, a.contentEncoding, "response-content-encoding"),
-            (.contentDisposition, a.contentDisposition, "response-content-disposition"),
-            (.contentLanguage, a.contentLanguage, "response-content-language"),
-            (.cacheControl, a.cacheControl, "response-cache-control"),
-            (.expires, a.expires, "response-expires"),
-        ]
-        for (name, stored, parameter) in overridable {
-            if let value = s3.parameter(parameter) ?? stored { headers[name] = value }
+        // Every GET and HEAD comes here: fields appended (each name once), not set through
+        // the subscript that looks each up first, and the query searched for `response-*`
+        // parameters only when it has one.
+        let overrides = s3.query.contains { $0.name.hasPrefix("response-") }
+        func value(_ stored: String?, overriddenBy parameter: String) -> String? {
+            (overrides ? s3.parameter(parameter) : nil) ?? stored
         }
+        let a = info.attributes
+        var headers = HTTPFields()
+        headers.reserveCapacity(8)
+        headers.append(HTTPField(name: .eTag, value: info.quotedETag))
+        headers.append(HTTPField(name: .lastModified, value: HTTPDate.format(milliseconds: info.lastModifiedMilliseconds)))
+        headers.append(HTTPField(name: .acceptRanges, value: "bytes"))
+        headers.append(HTTPField(name: .contentType,
+                                 value: value(a.contentType, overriddenBy: "response-content-type") ?? "binary/octet-stream"))
+        if let versionID = info.versionID { headers.append(HTTPField(name: .xAmzVersionID, value: versionID)) }
+        encryptionHeaders(a.serverSideEncryption, into: &headers)
+        lockResponseHeaders(info.lock, into: &headers)
+        if !info.tags.isEmpty { headers.append(HTTPField(name: .xAmzTaggingCount, value: String(info.tags.count))) }
+        func add(_ name: HTTPField.Name, _ stored: String?, overriddenBy parameter: String) {
+            if let value = value(stored, overriddenBy: parameter) { headers.append(HTTPField(name: name, value: value)) }
+        }
+        add(.contentEncoding, a.contentEncoding, overriddenBy: "response-content-encoding")
+        add(.contentDisposition, a.contentDisposition, overriddenBy: "response-content-disposition")
+        add(.contentLanguage, a.contentLanguage, overriddenBy: "response-content-language")
+        add(.cacheControl, a.cacheControl, overriddenBy: "response-cache-control")
+        add(.expires, a.expires, overriddenBy: "response-expires")
         for (name, value) in a.userMetadata {
             if let field = HTTPField.Name("x-amz-meta-" + name) { headers[field] = value }
         }
-        if let storageClass = a.storageClass { headers[.init("x-amz-storage-class")!] = storageClass }
-        if let parts = info.partCount { headers[.init("x-amz-mp-parts-count")!] = String(parts) }
-        if whole, s3.header("x-amz-checksum-mode")?.uppercased() == "ENABLED" {
+        if let storageClass = a.storageClass { headers.append(HTTPField(name: .xAmzStorageClass, value: storageClass)) }
+        if let parts = info.partCount { headers.append(HTTPField(name: .xAmzMultipartPartsCount, value: String(parts))) }
+        if whole, s3.headers[.xAmzChecksumMode]?.uppercased() == "ENABLED" {
             for (algorithm, value) in a.checksums {
                 if let field = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[field] = value }
             }

@@ -1,3 +1,4 @@
+import Glibc
 import Stowage
 import Testing
 @testable import StowageS3
@@ -27,6 +28,27 @@ import Testing
         let text = "xx%41+yy"
         let middle = text[text.index(text.startIndex, offsetBy: 2)..<text.index(text.startIndex, offsetBy: 7)]
         #expect(PercentDecoding.string(middle, plusIsSpace: true) == "A y")
+    }
+
+    /// `Last-Modified` is written by hand; it must read as `strftime` writes IMF-fixdate.
+    @Test func httpDateAsStrftimeWritesIt() {
+        func strftimeFormat(_ seconds: Int64) -> String {
+            var time = time_t(seconds)
+            var parts = tm()
+            gmtime_r(&time, &parts)
+            var buffer = [CChar](repeating: 0, count: 64)
+            let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+            return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        #expect(HTTPDate.format(milliseconds: 1_445_412_480_999) == "Wed, 21 Oct 2015 07:28:00 GMT")
+        #expect(HTTPDate.format(milliseconds: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        // Every day of the week and month, single-digit fields, leap days, far years.
+        var seconds: Int64 = 0
+        while seconds < 8_000_000_000 {
+            #expect(HTTPDate.format(milliseconds: seconds * 1000 + 1) == strftimeFormat(seconds))
+            seconds += 86_400 * 7 + 3_601 + 61
+        }
+        #expect(HTTPDate.format(milliseconds: 253_402_300_799_000) == "Fri, 31 Dec 9999 23:59:59 GMT")
     }
 
     @Test func claimedAccessKeyFromHeaderOrQuery() {
