@@ -49,22 +49,12 @@ struct SigV4Query {
         var ranges: [(Range<Int>, Range<Int>)] = []
         raw.withUTF8 { bytes in
             decoded.reserveCapacity(bytes.count)
-            var start = 0
-            while start < bytes.count {
-                var end = start
-                var equals: Int?
-                while end < bytes.count, bytes[end] != UInt8(ascii: "&") {
-                    if equals == nil, bytes[end] == UInt8(ascii: "=") { equals = end }
-                    end += 1
-                }
-                if start != end {
-                    let nameStart = decoded.count
-                    SigV4Encoding.decode(bytes[start..<(equals ?? end)], plusIsSpace: true, into: &decoded)
-                    let valueStart = decoded.count
-                    if let equals { SigV4Encoding.decode(bytes[(equals + 1)..<end], plusIsSpace: true, into: &decoded) }
-                    ranges.append((nameStart..<valueStart, valueStart..<decoded.count))
-                }
-                start = end + 1
+            for part in QueryParts(bytes) {
+                let nameStart = decoded.count
+                SigV4Encoding.decode(bytes[part.name], plusIsSpace: true, into: &decoded)
+                let valueStart = decoded.count
+                if let value = part.value { SigV4Encoding.decode(bytes[value], plusIsSpace: true, into: &decoded) }
+                ranges.append((nameStart..<valueStart, valueStart..<decoded.count))
             }
         }
         pairs = ranges.map { Pair(name: decoded[$0.0], value: decoded[$0.1]) }

@@ -59,7 +59,7 @@ final class AccessKeyCache: Sendable {
 
     /// The query parameters that name an access key: SigV4's credential (the key is the
     /// part before its first `/`) and SigV2's.
-    private static let keyParameters = [("X-Amz-Credential=", true), ("AWSAccessKeyId=", false)]
+    private static let keyParameters = [("X-Amz-Credential", true), ("AWSAccessKeyId", false)]
 
     static func claimedAccessKey(authorization: String?, query: String) -> String? {
         if let authorization {
@@ -74,20 +74,21 @@ final class AccessKeyCache: Sendable {
             }
             return nil
         }
-        // Pairs scanned as bytes (Foundation's `removingPercentEncoding` and a `split` here
-        // were 8 % of a presigned GET load).
-        let utf8 = query.utf8
-        var start = utf8.startIndex
-        while start != utf8.endIndex {
-            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
-            let pair = utf8[start..<end]
-            for (name, isV4) in Self.keyParameters where pair.starts(with: name.utf8) {
-                let value = Substring(pair.dropFirst(name.utf8.count))
-                let decoded = PercentDecoding.string(value, plusIsSpace: false) ?? String(value)
-                return isV4 ? String(decoded.prefix { $0 != "/" }) : decoded
+        // Pairs scanned as bytes in place (Foundation's `removingPercentEncoding` and a
+        // `split` here were 8 % of a presigned GET load, String.UTF8View's indices 1.8 %).
+        var query = query
+        return query.withUTF8 { bytes -> String? in
+            for part in QueryParts(bytes) {
+                guard let valueRange = part.value else { continue }
+                let name = UnsafeBufferPointer(rebasing: bytes[part.name])
+                for (wanted, isV4) in Self.keyParameters where name.elementsEqual(wanted.utf8) {
+                    let value = UnsafeBufferPointer(rebasing: bytes[valueRange])
+                    let decoded = PercentDecoding.string(bytes: value, plusIsSpace: false)
+                        ?? String(decoding: value, as: UTF8.self)
+                    return isV4 ? String(decoded.prefix { $0 != "/" }) : decoded
+                }
             }
-            start = end == utf8.endIndex ? end : utf8.index(after: end)
+            return nil
         }
-        return nil
     }
 }

@@ -118,22 +118,8 @@ struct S3Request: Sendable {
                 let part = UnsafeBufferPointer(rebasing: bytes[range])
                 return PercentDecoding.string(bytes: part, plusIsSpace: true) ?? String(decoding: part, as: UTF8.self)
             }
-            var start = 0
-            while start < bytes.count {
-                var end = start
-                var equals: Int?
-                while end < bytes.count, bytes[end] != UInt8(ascii: "&") {
-                    if equals == nil, bytes[end] == UInt8(ascii: "=") { equals = end }
-                    end += 1
-                }
-                if start != end {
-                    if let equals {
-                        pairs.append((decode(start..<equals), decode((equals + 1)..<end)))
-                    } else {
-                        pairs.append((decode(start..<end), ""))
-                    }
-                }
-                start = end + 1
+            for part in QueryParts(bytes) {
+                pairs.append((decode(part.name), part.value.map(decode) ?? ""))
             }
             return pairs
         }
