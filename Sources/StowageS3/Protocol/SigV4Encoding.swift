@@ -70,50 +70,6 @@ enum SigV4Encoding {
         output.append(contentsOf: bytes[runStart..<bytes.endIndex])
     }
 
-    /// Whether `lhs`'s `UriEncode` sorts before `rhs`'s, compared byte by byte as they
-    /// would be encoded without encoding either; nil when the two encode the same.
-    static func encodedOrder(_ lhs: ArraySlice<UInt8>, _ rhs: ArraySlice<UInt8>) -> Bool? {
-        var left = EncodedBytes(lhs)
-        var right = EncodedBytes(rhs)
-        while true {
-            switch (left.next(), right.next()) {
-            case (nil, nil): return nil
-            case (nil, _): return true
-            case (_, nil): return false
-            case let (l?, r?) where l != r: return l < r
-            default: continue
-            }
-        }
-    }
-
-    /// The bytes of `UriEncode(bytes)`, one at a time.
-    private struct EncodedBytes: IteratorProtocol {
-        let bytes: ArraySlice<UInt8>
-        var index: Int
-        /// The hex digits still owed for the byte being encoded (at most two).
-        var pending: (UInt8, UInt8)?
-        var pendingCount = 0
-
-        init(_ bytes: ArraySlice<UInt8>) {
-            self.bytes = bytes
-            index = bytes.startIndex
-        }
-
-        mutating func next() -> UInt8? {
-            if let (high, low) = pending {
-                pendingCount += 1
-                if pendingCount == 2 { pending = nil; pendingCount = 0; return low }
-                return high
-            }
-            guard index < bytes.endIndex else { return nil }
-            let byte = bytes[index]
-            index += 1
-            if isUnreserved(byte) { return byte }
-            pending = (upperHexDigits[Int(byte >> 4)], upperHexDigits[Int(byte & 0x0f)])
-            return UInt8(ascii: "%")
-        }
-    }
-
     /// The value of the hex digit at `index`, nil when out of range or not a hex digit.
     private static func hexValue<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ index: Int) -> UInt8?
     where Bytes.Index == Int {

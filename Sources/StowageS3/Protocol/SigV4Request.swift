@@ -99,21 +99,23 @@ enum SigV4CanonicalRequest {
     /// Names and values encoded by AWS's rules, sorted by name then value, joined with `&`.
     /// A presigned URL's own `X-Amz-Signature` is left out: it cannot sign itself.
     static func query(_ query: SigV4Query, excludingSignature: Bool, into output: inout [UInt8]) {
-        // Sorted by their encoded bytes, compared as they are encoded: no array per name
-        // and value, each is encoded once, into `output`.
-        let included = query.pairs.indices.filter {
-            !(excludingSignature && query.pairs[$0].isNamed(SigV4Verifier.QueryParameter.signature))
+        guard !query.pairs.isEmpty else { return }
+        let encoded: [([UInt8], [UInt8])] = query.pairs.compactMap { pair in
+            if excludingSignature && pair.isNamed(SigV4Verifier.QueryParameter.signature) { return nil }
+            var name: [UInt8] = []
+            var value: [UInt8] = []
+            SigV4Encoding.encode(pair.name, into: &name)
+            SigV4Encoding.encode(pair.value, into: &value)
+            return (name, value)
         }
-        let sorted = included.sorted { lhs, rhs in
-            let (left, right) = (query.pairs[lhs], query.pairs[rhs])
-            return SigV4Encoding.encodedOrder(left.name, right.name)
-                ?? (SigV4Encoding.encodedOrder(left.value, right.value) ?? false)
+        let sorted = encoded.sorted { lhs, rhs in
+            lhs.0 == rhs.0 ? lhs.1.lexicographicallyPrecedes(rhs.1) : lhs.0.lexicographicallyPrecedes(rhs.0)
         }
-        for (position, index) in sorted.enumerated() {
-            if position > 0 { output.append(UInt8(ascii: "&")) }
-            SigV4Encoding.encode(query.pairs[index].name, into: &output)
+        for (index, pair) in sorted.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: "&")) }
+            output.append(contentsOf: pair.0)
             output.append(UInt8(ascii: "="))
-            SigV4Encoding.encode(query.pairs[index].value, into: &output)
+            output.append(contentsOf: pair.1)
         }
     }
 
