@@ -12,7 +12,8 @@ struct SigV4Timestamp: Equatable, Sendable {
 
     static let secondsPerDay: Int64 = 86_400
     private static let basicLength = 16
-    private static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
+    /// Also `HTTPDate`'s (IMF-fixdate writes the same names).
+    static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     /// Zone spellings a `Date` header may end with; Python's `formatdate` (botocore) writes
     /// `-0000`.
@@ -44,7 +45,7 @@ struct SigV4Timestamp: Equatable, Sendable {
     }
 
     /// `value` in decimal, zero-padded to `width`; wider values (years past 9999) in full.
-    private static func appendDigits(_ value: Int64, _ width: Int, to bytes: inout [UInt8]) {
+    static func appendDigits(_ value: Int64, _ width: Int, to bytes: inout [UInt8]) {
         guard value >= 0 else { bytes.append(contentsOf: String(value).utf8); return }
         var count = 1
         var power: Int64 = 1

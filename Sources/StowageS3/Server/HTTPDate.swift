@@ -15,38 +15,22 @@ enum HTTPDate {
         bytes.reserveCapacity(32)
         bytes.append(contentsOf: dayNames[Int(parts.tm_wday) % 7].utf8)
         bytes.append(contentsOf: ", ".utf8)
-        appendDigits(Int(parts.tm_mday), width: 2, to: &bytes)
+        SigV4Timestamp.appendDigits(Int64(parts.tm_mday), 2, to: &bytes)
         bytes.append(UInt8(ascii: " "))
-        bytes.append(contentsOf: monthNames[Int(parts.tm_mon) % 12].utf8)
+        bytes.append(contentsOf: SigV4Timestamp.monthNames[Int(parts.tm_mon) % 12].utf8)
         bytes.append(UInt8(ascii: " "))
-        appendDigits(Int(parts.tm_year) + 1900, width: 4, to: &bytes)
+        SigV4Timestamp.appendDigits(Int64(parts.tm_year) + 1900, 4, to: &bytes)
         bytes.append(UInt8(ascii: " "))
-        appendDigits(Int(parts.tm_hour), width: 2, to: &bytes)
+        SigV4Timestamp.appendDigits(Int64(parts.tm_hour), 2, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(parts.tm_min), width: 2, to: &bytes)
+        SigV4Timestamp.appendDigits(Int64(parts.tm_min), 2, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(parts.tm_sec), width: 2, to: &bytes)
+        SigV4Timestamp.appendDigits(Int64(parts.tm_sec), 2, to: &bytes)
         bytes.append(contentsOf: " GMT".utf8)
         return String(decoding: bytes, as: UTF8.self)
     }
 
     private static let dayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-    private static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-    /// `value` in decimal, zero-padded to `width` digits at least (as `strftime`'s `%d`, `%Y`).
-    private static func appendDigits(_ value: Int, width: Int, to bytes: inout [UInt8]) {
-        let value = Swift.max(value, 0)
-        var divisor = 1
-        var count = 1
-        while count < width || value / divisor >= 10 {
-            divisor *= 10
-            count += 1
-        }
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8((value / divisor) % 10))
-            divisor /= 10
-        }
-    }
 
     /// `2015-10-21T07:28:00.000Z`, as S3 writes LastModified in XML: whole seconds, like
     /// the Last-Modified header, so a listing and a HEAD of one object agree.
