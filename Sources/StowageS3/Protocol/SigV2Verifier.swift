@@ -115,9 +115,9 @@ extension SigV2Verifier {
         }
         // botocore moves the x-amz-* headers it signed into the query of the URL.
         let amzParameters = request.query.pairs.compactMap { pair -> (name: String, value: String)? in
-            let name = String(decoding: pair.name, as: UTF8.self)
+            let name = String(decoding: request.query.name(pair), as: UTF8.self)
             guard name.lowercased().hasPrefix(SigV2StringToSign.amzPrefix) else { return nil }
-            return (name, String(decoding: pair.value, as: UTF8.self))
+            return (name, request.query.valueString(pair))
         }
         let payload = try Self.payloadMode(request.headers)
         try check(signature, secret: secret, request, date: expiresText, amzHeaders: request.headers.all + amzParameters)

@@ -58,8 +58,12 @@ struct SigV4Claim {
     }
 
     /// `SignedHeaders`: `;`-separated names, `host` among them (S3 requires it signed).
+    /// What presigned URLs sign nearly always (botocore's, the bench's): parsed once.
+    private static let hostOnly: [Substring] = ["host"]
+
     private static func headerNames(_ signedHeaders: String, malformed: S3ProtocolError.Code)
         throws(S3ProtocolError) -> [Substring] {
+        if signedHeaders == "host" { return hostOnly }
         let names = signedHeaders.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).map(Substring.init)
         guard !signedHeaders.isEmpty, names.allSatisfy({ !$0.isEmpty }) else {
             throw S3ProtocolError(malformed, "SignedHeaders '\(signedHeaders)' is not a ;-separated list of header names.")
@@ -84,44 +88,67 @@ struct SigV4AuthorizationHeader {
     static let signatureV2Prefix = "AWS "
 
     init(_ value: String) throws(S3ProtocolError) {
-        guard value.hasPrefix(Self.prefix),
-              let separator = value.utf8.dropFirst(Self.prefix.utf8.count).first, SigV4Encoding.isWhitespace(separator)
-        else {
-            if value.hasPrefix(Self.signatureV2Prefix) { throw SigV4Verifier.unsupportedMechanism }
-            throw Self.malformed("The authorization header must start with \(Self.prefix).")
+        // Over the header's own bytes (walking String indices was most of this parse).
+        var value = value
+        switch value.withUTF8({ Self.fields(of: $0) }) {
+        case .success(let fields):
+            (credential, signedHeaders, signature) = fields
+        case .failure(let error):
+            throw error
         }
-        // One pass over the bytes: `name=value` fields between commas, trimmed.
-        var credential: Substring?, signedHeaders: Substring?, signature: Substring?
-        var others: [Substring] = []
-        let utf8 = value.utf8
-        // Fields between commas, empty ones skipped (as `split` would), without an array of them.
-        var fieldStart = utf8.index(utf8.startIndex, offsetBy: Self.prefix.utf8.count)
-        while fieldStart < utf8.endIndex {
-            let fieldEnd = utf8[fieldStart...].firstIndex(of: UInt8(ascii: ",")) ?? utf8.endIndex
-            let field = value[fieldStart..<fieldEnd]
-            fieldStart = fieldEnd < utf8.endIndex ? utf8.index(after: fieldEnd) : fieldEnd
-            guard !field.isEmpty else { continue }
-            let trimmed = SigV4Encoding.trim(field)
-            guard let equals = trimmed.utf8.firstIndex(of: UInt8(ascii: "=")) else {
-                throw Self.malformed("The authorization header field '\(trimmed)' has no '='.")
+    }
+
+    private static let credentialName = Array("Credential".utf8)
+    private static let signedHeadersName = Array("SignedHeaders".utf8)
+    private static let signatureName = Array("Signature".utf8)
+
+    private static func fields(of bytes: UnsafeBufferPointer<UInt8>)
+        -> Result<(credential: String, signedHeaders: String, signature: String), S3ProtocolError> {
+        let prefixLength = prefix.utf8.count
+        guard bytes.count > prefixLength, bytes.prefix(prefixLength).elementsEqual(prefix.utf8),
+              SigV4Encoding.isWhitespace(bytes[prefixLength])
+        else {
+            if bytes.starts(with: signatureV2Prefix.utf8) { return .failure(SigV4Verifier.unsupportedMechanism) }
+            return .failure(malformed("The authorization header must start with \(prefix)."))
+        }
+        func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+        // `name=value` fields between commas, trimmed; empty ones skipped.
+        var credential: Range<Int>?, signedHeaders: Range<Int>?, signature: Range<Int>?
+        var others: [Range<Int>] = []
+        var fieldStart = prefixLength
+        while fieldStart < bytes.count {
+            var fieldEnd = fieldStart
+            while fieldEnd < bytes.count, bytes[fieldEnd] != UInt8(ascii: ",") { fieldEnd += 1 }
+            var (start, end) = (fieldStart, fieldEnd)
+            fieldStart = fieldEnd + 1
+            while start < end, SigV4Encoding.isWhitespace(bytes[start]) { start += 1 }
+            while end > start, SigV4Encoding.isWhitespace(bytes[end - 1]) { end -= 1 }
+            guard start < end else { continue }
+            guard let equals = bytes[start..<end].firstIndex(of: UInt8(ascii: "=")) else {
+                return .failure(malformed("The authorization header field '\(text(start..<end))' has no '='."))
             }
-            let name = trimmed[..<equals]
-            let fieldValue = trimmed[trimmed.utf8.index(after: equals)...]
+            let name = bytes[start..<equals]
+            let fieldValue = (equals + 1)..<end
             let repeated: Bool
-            switch name {
-            case "Credential": repeated = credential != nil; credential = fieldValue
-            case "SignedHeaders": repeated = signedHeaders != nil; signedHeaders = fieldValue
-            case "Signature": repeated = signature != nil; signature = fieldValue
-            default: repeated = others.contains(name); others.append(name)
+            if name.elementsEqual(credentialName) {
+                repeated = credential != nil
+                credential = fieldValue
+            } else if name.elementsEqual(signedHeadersName) {
+                repeated = signedHeaders != nil
+                signedHeaders = fieldValue
+            } else if name.elementsEqual(signatureName) {
+                repeated = signature != nil
+                signature = fieldValue
+            } else {
+                repeated = others.contains { bytes[$0].elementsEqual(name) }
+                others.append(start..<equals)
             }
-            guard !repeated else { throw Self.malformed("The authorization header repeats \(name).") }
+            guard !repeated else { return .failure(malformed("The authorization header repeats \(text(start..<equals)).")) }
         }
         guard let credential, let signedHeaders, let signature else {
-            throw Self.malformed("The authorization header needs Credential, SignedHeaders and Signature.")
+            return .failure(malformed("The authorization header needs Credential, SignedHeaders and Signature."))
         }
-        self.credential = String(credential)
-        self.signedHeaders = String(signedHeaders)
-        self.signature = String(signature)
+        return .success((text(credential), text(signedHeaders), text(signature)))
     }
 
     private static func malformed(_ message: String) -> S3ProtocolError {

@@ -22,16 +22,25 @@ enum SigV4Encoding {
     /// byte by byte was 1 % of a presigned GET load).
     static func encode<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, into output: inout [UInt8])
     where Bytes.Index == Int {
-        var runStart = bytes.startIndex
-        for index in bytes.indices where !isUnreserved(bytes[index]) {
-            output.append(contentsOf: bytes[runStart..<index])
+        // Every caller's bytes are contiguous; the copy is for any that are not.
+        if bytes.withContiguousStorageIfAvailable({ encode(contiguous: $0, into: &output) }) == nil {
+            Array(bytes).withUnsafeBufferPointer { encode(contiguous: $0, into: &output) }
+        }
+    }
+
+    /// Over a buffer, so that runs are appended as buffers (memcpy), not as generic slices.
+    private static func encode(contiguous bytes: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) {
+        output.reserveCapacity(output.count + bytes.count)
+        var runStart = 0
+        for index in 0..<bytes.count where !isUnreserved(bytes[index]) {
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
             let byte = bytes[index]
             output.append(UInt8(ascii: "%"))
             output.append(upperHexDigits[Int(byte >> 4)])
             output.append(upperHexDigits[Int(byte & 0x0f)])
             runStart = index + 1
         }
-        output.append(contentsOf: bytes[runStart..<bytes.endIndex])
+        output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
     }
 
     /// Percent-decodes `bytes`. `%` not followed by two hex digits stays literal: a client
@@ -48,16 +57,22 @@ enum SigV4Encoding {
     /// The same, appended to `output`.
     static func decode<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, plusIsSpace: Bool,
                                                              into output: inout [UInt8]) where Bytes.Index == Int {
+        if bytes.withContiguousStorageIfAvailable({ decode(contiguous: $0, plusIsSpace: plusIsSpace, into: &output) }) == nil {
+            Array(bytes).withUnsafeBufferPointer { decode(contiguous: $0, plusIsSpace: plusIsSpace, into: &output) }
+        }
+    }
+
+    private static func decode(contiguous bytes: UnsafeBufferPointer<UInt8>, plusIsSpace: Bool, into output: inout [UInt8]) {
         // Runs with nothing to decode are copied whole.
-        var runStart = bytes.startIndex
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
+        var runStart = 0
+        var index = 0
+        while index < bytes.count {
             let byte = bytes[index]
             guard byte == UInt8(ascii: "%") || (plusIsSpace && byte == UInt8(ascii: "+")) else {
                 index += 1
                 continue
             }
-            output.append(contentsOf: bytes[runStart..<index])
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
             if byte == UInt8(ascii: "%"), let high = hexValue(bytes, index + 1), let low = hexValue(bytes, index + 2) {
                 output.append(high << 4 | low)
                 index += 3
@@ -67,13 +82,12 @@ enum SigV4Encoding {
             }
             runStart = index
         }
-        output.append(contentsOf: bytes[runStart..<bytes.endIndex])
+        output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
     }
 
     /// The value of the hex digit at `index`, nil when out of range or not a hex digit.
-    private static func hexValue<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ index: Int) -> UInt8?
-    where Bytes.Index == Int {
-        guard index < bytes.endIndex else { return nil }
+    private static func hexValue(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> UInt8? {
+        guard index < bytes.count else { return nil }
         return hexDigitValue(bytes[index])
     }
 
@@ -87,17 +101,26 @@ enum SigV4Encoding {
     }
 
     /// SigV4's `Trimall`: no white space at either end, inner runs of it as one space.
+    /// Over the string's own bytes; a value with no white space at all (most are: dates,
+    /// hashes, hosts) is copied whole.
     static func trimAll(_ value: String, into output: inout [UInt8]) {
-        let start = output.count
-        var pendingSpace = false
-        for byte in value.utf8 {
-            if isWhitespace(byte) {
-                pendingSpace = output.count > start
-                continue
+        var value = value
+        value.withUTF8 { bytes in
+            guard bytes.contains(where: isWhitespace) else {
+                output.append(contentsOf: bytes)
+                return
             }
-            if pendingSpace { output.append(UInt8(ascii: " ")) }
-            pendingSpace = false
-            output.append(byte)
+            let start = output.count
+            var pendingSpace = false
+            for byte in bytes {
+                if isWhitespace(byte) {
+                    pendingSpace = output.count > start
+                    continue
+                }
+                if pendingSpace { output.append(UInt8(ascii: " ")) }
+                pendingSpace = false
+                output.append(byte)
+            }
         }
     }
 
@@ -154,6 +177,16 @@ enum SigV4Encoding {
                     output[2 * i + 1] = lowerHexDigits[Int(byte & 0x0f)]
                 }
                 return raw.count * 2
+            }
+        }
+    }
+
+    static func appendLowercaseHex(_ bytes: some ContiguousBytes, to output: inout [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            output.reserveCapacity(output.count + raw.count * 2)
+            for byte in raw {
+                output.append(lowerHexDigits[Int(byte >> 4)])
+                output.append(lowerHexDigits[Int(byte & 0x0f)])
             }
         }
     }

@@ -45,6 +45,14 @@ public struct SigV4SigningContext: Sendable {
         Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
     }
 
+    /// The lowercase hex SHA-256 of `bytes`, appended to `output` (the string to sign's last
+    /// line) without a string in between.
+    static func appendSHA256Hex(of bytes: [UInt8], to output: inout [UInt8]) {
+        var hasher = SHA256()
+        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        SigV4Encoding.appendLowercaseHex(hasher.finalize(), to: &output)
+    }
+
     static func sha256Hex(_ bytes: [UInt8]) -> String {
         var hasher = SHA256()
         bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }

@@ -24,6 +24,12 @@ struct SigV4Timestamp: Equatable, Sendable {
         self.basicISO8601 = Self.format(secondsSince1970)
     }
 
+    /// A time parsed from `basicISO8601`, which is already its own formatted form.
+    private init(secondsSince1970: Int64, basicISO8601: String) {
+        self.secondsSince1970 = secondsSince1970
+        self.basicISO8601 = basicISO8601
+    }
+
     var date: Date { Date(timeIntervalSince1970: TimeInterval(secondsSince1970)) }
 
     private static func format(_ secondsSince1970: Int64) -> String {
@@ -61,14 +67,17 @@ struct SigV4Timestamp: Equatable, Sendable {
     var day: String { String(basicISO8601.prefix(8)) }
 
     init?(basicISO8601 text: String) {
-        let bytes = Array(text.utf8)
-        guard bytes.count == Self.basicLength, bytes[8] == UInt8(ascii: "T"),
-              bytes[15] == UInt8(ascii: "Z"),
+        let utf8 = text.utf8
+        guard utf8.count == Self.basicLength else { return nil }
+        let bytes = Array(utf8)
+        guard bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z"),
               let year = Self.number(bytes[0..<4]), let month = Self.number(bytes[4..<6]),
               let day = Self.number(bytes[6..<8]), let hour = Self.number(bytes[9..<11]),
-              let minute = Self.number(bytes[11..<13]), let second = Self.number(bytes[13..<15])
+              let minute = Self.number(bytes[11..<13]), let second = Self.number(bytes[13..<15]),
+              let seconds = Self.seconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         else { return nil }
-        self.init(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        // Fixed-width digits with every field in range: the text is what `format` writes.
+        self.init(secondsSince1970: seconds, basicISO8601: text)
     }
 
     /// RFC 1123 (`Fri, 24 May 2013 00:00:00 GMT`), the only `Date` form SigV4 clients send.
@@ -87,11 +96,17 @@ struct SigV4Timestamp: Equatable, Sendable {
     }
 
     private init?(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
+        guard let seconds = Self.seconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        else { return nil }
+        self.init(secondsSince1970: seconds)
+    }
+
+    private static func seconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int64? {
         guard (1...12).contains(month), (1...Self.daysIn(month: month, year: year)).contains(day),
               (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second)
         else { return nil }
         let days = Self.days(year: Int64(year), month: Int64(month), day: Int64(day))
-        self.init(secondsSince1970: days * Self.secondsPerDay + Int64(hour * 3600 + minute * 60 + second))
+        return days * Self.secondsPerDay + Int64(hour * 3600 + minute * 60 + second)
     }
 
     /// Digits only, at most four of them (years, days, clock fields).

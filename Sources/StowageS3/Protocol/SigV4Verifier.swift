@@ -179,22 +179,23 @@ extension SigV4Verifier {
 
     private static let presignedNames = [QueryParameter.algorithm, QueryParameter.credential, QueryParameter.date,
                                          QueryParameter.expires, QueryParameter.signedHeaders, QueryParameter.signature]
+    private static let presignedNameBytes = presignedNames.map { Array($0.utf8) }
 
     private func presignedParameters(_ query: SigV4Query) throws(S3ProtocolError) -> PresignedParameters {
-        let names = Self.presignedNames
-        // One pass over the query: a value per name and how often each was sent.
-        var values = [String](repeating: "", count: names.count)
-        var counts = [Int](repeating: 0, count: names.count)
+        // One pass over the query: where each name's value is and how often it was sent.
+        var found = [SigV4Query.Pair?](repeating: nil, count: Self.presignedNames.count)
+        var counts = [Int](repeating: 0, count: Self.presignedNames.count)
         for pair in query.pairs {
-            guard let position = names.firstIndex(where: { pair.isNamed($0) }) else { continue }
+            guard let position = query.position(of: pair, in: Self.presignedNameBytes) else { continue }
             counts[position] += 1
-            values[position] = String(decoding: pair.value, as: UTF8.self)
+            found[position] = pair
         }
         if let position = counts.firstIndex(where: { $0 != 1 }) {
             throw Self.queryError(counts[position] == 0
                 ? "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
-                : "\(names[position]) must be given once.")
+                : "\(Self.presignedNames[position]) must be given once.")
         }
+        let values = found.compactMap { $0.map(query.valueString) }
         return PresignedParameters(algorithm: values[0], credential: values[1], date: values[2],
                                    expires: values[3], signedHeaders: values[4], signature: values[5])
     }
@@ -273,7 +274,7 @@ extension SigV4Verifier {
         stringToSign.append(UInt8(ascii: "\n"))
         stringToSign.append(contentsOf: claim.scope.utf8)
         stringToSign.append(UInt8(ascii: "\n"))
-        stringToSign.append(contentsOf: SigV4SigningContext.sha256Hex(canonical).utf8)
+        SigV4SigningContext.appendSHA256Hex(of: canonical, to: &stringToSign)
         let key = signingKeys.prepared(secret: secret, scope: claim.scope, scopeElements: claim.scopeElements)
         let expected = key.signature(stringToSign)
         guard SigV4Encoding.constantTimeEqual(expected, SigV4Encoding.lowercased(claim.signature)) else {

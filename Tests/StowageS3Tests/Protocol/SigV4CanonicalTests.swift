@@ -70,6 +70,9 @@ import Testing
         ("\ttab\t inside ", "tab inside"),
         ("", ""),
         ("   ", ""),
+        ("caf\u{e9}  au\tlait ", "caf\u{e9} au lait"),
+        ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
     ])
     func trimAll(_ value: String, _ trimmed: String) {
         #expect(SigV4Encoding.trimAll(value) == trimmed)
@@ -89,6 +92,51 @@ import Testing
     }
 }
 
+/// The `Authorization` header's three fields, as clients separate them.
+@Suite struct SigV4AuthorizationHeaderTests {
+    @Test(arguments: [
+        "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc",
+        "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;x-amz-date,Signature=abc",
+        "AWS4-HMAC-SHA256\tSignature=abc ,, SignedHeaders=host;x-amz-date ,Credential=AK/20130524/us-east-1/s3/aws4_request ,",
+    ])
+    func fieldsInAnyOrderAndSpacing(_ value: String) throws {
+        let header = try SigV4AuthorizationHeader(value)
+        #expect(header.credential == "AK/20130524/us-east-1/s3/aws4_request")
+        #expect(header.signedHeaders == "host;x-amz-date")
+        #expect(header.signature == "abc")
+    }
+
+    @Test func nonASCIIValuesKeepTheirBytes() throws {
+        let header = try SigV4AuthorizationHeader("AWS4-HMAC-SHA256 Credential=cl\u{e9}/d, SignedHeaders=host, Signature=s, Other=\u{1F600}")
+        #expect(header.credential == "cl\u{e9}/d")
+    }
+
+    @Test(arguments: [
+        ("AWS4-HMAC-SHA256Credential=a, SignedHeaders=host, Signature=s", "must start with AWS4-HMAC-SHA256"),
+        ("AWS4-HMAC-SHA256", "must start with AWS4-HMAC-SHA256"),
+        ("AWS4-HMAC-SHA256 Credential=a, SignedHeaders=host", "needs Credential, SignedHeaders and Signature"),
+        ("AWS4-HMAC-SHA256 Credential=a, Extra stuff , SignedHeaders=host, Signature=s", "field 'Extra stuff' has no '='"),
+        ("AWS4-HMAC-SHA256 Credential=a, SignedHeaders=host, Signature=s, Credential=b", "repeats Credential"),
+        ("AWS4-HMAC-SHA256 Foo=1, Credential=a, SignedHeaders=host, Signature=s, Foo=2", "repeats Foo"),
+    ])
+    func malformed(_ value: String, _ message: String) {
+        #expect {
+            _ = try SigV4AuthorizationHeader(value)
+        } throws: { error in
+            guard let error = error as? S3ProtocolError else { return false }
+            return error.code == .authorizationHeaderMalformed && error.message.contains(message)
+        }
+    }
+
+    @Test func signatureVersion2IsNotSupported() {
+        #expect {
+            _ = try SigV4AuthorizationHeader("AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=")
+        } throws: { error in
+            (error as? S3ProtocolError)?.code == SigV4Verifier.unsupportedMechanism.code
+        }
+    }
+}
+
 /// Timestamps: `X-Amz-Date` and the `Date` header.
 @Suite struct SigV4TimestampTests {
     @Test(arguments: [
@@ -96,11 +144,14 @@ import Testing
         ("19700101T000000Z", 0),
         ("20240229T235959Z", 1_709_251_199),
         ("20991231T120000Z", 4_102_401_600),
+        ("09990101T000000Z", -30_641_760_000),
     ] as [(String, Int64)])
     func basicISO8601RoundTrips(_ text: String, _ seconds: Int64) throws {
         let timestamp = try #require(SigV4Timestamp(basicISO8601: text))
         #expect(timestamp.secondsSince1970 == seconds)
         #expect(timestamp.basicISO8601 == text)
+        // The parsed text is kept as the formatted form: it must be what formatting writes.
+        #expect(SigV4Timestamp(secondsSince1970: seconds).basicISO8601 == text)
         #expect(timestamp.day == String(text.prefix(8)))
     }
 
