@@ -72,7 +72,7 @@ let package = Package(
                                .product(name: "NIOHTTP1", package: "swift-nio"),
                                .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "stowage",
-                          dependencies: ["StowageS3", "Stowage", "StowageBench",
+                          dependencies: ["StowageS3", "Stowage", "StowageBench", "StowageChecksums",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "NIOCore", package: "swift-nio"),
                                          .product(name: "NIOPosix", package: "swift-nio"),

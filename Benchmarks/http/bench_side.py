@@ -175,18 +175,21 @@ http {{
     return target
 
 
-def start_floor(binary: str, work: pathlib.Path, stack: str = "hummingbird") -> Target:
+def start_floor(binary: str, work: pathlib.Path, stack: str = "hummingbird", signed: bool = False) -> Target:
     """`stowage http-floor`: the same files from memory, no S3, through Hummingbird (the
-    stack `stowage serve` runs on) or NIO's channel handlers alone (`--stack nio`)."""
+    stack `stowage serve` runs on) or NIO's channel handlers alone (`--stack nio`).
+    `signed`: every request's SigV4 signature checked (of ACCESS), S3's GET headers, PUT
+    bodies read through MD5 and not kept (`--signed`)."""
     root = write_files(binary, work)
     port = free_port()
-    log = work / f"http-floor-{stack}.log"
+    log = work / f"http-floor-{stack}{'-signed' if signed else ''}.log"
+    extra = ["--signed", "--access-key", ACCESS, "--secret-key", SECRET] if signed else []
     process = subprocess.Popen([binary, "http-floor", "--root", str(root), "--address", "127.0.0.1", "--port", str(port),
-                                "--stack", stack],
+                                "--stack", stack, *extra],
                                stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     wait_port(port, process, f"http-floor ({stack})", log)
-    name = "Hummingbird floor (memory)" if stack == "hummingbird" else "NIO floor (memory)"
-    target = Target(name, "n/a (memory)", f"http://127.0.0.1:{port}", process, unsigned=True, puts=False)
+    name = ("Hummingbird floor" if stack == "hummingbird" else "NIO floor") + (" + SigV4" if signed else " (memory)")
+    target = Target(name, "n/a (memory)", f"http://127.0.0.1:{port}", process, unsigned=not signed, puts=False)
     target.prepared.add("files")
     return target
 

@@ -11,13 +11,17 @@ own method beside it: the same 1,024 objects of 4 KiB (written by `stowage bench
 - the Hummingbird floor (`stowage http-floor`: the same files from memory through the
   HTTP stack `stowage serve` runs on) and the NIO floor (`--stack nio`: the same from NIO's
   HTTP/1 channel handlers alone, no Swift Concurrency and no Hummingbird),
+- the same two floors signed (`--signed`, the ceilings): each request's SigV4 signature
+  checked by Stowage's verifier, GETs answered with S3's headers, PUT bodies read through
+  MD5 for their ETag and not kept — what any S3 server on that stack must do before it
+  stores or reads anything,
 - Stowage `--durability strict` and `--durability relaxed`, read through SigV4 presigned
   GET URLs (botocore's presigner, `host` the one signed header, valid an hour) and written
   through presigned PUT URLs (UNSIGNED-PAYLOAD), one URL per object, which wrk's Lua
   script (bench_wrk.lua) sends in turn, so the server checks a signature on every request.
 
 GET at 1, 16 and 64 connections on every server, PUT at 1, 16 and 64 connections on
-Stowage strict and at 64 on relaxed (wrk -t1 -c1, -t2 -c16, -t2 -c64, as the issue's).
+Stowage strict and at 64 on relaxed and the signed floors (wrk -t1 -c1, -t2 -c16, -t2 -c64, as the issue's).
 Each measure runs the servers in turn for --rounds rounds; the table gives the median
 round. A run with any non-2xx answer or socket error fails. wrk does not check bodies:
 after the runs every object on Stowage is read back with boto3 and checked against what
@@ -52,6 +56,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = pathlib.Path(__file__).resolve().parent / "bench_wrk.lua"
 SIZE_BYTES = 4096
 BUCKET = "wrk"
+# The floors serve <root>/files/<key> at /files/<key>: bucket `files` to a presigner.
+FLOOR_BUCKET = "files"
 # The byte the PUTs write (wrk sends one body for every request).
 PUT_FILL = "w"
 # (connections, wrk threads): -t2 needs two connections at least.
@@ -75,18 +81,24 @@ def key_of(path: str) -> str:
     return path.split("/", 2)[2]
 
 
+def presign(url: str, bucket: str, paths: list[str]) -> dict[str, list[str]]:
+    """Presigned GET and PUT paths (and queries) of every object, for the server at `url`."""
+    s3 = s3_client(url)
+    out: dict[str, list[str]] = {"GET": [], "PUT": []}
+    for path in paths:
+        for method, operation in (("GET", "get_object"), ("PUT", "put_object")):
+            signed = s3.generate_presigned_url(operation, Params={"Bucket": bucket, "Key": key_of(path)}, ExpiresIn=3600)
+            out[method].append(signed[len(url):])
+    return out
+
+
 def prepare_stowage(url: str, root: pathlib.Path, paths: list[str]) -> dict[str, list[str]]:
     """Puts the files in bucket `wrk` and returns the presigned GET and PUT paths (and queries)."""
     s3 = s3_client(url)
     s3.create_bucket(Bucket=BUCKET)
-    out: dict[str, list[str]] = {"GET": [], "PUT": []}
     for path in paths:
-        key = key_of(path)
-        s3.put_object(Bucket=BUCKET, Key=key, Body=(root / path.lstrip("/")).read_bytes())
-        for method, operation in (("GET", "get_object"), ("PUT", "put_object")):
-            signed = s3.generate_presigned_url(operation, Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=3600)
-            out[method].append(signed[len(url):])
-    return out
+        s3.put_object(Bucket=BUCKET, Key=key_of(path), Body=(root / path.lstrip("/")).read_bytes())
+    return presign(url, BUCKET, paths)
 
 
 def run_wrk(url: str, paths_file: pathlib.Path, method: str, connections: int, threads: int, seconds: int) -> dict:
@@ -106,8 +118,9 @@ def measures(servers: dict) -> list[tuple[str, str, int, int, list[str]]]:
     out = []
     for connections, threads in CONNECTIONS:
         out.append((f"GET 4 KiB, {connections} conn", "GET", connections, threads, list(servers)))
+    ceilings = [name for name in servers if name.endswith("+ SigV4")]
     for connections, threads in CONNECTIONS:
-        which = ["Stowage strict"] + (["Stowage relaxed"] if connections == 64 else [])
+        which = ["Stowage strict"] + (["Stowage relaxed", *ceilings] if connections == 64 else [])
         out.append((f"PUT 4 KiB, {connections} conn", "PUT", connections, threads, which))
     return out
 
@@ -156,6 +169,14 @@ def main() -> None:
         for target in (start_nginx(binary, work), start_floor(binary, work), start_floor(binary, work, "nio")):
             processes.append(target.process)
             servers[target.name] = {"url": target.url, "durability": target.durability, "GET": files}
+        for stack in ("hummingbird", "nio"):
+            target = start_floor(binary, work, stack, signed=True)
+            processes.append(target.process)
+            entry = {"url": target.url, "durability": target.durability}
+            for method, lines in presign(target.url, FLOOR_BUCKET, paths).items():
+                entry[method] = work / f"{stack}-signed-{method}.paths"
+                entry[method].write_text("\n".join(lines) + "\n")
+            servers[target.name] = entry
         for durability in ("strict", "relaxed"):
             target = start_stowage(binary, work, durability)
             processes.append(target.process)
@@ -194,7 +215,7 @@ def main() -> None:
         f"run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC at commit {commit}: {args.rounds} round(s) "
         f"of {args.seconds} s per measure, servers alternating; {os.cpu_count()} cores shared by every server and wrk",
         f"client: wrk {wrk_version()} (bench_wrk.lua), {OBJECTS} objects of 4 KiB; nginx and the floors by path, "
-        f"Stowage by SigV4 presigned URLs (one per object and method); wrk checks statuses, not bodies",
+        f"Stowage and the signed floors by SigV4 presigned URLs (one per object and method); wrk checks statuses, not bodies",
         *checks,
         f"load average {' '.join(f'{x:.2f}' for x in load_start)} at the start, "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end; {(time.monotonic() - started) / 60:.1f} min",

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import StowageChecksums
 import StowageS3
 
 /// Hidden: the HTTP floors for the side by side (`HTTPFloor`), not a server for users.
@@ -32,6 +33,15 @@ struct HTTPFloorCommand: AsyncParsableCommand {
     @Option(help: "hummingbird (the stack `stowage serve` runs on) or nio (its channel handlers alone).")
     var stack = Stack.hummingbird
 
+    @Flag(help: "Require a SigV4 signature of --access-key on every request (checked as `stowage serve` checks it), answer GETs with S3's headers and PUTs with the MD5 of the body they read (nothing is stored).")
+    var signed = false
+
+    @Option(help: "With --signed: the one access key accepted.")
+    var accessKey = "floor"
+
+    @Option(help: "With --signed: its secret key.")
+    var secretKey = "floor-secret"
+
     func run() async throws {
         // As `stowage serve` does: the same executor for the same comparison.
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
@@ -39,13 +49,15 @@ struct HTTPFloorCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         let files = try HTTPFloor.load(root: root)
         let (address, count) = (address, files.count)
+        let signed = signed ? SignedFloor(accessKey: accessKey, secretKey: secretKey) : nil
+        let kind = stack.rawValue + (signed == nil ? "" : ", signed")
         let running: @Sendable (Int) async -> Void = { port in
-            print("http-floor (\(stack.rawValue)) serving \(count) file(s) from memory at http://\(address):\(port)")
+            print("http-floor (\(kind)) serving \(count) file(s) from memory at http://\(address):\(port)")
             fflush(nil)
         }
         switch stack {
         case .hummingbird:
-            try await HTTPFloor.application(files: files, address: address, port: port, logger: logger, onServerRunning: running).runService()
+            try await HTTPFloor.application(files: files, signed: signed, address: address, port: port, logger: logger, onServerRunning: running).runService()
         case .nio:
             let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
@@ -54,7 +66,7 @@ struct HTTPFloorCommand: AsyncParsableCommand {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(NIOFloorHandler(files: files))
+                        try channel.pipeline.syncOperations.addHandler(NIOFloorHandler(files: files, signed: signed))
                     }
                 }
                 .bind(host: address, port: port).get()
@@ -64,40 +76,34 @@ struct HTTPFloorCommand: AsyncParsableCommand {
     }
 }
 
-/// The NIO floor's answer: the file at the request's path from memory, with the same two
+/// The NIO floor's answer: the file at the request's path from memory, with the same
 /// headers as the Hummingbird floor's, from the channel handler that read the request.
 private final class NIOFloorHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    let files: [String: ByteBuffer]
+    let files: [String: HTTPFloor.File]
+    let signed: SignedFloor?
     private var head: HTTPRequestHead?
+    /// A signed floor's PUT body, hashed as it arrives.
+    private var md5 = MD5Digest()
 
-    init(files: [String: ByteBuffer]) { self.files = files }
+    init(files: [String: HTTPFloor.File], signed: SignedFloor?) {
+        self.files = files
+        self.signed = signed
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let request): head = request
-        case .body: break
+        case .head(let request):
+            head = request
+            md5 = MD5Digest()
+        case .body(let part):
+            if signed != nil { part.withUnsafeReadableBytes { md5.update($0) } }
         case .end:
             guard let request = head else { return }
             head = nil
-            var headers = HTTPHeaders()
-            let status: HTTPResponseStatus
-            var body: ByteBuffer?
-            if request.method != .GET && request.method != .HEAD {
-                status = .methodNotAllowed
-                headers.add(name: "content-length", value: "0")
-            } else if let file = files[String(request.uri.prefix { $0 != "?" })] {
-                status = .ok
-                headers.add(name: "content-type", value: "application/octet-stream")
-                headers.add(name: "content-length", value: String(file.readableBytes))
-                body = request.method == .GET ? file : nil
-            } else {
-                status = .notFound
-                headers.add(name: "content-length", value: "0")
-            }
-            if !request.isKeepAlive { headers.add(name: "connection", value: "close") }
+            let (status, headers, body) = answer(request)
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
             if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
             let (keepAlive, channel) = (request.isKeepAlive, context.channel)
@@ -105,5 +111,30 @@ private final class NIOFloorHandler: ChannelInboundHandler {
                 if !keepAlive { channel.close(promise: nil) }
             }
         }
+    }
+
+    private func answer(_ request: HTTPRequestHead) -> (HTTPResponseStatus, HTTPHeaders, ByteBuffer?) {
+        var headers = HTTPHeaders()
+        if !request.isKeepAlive { headers.add(name: "connection", value: "close") }
+        func empty(_ status: HTTPResponseStatus) -> (HTTPResponseStatus, HTTPHeaders, ByteBuffer?) {
+            headers.add(name: "content-length", value: "0")
+            return (status, headers, nil)
+        }
+        if let signed {
+            let fields = request.headers.map { (name: $0.name.lowercased(), value: $0.value) }
+            guard signed.accepts(method: request.method.rawValue, target: request.uri, headers: fields) else {
+                return empty(.forbidden)
+            }
+            if request.method == .PUT {
+                headers.add(contentsOf: signed.putHeaders(etag: "\"" + md5.finalize().hexString + "\""))
+                return (.ok, headers, nil)
+            }
+        }
+        guard request.method == .GET || request.method == .HEAD else { return empty(.methodNotAllowed) }
+        guard let file = files[String(request.uri.prefix { $0 != "?" })] else { return empty(.notFound) }
+        headers.add(name: "content-type", value: "application/octet-stream")
+        headers.add(name: "content-length", value: String(file.body.readableBytes))
+        if let signed { headers.add(contentsOf: signed.objectHeaders(etag: file.etag)) }
+        return (.ok, headers, request.method == .GET ? file.body : nil)
     }
 }

@@ -371,3 +371,63 @@ def test_unsigned_reads_the_written_files_from_the_http_floor(tmp_path, stack):
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.mark.parametrize("stack", ["hummingbird", "nio"])
+def test_the_signed_http_floor_checks_every_signature_and_stores_nothing(tmp_path, stack):
+    """`stowage http-floor --signed` (the ceilings of `bench_wrk.py`): every request must
+    carry a SigV4 signature of the floor's key, in the header or presigned; a GET answers
+    the file with S3's headers (ETag the MD5 of it), a PUT the MD5 of the body it read,
+    and nothing a PUT sends is kept."""
+    import hashlib
+    import urllib.error
+    import urllib.request
+
+    import boto3
+    from botocore.config import Config
+
+    root = tmp_path / "www"
+    (root / "files").mkdir(parents=True)
+    original = os.urandom(4096)
+    (root / "files" / "obj").write_bytes(original)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([str(binary()), "http-floor", "--root", str(root), "--port", str(port), "--stack", stack,
+                                "--signed", "--access-key", "FLOORKEY", "--secret-key", "floor-secret"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "signed" in process.stdout.readline()
+        url = f"http://127.0.0.1:{port}"
+
+        def client(secret: str):
+            return boto3.session.Session().client(
+                "s3", endpoint_url=url, aws_access_key_id="FLOORKEY", aws_secret_access_key=secret,
+                region_name="us-east-1",
+                config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+        s3 = client("floor-secret")
+        answer = s3.get_object(Bucket="files", Key="obj")
+        assert answer["Body"].read() == original
+        assert answer["ETag"] == '"' + hashlib.md5(original).hexdigest() + '"'
+        assert answer["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+
+        presigned = s3.generate_presigned_url("get_object", Params={"Bucket": "files", "Key": "obj"}, ExpiresIn=60)
+        with urllib.request.urlopen(presigned, timeout=10) as reply:
+            assert reply.read() == original
+        for refused in (url + "/files/obj", presigned[:-1] + ("0" if presigned[-1] != "0" else "1"),
+                        client("wrong").generate_presigned_url("get_object", Params={"Bucket": "files", "Key": "obj"})):
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(refused, timeout=10)
+            assert error.value.code == 403
+
+        sent = os.urandom(4096)
+        put = s3.put_object(Bucket="files", Key="obj", Body=sent)
+        assert put["ETag"] == '"' + hashlib.md5(sent).hexdigest() + '"'
+        assert s3.get_object(Bucket="files", Key="obj")["Body"].read() == original
+        with pytest.raises(Exception) as error:
+            client("wrong").put_object(Bucket="files", Key="obj", Body=sent)
+        assert "403" in str(error.value) or "Forbidden" in str(error.value)
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import StowageChecksums
 
 /// The floor under any Hummingbird server on a machine: files read into memory once, then
 /// every GET answered from a dictionary, with no signature, no index and no disk. The same
@@ -11,10 +12,21 @@ import NIOCore
 /// `stowage serve`, so that the side by side can split what separates Stowage from nginx
 /// into what the framework costs and what Stowage's own request path costs
 /// (`stowage http-floor`, hidden; `Benchmarks/http/bench_side.py` runs it).
+///
+/// Signed (`SignedFloor`), it also does the two things every S3 request must pay for
+/// whatever the server: it checks each request's SigV4 signature with the same verifier
+/// as `stowage serve`, answers GETs with S3's headers, and reads PUT bodies through MD5
+/// for their ETag. It still stores nothing: it is a ceiling, not an S3 server.
 public enum HTTPFloor {
+    /// A file served from memory, with the MD5 its ETag is.
+    public struct File: Sendable {
+        public let body: ByteBuffer
+        public let etag: String
+    }
+
     /// `<root>/<a>/<b>` → `/a/b`, every regular file under `root`.
-    public static func load(root: String) throws -> [String: ByteBuffer] {
-        var files: [String: ByteBuffer] = [:]
+    public static func load(root: String) throws -> [String: File] {
+        var files: [String: File] = [:]
         let base = URL(fileURLWithPath: root).standardizedFileURL.path
         guard let walker = FileManager.default.enumerator(atPath: base) else {
             throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: base])
@@ -23,14 +35,17 @@ public enum HTTPFloor {
             let path = base + "/" + relative
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-            files["/" + relative] = ByteBuffer(data: try Data(contentsOf: URL(fileURLWithPath: path)))
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            var md5 = MD5Digest()
+            bytes.withUnsafeBytes { md5.update($0) }
+            files["/" + relative] = File(body: ByteBuffer(data: bytes), etag: "\"" + md5.finalize().hexString + "\"")
         }
         return files
     }
 
-    public static func application(files: [String: ByteBuffer], address: String, port: Int, logger: Logger,
+    public static func application(files: [String: File], signed: SignedFloor?, address: String, port: Int, logger: Logger,
                                    onServerRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
-        let router = FloorResponder(files: files)
+        let router = FloorResponder(files: files, signed: signed)
         return Application(responder: router,
                            server: .http1(),
                            configuration: ApplicationConfiguration(address: .hostname(address, port: port), serverName: "floor"),
@@ -39,19 +54,76 @@ public enum HTTPFloor {
     }
 }
 
+/// What a signed floor adds to a request, for both stacks (Hummingbird's responder and the
+/// NIO channel handler): the signature check, and S3's answer headers.
+public struct SignedFloor: Sendable {
+    let authenticator: S3Authenticator
+    /// Fixed: the floor answers from memory and its files do not change.
+    private let lastModified = HTTPDate.format(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+
+    public init(accessKey: String, secretKey: String) {
+        authenticator = S3Authenticator(credentials: S3Credentials([accessKey: secretKey]))
+    }
+
+    /// True when the request carries a valid signature (either form) of the floor's key.
+    /// - Parameter target: the request target as received, `path?query`.
+    public func accepts(method: String, target: String, headers: [(name: String, value: String)]) -> Bool {
+        let question = target.utf8.firstIndex(of: UInt8(ascii: "?"))
+        let path = question.map { String(target[..<$0]) } ?? target
+        let query = question.map { String(target[target.utf8.index(after: $0)...]) } ?? ""
+        return (try? authenticator.verify(method: method, rawPath: path, rawQuery: query, headers: headers,
+                                          hostBucket: nil, now: Date())) != nil
+    }
+
+    /// A GET's or HEAD's headers beside the floor's two: what `stowage serve` sends for an object.
+    public func objectHeaders(etag: String) -> [(name: String, value: String)] {
+        [("etag", etag), ("last-modified", lastModified), ("accept-ranges", "bytes")] + Self.requestIDs
+    }
+
+    /// A PUT's answer headers: the ETag of the body that was read, and the request ids.
+    public func putHeaders(etag: String) -> [(name: String, value: String)] {
+        [("etag", etag), ("content-length", "0")] + Self.requestIDs
+    }
+
+    /// Of the lengths `stowage serve` sends.
+    private static let requestIDs = [("x-amz-request-id", "F878312700000007"), ("x-amz-id-2", "Rjg3ODMxMjcwMDAwMDAwMQ==")]
+}
+
 private struct FloorResponder: HTTPResponder {
     typealias Context = BasicRequestContext
-    let files: [String: ByteBuffer]
+    let files: [String: HTTPFloor.File]
+    let signed: SignedFloor?
 
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        if let signed {
+            var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+            if let authority = request.head.authority, !headers.contains(where: { $0.name == "host" }) {
+                headers.append((name: "host", value: authority))
+            }
+            guard signed.accepts(method: request.method.rawValue, target: request.head.path ?? "/", headers: headers) else {
+                return Response(status: .forbidden)
+            }
+            if request.method == .put {
+                var md5 = MD5Digest()
+                for try await part in request.body {
+                    part.withUnsafeReadableBytes { md5.update($0) }
+                }
+                return Response(status: .ok, headers: Self.fields(signed.putHeaders(etag: "\"" + md5.finalize().hexString + "\"")))
+            }
+        }
         guard request.method == .get || request.method == .head else {
             return Response(status: .methodNotAllowed)
         }
-        guard let body = files[request.uri.path] else { return Response(status: .notFound) }
+        guard let file = files[request.uri.path] else { return Response(status: .notFound) }
         var headers = HTTPFields()
         headers[.contentType] = "application/octet-stream"
-        headers[.contentLength] = String(body.readableBytes)
+        headers[.contentLength] = String(file.body.readableBytes)
+        if let signed { headers.append(contentsOf: Self.fields(signed.objectHeaders(etag: file.etag))) }
         return Response(status: .ok, headers: headers,
-                        body: request.method == .head ? ResponseBody() : ResponseBody(byteBuffer: body))
+                        body: request.method == .head ? ResponseBody() : ResponseBody(byteBuffer: file.body))
+    }
+
+    private static func fields(_ pairs: [(name: String, value: String)]) -> HTTPFields {
+        HTTPFields(pairs.compactMap { pair in HTTPField.Name(pair.name).map { HTTPField(name: $0, value: pair.value) } })
     }
 }
