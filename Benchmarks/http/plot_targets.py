@@ -68,10 +68,17 @@ def wrk_runs() -> list[dict]:
         nginx64, nginx1 = rate.get(("GET 4 KiB, 64 conn", "nginx (static files)")), rate.get(("GET 4 KiB, 1 conn", "nginx (static files)"))
         get64, get1 = rate.get(("GET 4 KiB, 64 conn", "Stowage strict")), rate.get(("GET 4 KiB, 1 conn", "Stowage strict"))
         put64 = rate.get(("PUT 4 KiB, 64 conn", "Stowage strict"))
+        # The ceilings (since 2026-12-05): Hummingbird answering from memory with the
+        # signature checked, S3's headers and PUT bodies through MD5, storing nothing.
+        ceiling_get = rate.get(("GET 4 KiB, 64 conn", "Hummingbird floor + SigV4"))
+        ceiling_put = rate.get(("PUT 4 KiB, 64 conn", "Hummingbird floor + SigV4"))
+
+        def ratio(row):
+            return row["requests_per_s"] / nginx64["requests_per_s"] if row and nginx64 else None
+
         runs.append({"when": match.group(1) + " wrk", "label": f"{match.group(1)[5:10]} {match.group(2)} wrk",
-                     "get64": get64["requests_per_s"] / nginx64["requests_per_s"] if get64 and nginx64 else None,
-                     "get1": get1["p50_ms"] / nginx1["p50_ms"] if get1 and nginx1 else None,
-                     "put64": put64["requests_per_s"] / nginx64["requests_per_s"] if put64 and nginx64 else None})
+                     "get64": ratio(get64), "get1": get1["p50_ms"] / nginx1["p50_ms"] if get1 and nginx1 else None,
+                     "put64": ratio(put64), "get64_ceiling": ratio(ceiling_get), "put64_ceiling": ratio(ceiling_put)})
     return runs
 
 
@@ -121,7 +128,10 @@ def main() -> None:
     figure, axes = plt.subplots(4, 2, figsize=(13, 15))
     for axis, (key, title, target, higher, source, ylabel) in zip(axes.flat, PANELS):
         points = [("issue #18 (wrk)", ISSUE[key])] if key in ISSUE else []
-        points += [(run["label"], run[key]) for run in sources[source] if run.get(key) is not None]
+        shown = [run for run in sources[source] if run.get(key) is not None]
+        points += [(run["label"], run[key]) for run in shown]
+        ceilings = [(len(points) - len(shown) + index, run[key + "_ceiling"])
+                    for index, run in enumerate(shown) if run.get(key + "_ceiling") is not None]
         labels = [label for label, _ in points]
         values = [value for _, value in points]
         met = [(value > target if key == "multipart" else value >= target) if higher else value <= target for value in values]
@@ -136,6 +146,16 @@ def main() -> None:
         axis.set_ylabel(ylabel, fontsize=8)
         for index, value in enumerate(values):
             axis.annotate(f"{value:.2f}" if value < 100 else f"{value:.0f}", (index, value), ha="center", va="bottom", fontsize=7)
+        if ceilings:
+            axis.scatter([index for index, _ in ceilings], [value for _, value in ceilings], marker="_", s=400,
+                         linewidths=2, color="tab:blue", zorder=3,
+                         label="Hummingbird floor + SigV4, storing nothing (same wrk run)")
+            for index, value in ceilings:
+                axis.annotate(f"{value:.2f}", (index, value), ha="left", va="bottom", fontsize=7, color="tab:blue",
+                              xytext=(6, 0), textcoords="offset points")
+            # Room above the bars for the legend.
+            axis.set_ylim(top=max(values + [value for _, value in ceilings] + [target]) * 1.35)
+            axis.legend(fontsize=7, loc="upper left")
     figure.suptitle("Issue 18's targets, run by run (gray: the issue's figure; green: met; orange: not met).\n"
                     "Small objects: Stowage strict beside nginx in one `bench_side.py` run each; large: `bench_large.py` strict; "
                     "memory: `bench_memory.py`. Large objects and memory: only the runs kept in docs/bench "
