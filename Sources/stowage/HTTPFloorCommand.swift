@@ -121,7 +121,8 @@ private final class NIOFloorHandler: ChannelInboundHandler {
             return (status, headers, nil)
         }
         if let signed {
-            let fields = request.headers.map { (name: $0.name.lowercased(), value: $0.value) }
+            // Names as sent: the verifier lowercases them, as it does for `stowage serve`.
+            let fields = request.headers.map { (name: $0.name, value: $0.value) }
             guard signed.accepts(method: request.method.rawValue, target: request.uri, headers: fields) else {
                 return empty(.forbidden)
             }

@@ -57,10 +57,10 @@ struct SigV4Claim {
         return (String(credential[..<keyEnd]), scope)
     }
 
-    /// `SignedHeaders`: `;`-separated names, `host` among them (S3 requires it signed).
     /// What presigned URLs sign nearly always (botocore's, the bench's): parsed once.
     private static let hostOnly: [Substring] = ["host"]
 
+    /// `SignedHeaders`: `;`-separated names, `host` among them (S3 requires it signed).
     private static func headerNames(_ signedHeaders: String, malformed: S3ProtocolError.Code)
         throws(S3ProtocolError) -> [Substring] {
         if signedHeaders == "host" { return hostOnly }

@@ -60,7 +60,6 @@ struct SigV4Query {
     }
 
     func name(_ pair: Pair) -> ArraySlice<UInt8> { decoded[pair.name] }
-    func value(_ pair: Pair) -> ArraySlice<UInt8> { decoded[pair.value] }
     func valueString(_ pair: Pair) -> String { String(decoding: decoded[pair.value], as: UTF8.self) }
 
     /// The index in `names` of `pair`'s name (compared as bytes, case-sensitive), nil when

@@ -54,9 +54,9 @@ public struct SigV4SigningContext: Sendable {
     }
 
     static func sha256Hex(_ bytes: [UInt8]) -> String {
-        var hasher = SHA256()
-        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return SigV4Encoding.lowercaseHex(hasher.finalize())
+        var hex: [UInt8] = []
+        appendSHA256Hex(of: bytes, to: &hex)
+        return String(decoding: hex, as: UTF8.self)
     }
 
     func signature(of stringToSign: String) -> String {
