@@ -85,12 +85,15 @@ private final class NIOFloorHandler: ChannelInboundHandler {
     let files: [String: HTTPFloor.File]
     let signed: SignedFloor?
     private var head: HTTPRequestHead?
+    /// The signed floor's fixed answer headers, built once.
+    private let objectHeaders: [(name: String, value: String)]
     /// A signed floor's PUT body, hashed as it arrives.
     private var md5 = MD5Digest()
 
     init(files: [String: HTTPFloor.File], signed: SignedFloor?) {
         self.files = files
         self.signed = signed
+        objectHeaders = signed?.objectHeaders ?? []
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -127,7 +130,8 @@ private final class NIOFloorHandler: ChannelInboundHandler {
                 return empty(.forbidden)
             }
             if request.method == .PUT {
-                headers.add(contentsOf: signed.putHeaders(etag: "\"" + md5.finalize().hexString + "\""))
+                headers.add(name: "etag", value: "\"" + md5.finalize().hexString + "\"")
+                headers.add(contentsOf: SignedFloor.putHeaders)
                 return (.ok, headers, nil)
             }
         }
@@ -135,7 +139,10 @@ private final class NIOFloorHandler: ChannelInboundHandler {
         guard let file = files[String(request.uri.prefix { $0 != "?" })] else { return empty(.notFound) }
         headers.add(name: "content-type", value: "application/octet-stream")
         headers.add(name: "content-length", value: String(file.body.readableBytes))
-        if let signed { headers.add(contentsOf: signed.objectHeaders(etag: file.etag)) }
+        if signed != nil {
+            headers.add(name: "etag", value: file.etag)
+            headers.add(contentsOf: objectHeaders)
+        }
         return (.ok, headers, request.method == .GET ? file.body : nil)
     }
 }

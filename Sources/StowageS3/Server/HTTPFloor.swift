@@ -75,15 +75,14 @@ public struct SignedFloor: Sendable {
                                           hostBucket: nil, now: Date())) != nil
     }
 
-    /// A GET's or HEAD's headers beside the floor's two: what `stowage serve` sends for an object.
-    public func objectHeaders(etag: String) -> [(name: String, value: String)] {
-        [("etag", etag), ("last-modified", lastModified), ("accept-ranges", "bytes")] + Self.requestIDs
+    /// A GET's or HEAD's headers beside the floor's two and the file's ETag: what `stowage
+    /// serve` sends for an object. Fixed: both floors build them once, not per request.
+    public var objectHeaders: [(name: String, value: String)] {
+        [("last-modified", lastModified), ("accept-ranges", "bytes")] + Self.requestIDs
     }
 
-    /// A PUT's answer headers: the ETag of the body that was read, and the request ids.
-    public func putHeaders(etag: String) -> [(name: String, value: String)] {
-        [("etag", etag), ("content-length", "0")] + Self.requestIDs
-    }
+    /// A PUT's answer headers beside the ETag of the body that was read.
+    public static let putHeaders = [("content-length", "0")] + requestIDs
 
     /// Of the lengths `stowage serve` sends.
     private static let requestIDs = [("x-amz-request-id", "F878312700000007"), ("x-amz-id-2", "Rjg3ODMxMjcwMDAwMDAwMQ==")]
@@ -93,6 +92,16 @@ private struct FloorResponder: HTTPResponder {
     typealias Context = BasicRequestContext
     let files: [String: HTTPFloor.File]
     let signed: SignedFloor?
+    /// The signed floor's fixed answer headers, made into fields once, not per request.
+    private let objectFields: HTTPFields
+    private let putFields: HTTPFields
+
+    init(files: [String: HTTPFloor.File], signed: SignedFloor?) {
+        self.files = files
+        self.signed = signed
+        objectFields = Self.fields(signed?.objectHeaders ?? [])
+        putFields = Self.fields(SignedFloor.putHeaders)
+    }
 
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
         if let signed {
@@ -108,7 +117,10 @@ private struct FloorResponder: HTTPResponder {
                 for try await part in request.body {
                     part.withUnsafeReadableBytes { md5.update($0) }
                 }
-                return Response(status: .ok, headers: Self.fields(signed.putHeaders(etag: "\"" + md5.finalize().hexString + "\"")))
+                var fields = HTTPFields()
+                fields[.eTag] = "\"" + md5.finalize().hexString + "\""
+                fields.append(contentsOf: putFields)
+                return Response(status: .ok, headers: fields)
             }
         }
         guard request.method == .get || request.method == .head else {
@@ -118,7 +130,10 @@ private struct FloorResponder: HTTPResponder {
         var headers = HTTPFields()
         headers[.contentType] = "application/octet-stream"
         headers[.contentLength] = String(file.body.readableBytes)
-        if let signed { headers.append(contentsOf: Self.fields(signed.objectHeaders(etag: file.etag))) }
+        if signed != nil {
+            headers[.eTag] = file.etag
+            headers.append(contentsOf: objectFields)
+        }
         return Response(status: .ok, headers: headers,
                         body: request.method == .head ? ResponseBody() : ResponseBody(byteBuffer: file.body))
     }
